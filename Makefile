@@ -1,0 +1,21 @@
+# pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
+.PHONY: setup install test demo bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+install:
+	@bash scripts/install.sh
+
+test:
+	@bash scripts/test.sh
+
+demo:
+	@bash scripts/demo.sh
+
+bench:
+	@bash scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf .pg_segment tests/target pg_test/results
