@@ -1,0 +1,70 @@
+//! pgrx-free logic of pg_segment: everything here is plain Rust with plain `#[test]`s.
+//! The SQL layer (`crate::sql`) converts PostgreSQL values, calls these functions and turns
+//! [`Error`] into `ereport(ERROR)` with the SQLSTATE given by [`ErrCode`].
+
+pub mod config;
+pub mod generator;
+pub mod labels;
+pub mod numeric;
+pub mod score;
+pub mod summary;
+pub mod time;
+
+/// The SQLSTATE classes pg_segment raises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrCode {
+    /// 22023 invalid_parameter_value
+    InvalidParameter,
+    /// 22P02 invalid_text_representation
+    InvalidText,
+    /// 22003 numeric_value_out_of_range
+    OutOfRange,
+    /// 22008 datetime_field_overflow
+    DatetimeOverflow,
+    /// 22P03 invalid_binary_representation
+    InvalidBinary,
+    /// 0A000 feature_not_supported (e.g. a summary written by a newer version)
+    NotSupported,
+    /// XX000 internal_error
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    pub code: ErrCode,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    fn new(code: ErrCode, message: String) -> Self {
+        Error { code, message, hint: None }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::InvalidParameter, message.into())
+    }
+    pub fn invalid_text(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::InvalidText, message.into())
+    }
+    pub fn out_of_range(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::OutOfRange, message.into())
+    }
+    pub fn datetime(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::DatetimeOverflow, message.into())
+    }
+    pub fn binary(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::InvalidBinary, message.into())
+    }
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::NotSupported, message.into())
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::Internal, message.into())
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

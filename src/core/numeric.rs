@@ -1,0 +1,199 @@
+//! Exact money arithmetic without per-row allocation.
+//!
+//! Amounts are kept as `i64` counts of 1/10000 of the currency unit ("micro-units" below,
+//! `SCALE` = 10^4). PostgreSQL `numeric` values are decoded straight from their on-disk form
+//! (base-10000 digits, see PostgreSQL's `src/backend/utils/adt/numeric.c` for the layout), so the
+//! transition function never calls `numeric_out` or allocates. Digits beyond 4 decimals are
+//! rounded half away from zero, as PostgreSQL's `round()` does.
+
+use super::Error;
+
+/// 10^4: amounts are stored in units of 0.0001.
+pub const SCALE: i64 = 10_000;
+
+const NUMERIC_SIGN_MASK: u16 = 0xC000;
+const NUMERIC_NEG: u16 = 0x4000;
+const NUMERIC_SHORT: u16 = 0x8000;
+const NUMERIC_SPECIAL: u16 = 0xC000;
+const NUMERIC_EXT_SIGN_MASK: u16 = 0xF000;
+const NUMERIC_NAN: u16 = 0xC000;
+const NUMERIC_SHORT_SIGN_MASK: u16 = 0x2000;
+const NUMERIC_SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
+const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
+
+/// Decodes the payload of a `numeric` varlena (the bytes after the varlena header) into
+/// micro-units. `arg` names the SQL argument in error messages.
+pub fn decode_numeric(payload: &[u8], arg: &str) -> Result<i64, Error> {
+    if payload.len() < 2 {
+        return Err(Error::internal(format!("{arg}: truncated numeric value")));
+    }
+    let header = u16::from_ne_bytes([payload[0], payload[1]]);
+    let flags = header & NUMERIC_SIGN_MASK;
+    let (negative, weight, digits_at): (bool, i32, usize) = if flags == NUMERIC_SPECIAL {
+        return Err(if header & NUMERIC_EXT_SIGN_MASK == NUMERIC_NAN {
+            Error::invalid_text(format!("{arg} must not be NaN"))
+        } else {
+            Error::out_of_range(format!("{arg} must be finite, got infinity"))
+        });
+    } else if flags == NUMERIC_SHORT {
+        let neg = header & NUMERIC_SHORT_SIGN_MASK != 0;
+        let mut w = (header & NUMERIC_SHORT_WEIGHT_MASK) as i32;
+        if header & NUMERIC_SHORT_WEIGHT_SIGN_MASK != 0 {
+            w |= !(NUMERIC_SHORT_WEIGHT_MASK as i32);
+        }
+        (neg, w, 2)
+    } else {
+        if payload.len() < 4 {
+            return Err(Error::internal(format!("{arg}: truncated numeric value")));
+        }
+        let w = i16::from_ne_bytes([payload[2], payload[3]]) as i32;
+        (flags == NUMERIC_NEG, w, 4)
+    };
+    let digits = &payload[digits_at..];
+    let ndigits = digits.len() / 2;
+    let mut acc: i128 = 0;
+    let mut round_up = false;
+    for i in 0..ndigits {
+        let d = u16::from_ne_bytes([digits[2 * i], digits[2 * i + 1]]) as i128;
+        // digit i stands for d * 10000^(weight - i); in micro-units, times 10000 more
+        let exp = weight - i as i32 + 1;
+        if exp >= 0 {
+            if exp > 5 {
+                return Err(Error::out_of_range(format!("{arg} is too large (at most 10^14)")));
+            }
+            acc += d * 10_000i128.pow(exp as u32);
+        } else {
+            if exp == -1 {
+                round_up = d >= 5000;
+            }
+            break;
+        }
+    }
+    if round_up {
+        acc += 1;
+    }
+    if acc > MAX_AMOUNT as i128 {
+        return Err(Error::out_of_range(format!("{arg} is too large (at most 10^14)")));
+    }
+    let v = acc as i64;
+    Ok(if negative { -v } else { v })
+}
+
+/// Largest absolute single amount accepted, in micro-units (10^14 currency units).
+pub const MAX_AMOUNT: i64 = 100_000_000_000_000 * SCALE;
+
+/// Converts a float8 amount into micro-units, rejecting NaN and infinities.
+pub fn from_f64(x: f64, arg: &str) -> Result<i64, Error> {
+    if x.is_nan() {
+        return Err(Error::invalid_text(format!("{arg} must not be NaN")));
+    }
+    if !x.is_finite() || x.abs() > 1e14 {
+        return Err(Error::out_of_range(format!("{arg} must be finite and at most 10^14 in absolute value")));
+    }
+    Ok((x * SCALE as f64).round() as i64)
+}
+
+/// Formats micro-units as a decimal string with at least 2 and at most 4 decimals
+/// (`12.5` -> `"12.50"`, `0.1234` -> `"0.1234"`). Works for sums up to i128.
+pub fn format_micro(v: i128) -> String {
+    let neg = v < 0;
+    let a = v.unsigned_abs();
+    let int = a / SCALE as u128;
+    let mut frac = format!("{:04}", a % SCALE as u128);
+    while frac.len() > 2 && frac.ends_with('0') {
+        frac.pop();
+    }
+    format!("{}{}.{}", if neg { "-" } else { "" }, int, frac)
+}
+
+/// Parses a decimal string (as written by [`format_micro`], or any plain decimal with up to 4
+/// fractional digits) into micro-units.
+pub fn parse_micro(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (ip, fp) = body.split_once('.').unwrap_or((body, ""));
+    if ip.is_empty() || fp.len() > 4 || !ip.bytes().all(|c| c.is_ascii_digit()) || !fp.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let int: i64 = ip.parse().ok()?;
+    let mut frac: i64 = if fp.is_empty() { 0 } else { fp.parse().ok()? };
+    for _ in fp.len()..4 {
+        frac *= 10;
+    }
+    let v = int.checked_mul(SCALE)?.checked_add(frac)?;
+    if v > MAX_AMOUNT {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a long-format numeric payload: sign/dscale word, weight, digits.
+    fn long(neg: bool, weight: i16, digits: &[u16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(if neg { NUMERIC_NEG } else { 0 } | 2).to_ne_bytes());
+        v.extend_from_slice(&weight.to_ne_bytes());
+        for d in digits {
+            v.extend_from_slice(&d.to_ne_bytes());
+        }
+        v
+    }
+
+    fn short(neg: bool, weight: i8, digits: &[u16]) -> Vec<u8> {
+        let mut h = NUMERIC_SHORT | (2 << 7);
+        if neg {
+            h |= NUMERIC_SHORT_SIGN_MASK;
+        }
+        h |= (weight as i16 as u16) & (NUMERIC_SHORT_WEIGHT_MASK | NUMERIC_SHORT_WEIGHT_SIGN_MASK);
+        let mut v = h.to_ne_bytes().to_vec();
+        for d in digits {
+            v.extend_from_slice(&d.to_ne_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn decodes_short_and_long_forms() {
+        // 199.99 = 199 * 10000^0 + 9900 * 10000^-1
+        assert_eq!(decode_numeric(&short(false, 0, &[199, 9900]), "a").unwrap(), 1_999_900);
+        assert_eq!(decode_numeric(&long(true, 0, &[199, 9900]), "a").unwrap(), -1_999_900);
+        // 12345678.5 = 1234 * 10000 + 5678 + 0.5
+        assert_eq!(decode_numeric(&short(false, 1, &[1234, 5678, 5000]), "a").unwrap(), 123_456_785_000);
+        // 0.00005 rounds half away from zero to 0.0001; weight -2 => first digit is 10^-8 group
+        assert_eq!(decode_numeric(&short(false, -2, &[5000]), "a").unwrap(), 1);
+        assert_eq!(decode_numeric(&short(true, -2, &[4999]), "a").unwrap(), 0);
+        // zero has no digits
+        assert_eq!(decode_numeric(&short(false, 0, &[]), "a").unwrap(), 0);
+    }
+
+    #[test]
+    fn rejects_special_and_huge() {
+        let nan = NUMERIC_NAN.to_ne_bytes();
+        let e = decode_numeric(&nan, "amount").unwrap_err();
+        assert_eq!(e.code, super::super::ErrCode::InvalidText);
+        assert!(e.message.contains("amount"));
+        let pinf = 0xD000u16.to_ne_bytes();
+        assert_eq!(decode_numeric(&pinf, "amount").unwrap_err().code, super::super::ErrCode::OutOfRange);
+        assert!(decode_numeric(&long(false, 4, &[1]), "amount").is_err()); // 10^16
+        assert!(from_f64(f64::NAN, "amount").is_err());
+        assert!(from_f64(f64::INFINITY, "amount").is_err());
+        assert_eq!(from_f64(19.99, "amount").unwrap(), 199_900);
+    }
+
+    #[test]
+    fn format_and_parse_round_trip() {
+        for v in [0i64, 1, 100, 199_900, -5_000, 123_456_789, MAX_AMOUNT, -MAX_AMOUNT] {
+            assert_eq!(parse_micro(&format_micro(v as i128)), Some(v), "{v}");
+        }
+        assert_eq!(format_micro(199_900), "19.99");
+        assert_eq!(format_micro(1), "0.0001");
+        assert_eq!(format_micro(-50_000), "-5.00");
+        assert_eq!(parse_micro("1.23456"), None);
+        assert_eq!(parse_micro("abc"), None);
+    }
+}

@@ -1,0 +1,331 @@
+//! R, F and M scores against breakpoints ("breaks").
+//!
+//! A breaks value is a jsonb document users can store, read and write by hand:
+//! ```json
+//! {"version": 1, "method": "quantile", "window_days": null,
+//!  "recency": [..], "frequency": [..], "monetary": [..],
+//!  "center": {"basis": "mean", "recency": 120.5, "frequency": 2.1, "monetary": 530.0},
+//!  "customers": 1000, "mean": {..}, "median": {..}}
+//! ```
+//! Each list holds ascending breakpoints; a dimension with k breakpoints has k + 1 bins.
+//! `method` decides which side of a bin is closed:
+//! * `quantile` (from the `rfm_breaks` aggregate): bins are closed on the right, as pandas'
+//!   `qcut` does: a value equal to a breakpoint falls in the lower bin, so heavy ties at the low
+//!   end (many one-time buyers) stay in the lowest bin;
+//! * `fixed` (from `rfm_thresholds`): bins are closed on the left: a threshold is the least value
+//!   of its bin ("at least 12 orders", "from 90 days on").
+//!
+//! Scores run from 1 (worst) to bins (best). Recency is better when lower, so its score is
+//! reversed. Equal values always get equal scores.
+
+use super::config::Obj;
+use super::{Error, Result};
+use serde_json::{json, Value};
+
+pub const BREAKS_VERSION: i64 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    Quantile,
+    Fixed,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Breaks {
+    pub method: Method,
+    pub window_days: Option<i64>,
+    pub recency: Vec<f64>,
+    pub frequency: Vec<f64>,
+    pub monetary: Vec<f64>,
+    /// the centre each dimension is "high" or "low" against (cn8 scheme)
+    pub center: [f64; 3],
+}
+
+/// Per-customer input of scoring: recency in days, frequency in orders, monetary in currency.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rfm {
+    pub recency: f64,
+    pub frequency: f64,
+    pub monetary: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Score {
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    pub r_high: bool,
+    pub f_high: bool,
+    pub m_high: bool,
+    pub bins: [i32; 3],
+}
+
+impl Score {
+    pub fn code(&self) -> String {
+        format!("{}{}{}", self.r, self.f, self.m)
+    }
+    pub fn total(&self) -> i32 {
+        self.r + self.f + self.m
+    }
+}
+
+/// 1-based bin of `v` among ascending breakpoints.
+#[inline]
+fn bin(v: f64, breaks: &[f64], method: Method) -> i32 {
+    let above = match method {
+        Method::Quantile => breaks.iter().filter(|&&b| v > b).count(),
+        Method::Fixed => breaks.iter().filter(|&&b| v >= b).count(),
+    };
+    above as i32 + 1
+}
+
+impl Breaks {
+    pub fn score(&self, x: &Rfm) -> Score {
+        let rb = self.recency.len() as i32 + 1;
+        Score {
+            r: rb + 1 - bin(x.recency, &self.recency, self.method),
+            f: bin(x.frequency, &self.frequency, self.method),
+            m: bin(x.monetary, &self.monetary, self.method),
+            r_high: x.recency < self.center[0],
+            f_high: x.frequency > self.center[1],
+            m_high: x.monetary > self.center[2],
+            bins: [rb, self.frequency.len() as i32 + 1, self.monetary.len() as i32 + 1],
+        }
+    }
+
+    /// Reads a breaks document (as written by `rfm_breaks` or `rfm_thresholds`, or by hand).
+    pub fn from_json(text: &str) -> Result<Breaks> {
+        let mut o = Obj::parse("breaks", text)?;
+        let version = o.i64("version", BREAKS_VERSION)?;
+        if version < 1 || version > BREAKS_VERSION {
+            return Err(Error::not_supported(format!("breaks version {version} is not supported (this pg_segment reads version 1)"))
+                .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+        }
+        let method = match o.string("method", "fixed")?.as_str() {
+            "quantile" => Method::Quantile,
+            "fixed" => Method::Fixed,
+            other => return Err(Error::invalid(format!("breaks: key \"method\" must be \"quantile\" or \"fixed\", got \"{other}\""))),
+        };
+        let strict = method == Method::Fixed;
+        let recency = o.numbers("recency", &[], strict)?;
+        let frequency = o.numbers("frequency", &[], strict)?;
+        let monetary = o.numbers("monetary", &[], strict)?;
+        for (k, v) in [("recency", &recency), ("frequency", &frequency), ("monetary", &monetary)] {
+            if v.is_empty() {
+                return Err(Error::invalid(format!("breaks: key \"{k}\" is required: an ascending array of 1 to 9 numbers")));
+            }
+        }
+        let window_days = match o.take("window_days") {
+            None => None,
+            Some(v) => match v.as_i64() {
+                Some(d) if (1..=36_500).contains(&d) => Some(d),
+                _ => return Err(Error::invalid(format!("breaks: key \"window_days\" must be a whole number of days from 1 to 36500 or null, got {v}"))),
+            },
+        };
+        let center = match o.take("center") {
+            None => default_center(&recency, &frequency, &monetary),
+            Some(v) => {
+                let mut c = Obj::from_value("breaks.center", v)?;
+                let _basis = c.string("basis", "fixed")?;
+                let d = default_center(&recency, &frequency, &monetary);
+                let r = [c.f64("recency", d[0])?, c.f64("frequency", d[1])?, c.f64("monetary", d[2])?];
+                c.finish()?;
+                r
+            }
+        };
+        // informational keys written by rfm_breaks
+        for k in ["customers", "mean", "median", "as_of", "bins"] {
+            o.take(k);
+        }
+        o.finish()?;
+        Ok(Breaks { method, window_days, recency, frequency, monetary, center })
+    }
+}
+
+/// Without an explicit centre: the middle breakpoint of each dimension.
+fn default_center(r: &[f64], f: &[f64], m: &[f64]) -> [f64; 3] {
+    let mid = |v: &[f64]| v[(v.len() - 1) / 2];
+    [mid(r), mid(f), mid(m)]
+}
+
+/// Fixed-threshold breaks from a rule set; every key optional. Defaults follow Chinese
+/// e-commerce practice: recency bands 90/180/365 days; frequency classes by orders in the last
+/// 365 days (2 = half-yearly, 4 = quarterly, 12 = monthly buyers); spend in the last 365 days
+/// 10,000 and 50,000; high/low centre: 90 days, more than 1 order, more than 10,000 spent.
+pub fn thresholds(text: &str) -> Result<Value> {
+    let mut o = Obj::parse("rfm_thresholds rules", text)?;
+    let recency = o.numbers("recency", &[90.0, 180.0, 365.0], true)?;
+    let frequency = o.numbers("frequency", &[2.0, 4.0, 12.0], true)?;
+    let monetary = o.numbers("monetary", &[10_000.0, 50_000.0], true)?;
+    let window = o.i64("window_days", 365)?;
+    if !(1..=36_500).contains(&window) {
+        return Err(Error::invalid(format!("rfm_thresholds rules: key \"window_days\" must be from 1 to 36500, got {window}")));
+    }
+    let center = match o.take("center") {
+        None => [90.0, 1.0, 10_000.0],
+        Some(v) => {
+            let mut c = Obj::from_value("rfm_thresholds rules.center", v)?;
+            let r = [c.f64("recency", 90.0)?, c.f64("frequency", 1.0)?, c.f64("monetary", 10_000.0)?];
+            c.finish()?;
+            r
+        }
+    };
+    o.finish()?;
+    Ok(json!({
+        "version": BREAKS_VERSION, "method": "fixed", "window_days": window,
+        "recency": recency, "frequency": frequency, "monetary": monetary,
+        "center": {"basis": "fixed", "recency": center[0], "frequency": center[1], "monetary": center[2]},
+    }))
+}
+
+/// Options of the `rfm_breaks` aggregate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreaksOptions {
+    pub center: Center,
+    pub window_days: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Center {
+    Mean,
+    Median,
+}
+
+pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
+    let mut o = Obj::parse("rfm_breaks options", text)?;
+    let center = match o.string("center", "mean")?.as_str() {
+        "mean" => Center::Mean,
+        "median" => Center::Median,
+        other => return Err(Error::invalid(format!("rfm_breaks options: key \"center\" must be \"mean\" or \"median\", got \"{other}\"")).with_hint("for fixed centres, edit the \"center\" of the breaks value or use rfm_thresholds")),
+    };
+    let window_days = match o.take("window_days") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(d) if (1..=36_500).contains(&d) => Some(d),
+            _ => return Err(Error::invalid(format!("rfm_breaks options: key \"window_days\" must be a whole number from 1 to 36500, got {v}"))),
+        },
+    };
+    o.finish()?;
+    Ok(BreaksOptions { center, window_days })
+}
+
+pub fn check_bins(bins: i32) -> Result<()> {
+    if !(2..=10).contains(&bins) {
+        return Err(Error::invalid(format!("bins must be between 2 and 10, got {bins}")));
+    }
+    Ok(())
+}
+
+/// Linear-interpolation quantile (PostgreSQL's `percentile_cont`, numpy's default) of sorted data.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Builds a quantile breaks document from the population's values (one `Rfm` per customer).
+pub fn quantile_breaks(values: &mut [Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Value {
+    let n = values.len();
+    let mut dims: [Vec<f64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)];
+    for v in values.iter() {
+        dims[0].push(v.recency);
+        dims[1].push(v.frequency);
+        dims[2].push(v.monetary);
+    }
+    let mut breaks: Vec<Vec<f64>> = Vec::new();
+    let mut means = [0.0; 3];
+    let mut medians = [0.0; 3];
+    for (i, d) in dims.iter_mut().enumerate() {
+        d.sort_unstable_by(|a, b| a.total_cmp(b));
+        breaks.push((1..bins).map(|k| round6(quantile(d, k as f64 / bins as f64))).collect());
+        means[i] = round6(d.iter().sum::<f64>() / n as f64);
+        medians[i] = round6(quantile(d, 0.5));
+    }
+    let center = match opts.center {
+        Center::Mean => means,
+        Center::Median => medians,
+    };
+    let triple = |t: [f64; 3]| json!({"recency": t[0], "frequency": t[1], "monetary": t[2]});
+    json!({
+        "version": BREAKS_VERSION, "method": "quantile", "bins": bins, "as_of": as_of_text,
+        "window_days": opts.window_days, "customers": n,
+        "recency": breaks[0], "frequency": breaks[1], "monetary": breaks[2],
+        "center": {"basis": if opts.center == Center::Mean { "mean" } else { "median" }, "recency": center[0], "frequency": center[1], "monetary": center[2]},
+        "mean": triple(means), "median": triple(medians),
+    })
+}
+
+/// Breakpoints are stored with 6 decimals so that the jsonb text is stable and readable.
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rfm(r: f64, f: f64, m: f64) -> Rfm {
+        Rfm { recency: r, frequency: f, monetary: m }
+    }
+
+    #[test]
+    fn quantile_matches_percentile_cont() {
+        let d = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&d, 0.5), 2.5);
+        assert_eq!(quantile(&d, 0.0), 1.0);
+        assert_eq!(quantile(&d, 1.0), 4.0);
+        assert!((quantile(&d, 0.2) - 1.6).abs() < 1e-12);
+        assert_eq!(quantile(&[7.0], 0.3), 7.0);
+    }
+
+    #[test]
+    fn quantile_scores_ties_equal_and_monotone() {
+        let mut pop: Vec<Rfm> = (0..100).map(|i| rfm(i as f64, if i < 60 { 1.0 } else { (i - 58) as f64 }, i as f64 * 10.0)).collect();
+        let doc = quantile_breaks(&mut pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x");
+        let b = Breaks::from_json(&doc.to_string()).unwrap();
+        // all one-time buyers share the lowest frequency score
+        let s1 = b.score(&rfm(5.0, 1.0, 10.0));
+        assert_eq!(s1.f, 1);
+        // monotone: higher frequency/monetary never lowers the score; higher recency never raises it
+        let mut prev = b.score(&rfm(0.0, 0.0, -1000.0));
+        for i in 0..300 {
+            let x = i as f64;
+            let s = b.score(&rfm(x, x / 3.0, x * 5.0));
+            assert!(s.r <= prev.r && s.f >= prev.f && s.m >= prev.m);
+            assert!((1..=5).contains(&s.r) && (1..=5).contains(&s.f) && (1..=5).contains(&s.m));
+            prev = s;
+        }
+        // equal inputs, equal scores
+        assert_eq!(b.score(&rfm(33.0, 4.0, 120.0)), b.score(&rfm(33.0, 4.0, 120.0)));
+    }
+
+    #[test]
+    fn fixed_thresholds_are_left_closed() {
+        let b = Breaks::from_json(&thresholds("{}").unwrap().to_string()).unwrap();
+        assert_eq!(b.score(&rfm(89.0, 1.0, 0.0)).r, 4);
+        assert_eq!(b.score(&rfm(90.0, 1.0, 0.0)).r, 3);
+        assert_eq!(b.score(&rfm(365.0, 1.0, 0.0)).r, 1);
+        assert_eq!(b.score(&rfm(1.0, 12.0, 0.0)).f, 4);
+        assert_eq!(b.score(&rfm(1.0, 11.0, 0.0)).f, 3);
+        assert_eq!(b.score(&rfm(1.0, 1.0, 50_000.0)).m, 3);
+        let s = b.score(&rfm(10.0, 2.0, 10_000.5));
+        assert!(s.r_high && s.f_high && s.m_high);
+        assert_eq!(s.bins, [4, 4, 3]);
+        assert_eq!(s.code(), "422");
+    }
+
+    #[test]
+    fn bad_configuration_names_the_key() {
+        let e = thresholds(r#"{"recency": [180, 90]}"#).unwrap_err();
+        assert!(e.message.contains("\"recency\"") && e.message.contains("strictly ascending"), "{}", e.message);
+        let e = thresholds(r#"{"recenzy": [1]}"#).unwrap_err();
+        assert!(e.message.contains("unknown key \"recenzy\""), "{}", e.message);
+        assert!(check_bins(11).is_err() && check_bins(1).is_err() && check_bins(2).is_ok());
+        let e = breaks_options(r#"{"center": "mode"}"#).unwrap_err();
+        assert!(e.message.contains("center"));
+        let e = Breaks::from_json(r#"{"version": 2, "recency":[1], "frequency":[1], "monetary":[1]}"#).unwrap_err();
+        assert_eq!(e.code, super::super::ErrCode::NotSupported);
+        assert!(Breaks::from_json(r#"{"recency":[1]}"#).unwrap_err().message.contains("\"frequency\" is required"));
+    }
+}

@@ -1,0 +1,541 @@
+//! The per-customer RFM summary: every order and refund of one customer as (instant, amount).
+//!
+//! Keeping the events (16 bytes each) rather than running totals is deliberate: accessors take an
+//! `as_of` and must exclude later orders exactly, BTYD figures need distinct purchase periods in a
+//! time unit chosen at read time, cadence needs the gaps, and rollups of partial summaries stay
+//! exact. Amounts are micro-units (see [`super::numeric`]); an amount below zero is a refund.
+//!
+//! Binary layout of a stored summary (little endian), after the varlena header:
+//! `[version u8][flags u8][reserved u16][count u32][count × (instant i64, amount i64)]`,
+//! events sorted by (instant, amount).
+
+use super::numeric::{format_micro, parse_micro};
+use super::time::{day_of, format_instant, parse_instant, week_of_day};
+use super::{Error, Result};
+
+pub const SUMMARY_VERSION: u8 = 1;
+const HEADER: usize = 8;
+const EVENT: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    /// timestamptz microseconds
+    pub at: i64,
+    /// micro-units; negative for a refund
+    pub amount: i64,
+}
+
+impl Event {
+    #[inline]
+    pub fn is_refund(&self) -> bool {
+        self.amount < 0
+    }
+}
+
+/// The stored amount of an order row: refunds negative. `None` for a flagged refund of zero,
+/// which changes nothing and is skipped.
+#[inline]
+pub fn signed_amount(amount: i64, refund_flag: bool) -> Option<i64> {
+    if refund_flag {
+        if amount == 0 {
+            None
+        } else {
+            Some(-amount.abs())
+        }
+    } else {
+        Some(amount)
+    }
+}
+
+/// An aggregate transition state, also the decoded form of a stored summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub events: Vec<Event>,
+    sorted: bool,
+}
+
+impl Summary {
+    pub fn new() -> Self {
+        Summary { events: Vec::new(), sorted: true }
+    }
+
+    pub fn from_events(mut events: Vec<Event>) -> Self {
+        events.sort_unstable();
+        Summary { events, sorted: true }
+    }
+
+    /// Adds one order row. `refund_flag` marks a refund whatever the sign of `amount`.
+    /// A flagged refund of amount zero changes nothing and is skipped.
+    #[inline]
+    pub fn push(&mut self, at: i64, amount: i64, refund_flag: bool) {
+        let Some(amount) = signed_amount(amount, refund_flag) else { return };
+        if let Some(last) = self.events.last() {
+            if (at, amount) < (last.at, last.amount) {
+                self.sorted = false;
+            }
+        }
+        self.events.push(Event { at, amount });
+    }
+
+    /// Merges another summary (the combine and rollup step). Order independent.
+    pub fn merge(&mut self, other: &Summary) {
+        self.events.extend_from_slice(&other.events);
+        self.sorted = false;
+    }
+
+    pub fn sort(&mut self) {
+        if !self.sorted {
+            self.events.sort_unstable();
+            self.sorted = true;
+        }
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        HEADER + EVENT * self.events.len()
+    }
+
+    /// Writes the binary layout into `out` (which must be `encoded_len()` long). Sorts first.
+    pub fn encode_into(&mut self, out: &mut [u8]) {
+        self.sort();
+        write_events(&self.events, out);
+    }
+
+    pub fn encode(&mut self) -> Vec<u8> {
+        let mut v = vec![0u8; self.encoded_len()];
+        self.encode_into(&mut v);
+        v
+    }
+
+    /// Reads the binary layout, checking version and length.
+    pub fn decode(bytes: &[u8]) -> Result<Summary> {
+        let view = SummaryView::new(bytes)?;
+        let events: Vec<Event> = view.iter().collect();
+        let sorted = events.windows(2).all(|w| w[0] <= w[1]);
+        Ok(Summary { events, sorted })
+    }
+
+    /// Text form: `v1:` then `instant amount` pairs separated by `|`, e.g.
+    /// `v1:2024-01-05T10:00:00Z 199.00|2024-02-01T08:30:00Z -20.00`.
+    pub fn to_text(&mut self) -> String {
+        self.sort();
+        let mut s = format!("v{SUMMARY_VERSION}:");
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                s.push('|');
+            }
+            s.push_str(&format_instant(e.at));
+            s.push(' ');
+            s.push_str(&format_micro(e.amount as i128));
+        }
+        s
+    }
+
+    pub fn parse_text(text: &str) -> Result<Summary> {
+        let bad = |what: &str| {
+            Error::invalid_text(format!("invalid input syntax for type rfm_summary: {what}"))
+                .with_hint("the text form is v1: followed by 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z amount' pairs separated by |")
+        };
+        let text = text.trim();
+        let rest = text.strip_prefix('v').ok_or_else(|| bad("missing version prefix"))?;
+        let (ver, body) = rest.split_once(':').ok_or_else(|| bad("missing ':' after the version"))?;
+        let ver: u32 = ver.parse().map_err(|_| bad("version is not a number"))?;
+        check_version(ver)?;
+        let mut events = Vec::new();
+        if !body.is_empty() {
+            for item in body.split('|') {
+                let (at, amount) = item.trim().split_once(' ').ok_or_else(|| bad(item))?;
+                let at = parse_instant(at).ok_or_else(|| bad(item))?;
+                let amount = parse_micro(amount).ok_or_else(|| bad(item))?;
+                events.push(Event { at, amount });
+            }
+        }
+        Ok(Summary::from_events(events))
+    }
+}
+
+/// Size of the binary layout for `n` events.
+pub fn encoded_len(n: usize) -> usize {
+    HEADER + EVENT * n
+}
+
+/// Sorts `events` and writes the binary layout into `out` (`encoded_len(events.len())` long).
+pub fn encode_events(events: &mut [Event], out: &mut [u8]) {
+    events.sort_unstable();
+    write_events(events, out);
+}
+
+/// Writes the binary layout without sorting (serialization of partial aggregate states).
+pub fn write_events(events: &[Event], out: &mut [u8]) {
+    out[0] = SUMMARY_VERSION;
+    out[1..4].fill(0);
+    out[4..8].copy_from_slice(&(events.len() as u32).to_le_bytes());
+    for (i, e) in events.iter().enumerate() {
+        let o = HEADER + i * EVENT;
+        out[o..o + 8].copy_from_slice(&e.at.to_le_bytes());
+        out[o + 8..o + 16].copy_from_slice(&e.amount.to_le_bytes());
+    }
+}
+
+fn check_version(ver: u32) -> Result<()> {
+    if ver == 0 || ver > SUMMARY_VERSION as u32 {
+        return Err(Error::not_supported(format!(
+            "rfm_summary format version {ver} is not supported by this pg_segment (it reads versions 1 to {SUMMARY_VERSION})"
+        ))
+        .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+    }
+    Ok(())
+}
+
+/// Zero-copy view of a stored summary.
+#[derive(Clone, Copy)]
+pub struct SummaryView<'a> {
+    body: &'a [u8],
+    n: usize,
+}
+
+impl<'a> SummaryView<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < HEADER {
+            return Err(Error::binary("rfm_summary value is truncated"));
+        }
+        check_version(bytes[0] as u32)?;
+        let n = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        if bytes.len() != HEADER + n * EVENT {
+            return Err(Error::binary(format!(
+                "rfm_summary value is corrupt: {n} events need {} bytes, found {}",
+                HEADER + n * EVENT,
+                bytes.len()
+            )));
+        }
+        Ok(SummaryView { body: &bytes[HEADER..], n })
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Event {
+        let o = i * EVENT;
+        Event {
+            at: i64::from_le_bytes(self.body[o..o + 8].try_into().unwrap()),
+            amount: i64::from_le_bytes(self.body[o + 8..o + 16].try_into().unwrap()),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+        (0..self.n).map(move |i| self.get(i))
+    }
+
+    /// Number of events at or before `as_of` (events are sorted).
+    pub fn cut(&self, as_of: Option<i64>) -> usize {
+        match as_of {
+            None => self.n,
+            Some(t) => {
+                let (mut lo, mut hi) = (0usize, self.n);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if self.get(mid).at <= t {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+        }
+    }
+
+    /// Totals over the events at or before `as_of`.
+    pub fn metrics(&self, as_of: Option<i64>) -> Metrics {
+        let cut = self.cut(as_of);
+        let mut m = Metrics::default();
+        for i in 0..cut {
+            m.add(self.get(i));
+        }
+        m.future_orders = (cut..self.n).filter(|&i| !self.get(i).is_refund()).count() as i64;
+        m
+    }
+
+    /// Totals over the events whose local day lies in the `window_days` days ending with the
+    /// local day of `as_of` (both ends inclusive of that day), and not after `as_of`.
+    pub fn window_metrics(&self, as_of: i64, window_days: i64, local: &dyn Fn(i64) -> i64) -> Metrics {
+        let cut = self.cut(Some(as_of));
+        let first_day = day_of(local(as_of)) - window_days + 1;
+        let mut m = Metrics::default();
+        for i in (0..cut).rev() {
+            let e = self.get(i);
+            if day_of(local(e.at)) < first_day {
+                break;
+            }
+            m.add(e);
+        }
+        m
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Metrics {
+    pub orders: i64,
+    pub refunds: i64,
+    /// net spend in micro-units
+    pub monetary: i128,
+    pub refunded: i128,
+    pub first_order: Option<i64>,
+    pub last_order: Option<i64>,
+    pub future_orders: i64,
+}
+
+impl Metrics {
+    #[inline]
+    fn add(&mut self, e: Event) {
+        self.monetary += e.amount as i128;
+        if e.is_refund() {
+            self.refunds += 1;
+            self.refunded -= e.amount as i128;
+        } else {
+            self.orders += 1;
+            self.first_order = Some(self.first_order.map_or(e.at, |f| f.min(e.at)));
+            self.last_order = Some(self.last_order.map_or(e.at, |l| l.max(e.at)));
+        }
+    }
+}
+
+/// Time unit of BTYD figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Days,
+    Weeks,
+}
+
+impl Unit {
+    pub fn parse(s: &str) -> Result<Unit> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "day" | "days" | "d" => Ok(Unit::Days),
+            "week" | "weeks" | "w" => Ok(Unit::Weeks),
+            other => Err(Error::invalid(format!("unit must be 'days' or 'weeks', got '{other}'"))),
+        }
+    }
+
+    /// Period number and the day its period starts, for a local day number.
+    fn period(self, day: i64) -> i64 {
+        match self {
+            Unit::Days => day,
+            Unit::Weeks => week_of_day(day),
+        }
+    }
+}
+
+/// BTYD summary in the convention of the buy-till-you-die literature and of lifetimes'
+/// `summary_data_from_transaction_data`: purchases are grouped into periods of `unit` (local
+/// days, or Monday-to-Sunday weeks); `frequency` = number of purchase periods - 1; `recency` =
+/// periods from the first to the last purchase period; `t` = periods from the first purchase
+/// period to the period of `as_of`; `monetary_value` = mean spend of the repeat periods (0 when
+/// there are none). Refund rows are ignored. `None` when there is no purchase by `as_of`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Btyd {
+    pub frequency: f64,
+    pub recency: f64,
+    pub t: f64,
+    pub monetary_value: f64,
+}
+
+pub fn btyd(view: &SummaryView, as_of: i64, unit: Unit, local: &dyn Fn(i64) -> i64) -> Option<Btyd> {
+    let cut = view.cut(Some(as_of));
+    let mut first: Option<i64> = None;
+    let mut current: Option<i64> = None;
+    let mut periods = 0i64;
+    let mut repeat_sum = 0i128;
+    let mut current_sum = 0i128;
+    let close = |current: Option<i64>, sum: i128, periods: i64, repeat_sum: &mut i128| {
+        if current.is_some() && periods > 1 {
+            *repeat_sum += sum;
+        }
+    };
+    for i in 0..cut {
+        let e = view.get(i);
+        if e.is_refund() {
+            continue;
+        }
+        let p = unit.period(day_of(local(e.at)));
+        if current != Some(p) {
+            close(current, current_sum, periods, &mut repeat_sum);
+            current = Some(p);
+            current_sum = 0;
+            periods += 1;
+            if first.is_none() {
+                first = Some(p);
+            }
+        }
+        current_sum += e.amount as i128;
+    }
+    close(current, current_sum, periods, &mut repeat_sum);
+    let first = first?;
+    let last = current.unwrap();
+    let now = unit.period(day_of(local(as_of)));
+    let frequency = (periods - 1) as f64;
+    Some(Btyd {
+        frequency,
+        recency: (last - first) as f64,
+        t: (now - first) as f64,
+        monetary_value: if periods > 1 { repeat_sum as f64 / (periods - 1) as f64 / super::numeric::SCALE as f64 } else { 0.0 },
+    })
+}
+
+/// Distinct local purchase days at or before `as_of`, ascending.
+pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64) -> Vec<i64> {
+    let cut = view.cut(Some(as_of));
+    let mut days: Vec<i64> = Vec::new();
+    for i in 0..cut {
+        let e = view.get(i);
+        if e.is_refund() {
+            continue;
+        }
+        let d = day_of(local(e.at));
+        if days.last() != Some(&d) {
+            days.push(d);
+        }
+    }
+    days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::time::{pg_day, USECS_PER_DAY};
+
+    fn at(y: i64, m: u32, d: u32, h: i64) -> i64 {
+        pg_day(y, m, d) * USECS_PER_DAY + h * 3_600_000_000
+    }
+
+    fn sample() -> Summary {
+        let mut s = Summary::new();
+        s.push(at(2024, 3, 1, 10), 1_000_000, false); // 100.00
+        s.push(at(2024, 1, 1, 9), 500_000, false); // 50.00
+        s.push(at(2024, 3, 5, 9), 200_000, true); // refund 20.00
+        s.push(at(2024, 6, 1, 9), -100_000, false); // refund 10.00 by sign
+        s.push(at(2025, 1, 1, 9), 300_000, false); // future for as_of 2024-12-31
+        s
+    }
+
+    #[test]
+    fn metrics_exclude_future_and_count_refunds() {
+        let bytes = sample().encode();
+        let v = SummaryView::new(&bytes).unwrap();
+        let m = v.metrics(Some(at(2024, 12, 31, 0)));
+        assert_eq!(m.orders, 2);
+        assert_eq!(m.refunds, 2);
+        assert_eq!(m.monetary, 1_200_000); // 150 - 30
+        assert_eq!(m.first_order, Some(at(2024, 1, 1, 9)));
+        assert_eq!(m.last_order, Some(at(2024, 3, 1, 10)));
+        assert_eq!(m.future_orders, 1);
+        let all = v.metrics(None);
+        assert_eq!(all.orders, 3);
+        assert_eq!(all.future_orders, 0);
+    }
+
+    #[test]
+    fn encode_decode_and_text_round_trip() {
+        let mut s = sample();
+        let bytes = s.encode();
+        let mut d = Summary::decode(&bytes).unwrap();
+        assert_eq!(d.events, s.events);
+        let text = d.to_text();
+        assert!(text.starts_with("v1:2024-01-01T09:00:00Z 50.00|"), "{text}");
+        let mut p = Summary::parse_text(&text).unwrap();
+        assert_eq!(p.encode(), bytes);
+        assert_eq!(Summary::parse_text("v1:").unwrap().events.len(), 0);
+    }
+
+    #[test]
+    fn rejects_newer_versions_and_corruption() {
+        let e = Summary::parse_text("v2:").unwrap_err();
+        assert_eq!(e.code, crate::core::ErrCode::NotSupported);
+        assert!(e.hint.unwrap().contains("ALTER EXTENSION"));
+        let mut bytes = sample().encode();
+        bytes[0] = 9;
+        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::core::ErrCode::NotSupported);
+        bytes[0] = 1;
+        bytes.pop();
+        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::core::ErrCode::InvalidBinary);
+        assert!(Summary::parse_text("v1:2024-01-01T00:00:00Z abc").is_err());
+        assert!(Summary::parse_text("1:").is_err());
+    }
+
+    /// combine is associative and order-independent: any split and merge order of the same
+    /// rows gives byte-identical summaries.
+    #[test]
+    fn merge_is_associative_and_order_independent() {
+        let mut rng = 0x2545F4914F6CDD1Du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..200 {
+            let n = (next() % 40) as usize;
+            let rows: Vec<(i64, i64, bool)> = (0..n)
+                .map(|_| ((next() % 1000) as i64 * 3_600_000_000, (next() % 20_000) as i64 - 2_000, next() % 7 == 0))
+                .collect();
+            let mut whole = Summary::new();
+            rows.iter().for_each(|r| whole.push(r.0, r.1, r.2));
+            let cut1 = if n == 0 { 0 } else { (next() as usize) % (n + 1) };
+            let cut2 = cut1 + if n == cut1 { 0 } else { (next() as usize) % (n - cut1 + 1) };
+            let part = |a: usize, b: usize| {
+                let mut s = Summary::new();
+                rows[a..b].iter().rev().for_each(|r| s.push(r.0, r.1, r.2));
+                s
+            };
+            let (a, b, c) = (part(0, cut1), part(cut1, cut2), part(cut2, n));
+            let mut left = a.clone();
+            left.merge(&b);
+            left.merge(&c);
+            let mut right = b.clone();
+            right.merge(&c);
+            let mut assoc = a.clone();
+            assoc.merge(&right);
+            let mut other = c.clone();
+            other.merge(&a);
+            other.merge(&b);
+            assert_eq!(left.encode(), whole.encode());
+            assert_eq!(assoc.encode(), whole.encode());
+            assert_eq!(other.encode(), whole.encode());
+        }
+    }
+
+    #[test]
+    fn btyd_matches_lifetimes_convention() {
+        // purchases on days 0, 0, 3, 10 (two orders on day 0 form one period), as_of day 20
+        let base = at(2024, 1, 1, 8);
+        let mut s = Summary::new();
+        s.push(base, 100_000, false);
+        s.push(base + 3_600_000_000, 50_000, false);
+        s.push(base + 3 * USECS_PER_DAY, 200_000, false);
+        s.push(base + 3 * USECS_PER_DAY + 1, 100_000, true); // refund ignored
+        s.push(base + 10 * USECS_PER_DAY, 400_000, false);
+        let bytes = s.encode();
+        let v = SummaryView::new(&bytes).unwrap();
+        let utc = |x: i64| x;
+        let b = btyd(&v, base + 20 * USECS_PER_DAY, Unit::Days, &utc).unwrap();
+        assert_eq!(b, Btyd { frequency: 2.0, recency: 10.0, t: 20.0, monetary_value: 30.0 });
+        // weeks: 2024-01-01 is a Monday; days 0 and 3 share week 0, day 10 is week 1, day 20 week 2
+        let w = btyd(&v, base + 20 * USECS_PER_DAY, Unit::Weeks, &utc).unwrap();
+        assert_eq!(w, Btyd { frequency: 1.0, recency: 1.0, t: 2.0, monetary_value: 40.0 });
+        // before any purchase: none
+        assert!(btyd(&v, base - 1, Unit::Days, &utc).is_none());
+    }
+
+    #[test]
+    fn window_metrics_counts_local_days() {
+        let bytes = sample().encode();
+        let v = SummaryView::new(&bytes).unwrap();
+        let utc = |x: i64| x;
+        // 2024-03-01..2024-03-05 window of 5 days ending 2024-03-05 includes the 100.00 order and a refund
+        let m = v.window_metrics(at(2024, 3, 5, 23), 5, &utc);
+        assert_eq!((m.orders, m.refunds, m.monetary), (1, 1, 800_000));
+        let m = v.window_metrics(at(2024, 3, 5, 23), 4, &utc);
+        assert_eq!((m.orders, m.refunds), (0, 1));
+    }
+}
