@@ -1,0 +1,262 @@
+//! Thin glue between PostgreSQL's function manager and `crate::core`.
+//!
+//! Functions are written as raw version-1 C functions (`pg_fn!`) so that transition functions
+//! read their arguments in place (no copy of a `numeric` per row) and so that the SQL objects
+//! are declared by hand, with deliberate markings, in `sql/pg_segment.sql`. Every body runs
+//! under `#[pg_guard]`: a Rust panic becomes a PostgreSQL ERROR, never a crash.
+
+use crate::core::{ErrCode, Error};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use pgrx::PgSqlErrorCode;
+use std::ffi::{CStr, CString};
+
+/// Declares `extern "C" fn NAME(fcinfo) -> Datum` plus its `pg_finfo_NAME` record.
+#[macro_export]
+macro_rules! pg_fn {
+    ($(#[$m:meta])* fn $name:ident($fc:ident) $body:block) => {
+        paste::paste! {
+            #[unsafe(no_mangle)]
+            #[doc(hidden)]
+            pub extern "C" fn [<pg_finfo_ $name>]() -> &'static pgrx::pg_sys::Pg_finfo_record {
+                const V1: pgrx::pg_sys::Pg_finfo_record = pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+                &V1
+            }
+            $(#[$m])*
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C-unwind" fn $name($fc: pgrx::pg_sys::FunctionCallInfo) -> pgrx::pg_sys::Datum {
+                // a Rust panic or a PostgreSQL error becomes a proper ERROR, never a crash
+                unsafe { pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(move || { #[allow(unused_unsafe)] unsafe { $body } }) }
+            }
+        }
+    };
+}
+
+/// Raises `e` as a PostgreSQL ERROR.
+pub fn raise(e: Error) -> ! {
+    let code = match e.code {
+        ErrCode::InvalidParameter => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrCode::InvalidText => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        ErrCode::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+        ErrCode::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+        ErrCode::InvalidBinary => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
+        ErrCode::NotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        ErrCode::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    };
+    let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, e.message, "pg_segment");
+    if let Some(h) = e.hint {
+        report = report.set_hint(h);
+    }
+    report.report(pgrx::PgLogLevel::ERROR);
+    unreachable!()
+}
+
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, Error> {
+    #[inline]
+    fn or_raise(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => raise(e),
+        }
+    }
+}
+
+#[inline]
+pub unsafe fn nargs(fc: FunctionCallInfo) -> usize {
+    (*fc).nargs as usize
+}
+
+#[inline]
+pub unsafe fn is_null(fc: FunctionCallInfo, n: usize) -> bool {
+    n >= nargs(fc) || (*(*fc).args.as_ptr().add(n)).isnull
+}
+
+#[inline]
+pub unsafe fn arg(fc: FunctionCallInfo, n: usize) -> Datum {
+    (*(*fc).args.as_ptr().add(n)).value
+}
+
+#[inline]
+pub unsafe fn arg_i64(fc: FunctionCallInfo, n: usize) -> i64 {
+    arg(fc, n).value() as i64
+}
+
+#[inline]
+pub unsafe fn arg_i32(fc: FunctionCallInfo, n: usize) -> i32 {
+    arg(fc, n).value() as i32
+}
+
+#[inline]
+pub unsafe fn arg_f64(fc: FunctionCallInfo, n: usize) -> f64 {
+    f64::from_bits(arg(fc, n).value() as u64)
+}
+
+#[inline]
+pub unsafe fn arg_bool(fc: FunctionCallInfo, n: usize) -> bool {
+    arg(fc, n).value() != 0
+}
+
+/// The payload of a varlena argument, detoasted but not copied when it is stored inline.
+#[inline]
+pub unsafe fn bytes_of<'a>(d: Datum) -> &'a [u8] {
+    let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    std::slice::from_raw_parts(pgrx::varlena::vardata_any(p) as *const u8, pgrx::varlena::varsize_any_exhdr(p))
+}
+
+#[inline]
+pub unsafe fn arg_bytes<'a>(fc: FunctionCallInfo, n: usize) -> &'a [u8] {
+    bytes_of(arg(fc, n))
+}
+
+pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str {
+    std::str::from_utf8(arg_bytes(fc, n)).unwrap_or_else(|_| raise(Error::invalid_text(format!("{name} is not valid UTF-8"))))
+}
+
+/// A jsonb argument as JSON text (`{}` when NULL or absent).
+pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
+    if is_null(fc, n) {
+        return "{}".into();
+    }
+    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(arg(fc, n))]).unwrap();
+    CStr::from_ptr(out.cast_mut_ptr()).to_string_lossy().into_owned()
+}
+
+/// A copy of `bytes` as a new varlena in the current memory context.
+pub unsafe fn varlena_from(len: usize, fill: impl FnOnce(&mut [u8])) -> Datum {
+    let total = len + pg_sys::VARHDRSZ;
+    let p = pg_sys::palloc(total) as *mut u8;
+    pgrx::varlena::set_varsize_4b(p as *mut pg_sys::varlena, total as i32);
+    fill(std::slice::from_raw_parts_mut(p.add(pg_sys::VARHDRSZ), len));
+    Datum::from(p)
+}
+
+pub unsafe fn ret_text(s: &str) -> Datum {
+    varlena_from(s.len(), |b| b.copy_from_slice(s.as_bytes()))
+}
+
+pub unsafe fn ret_cstring(s: &str) -> Datum {
+    let c = CString::new(s).unwrap_or_else(|_| raise(Error::internal("NUL byte in output")));
+    Datum::from(pg_sys::pstrdup(c.as_ptr()))
+}
+
+pub unsafe fn ret_jsonb(json: &str) -> Datum {
+    let c = CString::new(json).unwrap();
+    pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(Datum::from(c.as_ptr()))]).unwrap()
+}
+
+/// A `numeric` from its decimal text.
+pub unsafe fn ret_numeric(text: &str) -> Datum {
+    let c = CString::new(text).unwrap();
+    pgrx::direct_function_call_as_datum(
+        pg_sys::numeric_in,
+        &[Some(Datum::from(c.as_ptr())), Some(Datum::from(pg_sys::InvalidOid)), Some(Datum::from(-1i32))],
+    )
+    .unwrap()
+}
+
+#[inline]
+pub fn ret_i64(v: i64) -> Datum {
+    Datum::from(v)
+}
+
+#[inline]
+pub fn ret_i32(v: i32) -> Datum {
+    Datum::from(v)
+}
+
+#[inline]
+pub fn ret_f64(v: f64) -> Datum {
+    Datum::from(v.to_bits())
+}
+
+#[inline]
+pub unsafe fn ret_null(fc: FunctionCallInfo) -> Datum {
+    (*fc).isnull = true;
+    Datum::from(0usize)
+}
+
+/// An aggregate transition that skips its row: the state unchanged, or NULL before the first row.
+#[inline]
+pub unsafe fn state_or_null<T>(fc: FunctionCallInfo, state: Option<*mut T>) -> Datum {
+    match state {
+        Some(s) => Datum::from(s),
+        None => ret_null(fc),
+    }
+}
+
+/// Checks a timestamptz argument is finite.
+pub unsafe fn arg_instant(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
+    let t = arg_i64(fc, n);
+    if t == i64::MAX || t == i64::MIN {
+        raise(Error::datetime(format!("{name} must be a finite timestamp, got infinity")));
+    }
+    t
+}
+
+/// A time zone in which calendar days are counted: the session's `TimeZone`, or a named zone.
+pub struct Zone(*mut pg_sys::pg_tz);
+
+impl Zone {
+    pub unsafe fn session() -> Zone {
+        Zone(pg_sys::session_timezone)
+    }
+
+    /// A zone by IANA name (`Asia/Shanghai`) or POSIX specification, as PostgreSQL knows it.
+    pub unsafe fn named(name: &str) -> Zone {
+        let c = CString::new(name).unwrap_or_else(|_| raise(Error::invalid("tz contains a NUL byte")));
+        let tz = pg_sys::pg_tzset(c.as_ptr());
+        if tz.is_null() {
+            raise(Error::invalid(format!("tz: time zone \"{name}\" is not recognized")).with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"));
+        }
+        Zone(tz)
+    }
+
+    /// The zone from argument `n` when the function has it, else the session's.
+    pub unsafe fn from_arg(fc: FunctionCallInfo, n: usize) -> Zone {
+        if n < nargs(fc) && !is_null(fc, n) {
+            Zone::named(arg_str(fc, n, "tz"))
+        } else {
+            Zone::session()
+        }
+    }
+
+    /// Local wall-clock microseconds of an instant.
+    pub fn local(&self, us: i64) -> i64 {
+        unsafe {
+            let mut tz: std::ffi::c_int = 0;
+            let mut tm: pg_sys::pg_tm = std::mem::zeroed();
+            let mut fsec: pg_sys::fsec_t = 0;
+            if pg_sys::timestamp2tm(us, &mut tz, &mut tm, &mut fsec, std::ptr::null_mut(), self.0) != 0 {
+                raise(Error::datetime("timestamp out of range"));
+            }
+            us - tz as i64 * 1_000_000
+        }
+    }
+}
+
+/// Cache of a value parsed from argument bytes (a config or breaks jsonb), kept in
+/// `fn_extra` for the life of the query so that per-row calls parse it once.
+pub unsafe fn cached<T: 'static>(fc: FunctionCallInfo, key: &[u8], parse: impl FnOnce() -> T) -> &'static T {
+    struct Slot<T> {
+        key: Vec<u8>,
+        value: T,
+    }
+    let flinfo = (*fc).flinfo;
+    let slot = (*flinfo).fn_extra as *mut Slot<T>;
+    if !slot.is_null() && (*slot).key == key {
+        return &(*slot).value;
+    }
+    let value = parse();
+    if slot.is_null() {
+        let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key: key.to_vec(), value });
+        (*flinfo).fn_extra = ptr as *mut std::ffi::c_void;
+        &(*ptr).value
+    } else {
+        (*slot).key = key.to_vec();
+        (*slot).value = value;
+        &(*slot).value
+    }
+}

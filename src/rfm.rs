@@ -1,0 +1,272 @@
+//! SQL surface of the RFM summary: the `rfm_summary` type, the `rfm_agg` and `rollup`
+//! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
+
+use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
+use crate::core::summary::{btyd, encode_events, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit};
+use crate::core::Error;
+use crate::fmgr::*;
+use crate::pg_fn;
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use std::ffi::CStr;
+
+/// Aggregate transition state: a growable array of events in PostgreSQL memory (the
+/// aggregate's context), so memory is accounted by PostgreSQL and freed with the context.
+#[repr(C)]
+pub struct State {
+    len: usize,
+    cap: usize,
+    data: *mut Event,
+}
+
+impl State {
+    unsafe fn new_in(cx: pg_sys::MemoryContext, cap: usize) -> *mut State {
+        let st = pg_sys::MemoryContextAlloc(cx, std::mem::size_of::<State>()) as *mut State;
+        let cap = cap.max(4);
+        (*st).len = 0;
+        (*st).cap = cap;
+        (*st).data = pg_sys::MemoryContextAlloc(cx, cap * std::mem::size_of::<Event>()) as *mut Event;
+        st
+    }
+
+    #[inline]
+    unsafe fn reserve(&mut self, extra: usize) {
+        if self.len + extra > self.cap {
+            let cap = (self.len + extra).max(self.cap * 2);
+            if cap > (1usize << 30) / std::mem::size_of::<Event>() {
+                raise(Error::out_of_range("rfm_agg: more than 67 million order rows for one customer").with_hint("aggregate per customer, or roll up smaller partial summaries"));
+            }
+            self.data = pg_sys::repalloc(self.data as *mut _, cap * std::mem::size_of::<Event>()) as *mut Event;
+            self.cap = cap;
+        }
+    }
+
+    #[inline]
+    unsafe fn push(&mut self, e: Event) {
+        self.reserve(1);
+        *self.data.add(self.len) = e;
+        self.len += 1;
+    }
+
+    unsafe fn extend(&mut self, events: impl ExactSizeIterator<Item = Event>) {
+        self.reserve(events.len());
+        for e in events {
+            *self.data.add(self.len) = e;
+            self.len += 1;
+        }
+    }
+
+    unsafe fn slice(&mut self) -> &mut [Event] {
+        std::slice::from_raw_parts_mut(self.data, self.len)
+    }
+}
+
+pub unsafe fn agg_context(fc: FunctionCallInfo, what: &str) -> pg_sys::MemoryContext {
+    let mut cx: pg_sys::MemoryContext = std::ptr::null_mut();
+    if pg_sys::AggCheckCallContext(fc, &mut cx) == 0 {
+        raise(Error::internal(format!("{what} called in non-aggregate context")));
+    }
+    cx
+}
+
+#[inline]
+unsafe fn state_arg(fc: FunctionCallInfo, n: usize) -> Option<*mut State> {
+    if is_null(fc, n) {
+        None
+    } else {
+        Some(arg(fc, n).cast_mut_ptr::<State>())
+    }
+}
+
+/// rfm_agg transition: (state, ordered_at, amount [, is_refund]).
+#[inline]
+unsafe fn trans(fc: FunctionCallInfo, numeric: bool) -> Datum {
+    let state = state_arg(fc, 0);
+    if is_null(fc, 1) || is_null(fc, 2) {
+        return state_or_null(fc, state);
+    }
+    let at = arg_instant(fc, 1, "ordered_at");
+    let amount = if numeric { decode_numeric(arg_bytes(fc, 2), "amount").or_raise() } else { from_f64(arg_f64(fc, 2), "amount").or_raise() };
+    let refund = nargs(fc) > 3 && !is_null(fc, 3) && arg_bool(fc, 3);
+    let st = match state {
+        Some(s) => s,
+        None => State::new_in(agg_context(fc, "rfm_agg"), 4),
+    };
+    if let Some(amount) = signed_amount(amount, refund) {
+        (*st).push(Event { at, amount });
+    }
+    Datum::from(st)
+}
+
+pg_fn!(fn pgseg_rfm_trans_numeric(fc) { trans(fc, true) });
+pg_fn!(fn pgseg_rfm_trans_float8(fc) { trans(fc, false) });
+
+pg_fn!(fn pgseg_rfm_combine(fc) {
+    let cx = agg_context(fc, "rfm_agg combine");
+    match (state_arg(fc, 0), state_arg(fc, 1)) {
+        (None, None) => ret_null(fc),
+        (Some(a), None) => Datum::from(a),
+        (a, Some(b)) => {
+            let a = a.unwrap_or_else(|| State::new_in(cx, (*b).len));
+            let items: Vec<Event> = (*b).slice().to_vec();
+            (*a).extend(items.into_iter());
+            Datum::from(a)
+        }
+    }
+});
+
+pg_fn!(fn pgseg_rfm_serialize(fc) {
+    let st = arg(fc, 0).cast_mut_ptr::<State>();
+    let events = (*st).slice();
+    varlena_from(encoded_len(events.len()), |out| write_events(events, out))
+});
+
+pg_fn!(fn pgseg_rfm_deserialize(fc) {
+    let view = SummaryView::new(arg_bytes(fc, 0)).or_raise();
+    let st = State::new_in(pg_sys::CurrentMemoryContext, view.len());
+    (*st).extend(view.iter().collect::<Vec<_>>().into_iter());
+    Datum::from(st)
+});
+
+pg_fn!(fn pgseg_rfm_final(fc) {
+    match state_arg(fc, 0) {
+        None => ret_null(fc),
+        Some(st) => {
+            let events = (*st).slice();
+            varlena_from(encoded_len(events.len()), |out| encode_events(events, out))
+        }
+    }
+});
+
+// rollup transition: (state, rfm_summary).
+pg_fn!(fn pgseg_rollup_trans(fc) {
+    let state = state_arg(fc, 0);
+    if is_null(fc, 1) {
+        return state_or_null(fc, state);
+    }
+    let view = SummaryView::new(arg_bytes(fc, 1)).or_raise();
+    let st = state.unwrap_or_else(|| State::new_in(agg_context(fc, "rollup"), view.len()));
+    (*st).extend((0..view.len()).map(|i| view.get(i)));
+    Datum::from(st)
+});
+
+// ---- type I/O ----
+
+pg_fn!(fn pgseg_summary_in(fc) {
+    let text = CStr::from_ptr(arg(fc, 0).cast_mut_ptr()).to_str().unwrap_or_else(|_| raise(Error::invalid_text("rfm_summary input is not valid UTF-8")));
+    let mut s = Summary::parse_text(text).or_raise();
+    let bytes = s.encode();
+    varlena_from(bytes.len(), |out| out.copy_from_slice(&bytes))
+});
+
+pg_fn!(fn pgseg_summary_out(fc) {
+    let mut s = Summary::decode(arg_bytes(fc, 0)).or_raise();
+    ret_cstring(&s.to_text())
+});
+
+pg_fn!(fn pgseg_summary_send(fc) {
+    let bytes = arg_bytes(fc, 0);
+    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
+});
+
+pg_fn!(fn pgseg_summary_recv(fc) {
+    let buf = arg(fc, 0).cast_mut_ptr::<pg_sys::StringInfoData>();
+    let rest = ((*buf).len - (*buf).cursor) as usize;
+    let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), rest);
+    // validate fully (version, length, order) before accepting
+    let mut s = Summary::decode(bytes).or_raise();
+    (*buf).cursor = (*buf).len;
+    let enc = s.encode();
+    varlena_from(enc.len(), |out| out.copy_from_slice(&enc))
+});
+
+// ---- accessors ----
+
+pub unsafe fn summary_arg<'a>(fc: FunctionCallInfo, n: usize) -> SummaryView<'a> {
+    SummaryView::new(arg_bytes(fc, n)).or_raise()
+}
+
+/// `as_of` from argument 1 when present.
+unsafe fn as_of_opt(fc: FunctionCallInfo) -> Option<i64> {
+    if nargs(fc) > 1 {
+        Some(arg_instant(fc, 1, "as_of"))
+    } else {
+        None
+    }
+}
+
+pg_fn!(fn pgseg_frequency(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).orders) });
+pg_fn!(fn pgseg_refunds(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).refunds) });
+pg_fn!(fn pgseg_future_orders(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).future_orders) });
+pg_fn!(fn pgseg_monetary(fc) { ret_numeric(&format_micro(summary_arg(fc, 0).metrics(as_of_opt(fc)).monetary)) });
+pg_fn!(fn pgseg_refunded(fc) { ret_numeric(&format_micro(summary_arg(fc, 0).metrics(as_of_opt(fc)).refunded)) });
+
+pg_fn!(fn pgseg_average_order_value(fc) {
+    let m = summary_arg(fc, 0).metrics(as_of_opt(fc));
+    if m.orders == 0 {
+        return ret_null(fc);
+    }
+    // net spend per order, rounded half away from zero to 0.0001
+    let q = m.monetary * 2 / m.orders as i128;
+    let v = (q + q.signum()) / 2;
+    ret_numeric(&format_micro(v))
+});
+
+pg_fn!(fn pgseg_first_order(fc) {
+    match summary_arg(fc, 0).metrics(as_of_opt(fc)).first_order {
+        Some(t) => ret_i64(t),
+        None => ret_null(fc),
+    }
+});
+
+pg_fn!(fn pgseg_last_order(fc) {
+    match summary_arg(fc, 0).metrics(as_of_opt(fc)).last_order {
+        Some(t) => ret_i64(t),
+        None => ret_null(fc),
+    }
+});
+
+/// Local calendar days between two instants.
+pub fn days_between(zone: &Zone, from: i64, to: i64) -> i64 {
+    crate::core::time::day_of(zone.local(to)) - crate::core::time::day_of(zone.local(from))
+}
+
+/// Days from the first or last order to as_of, in the zone of argument 2 or the session's.
+unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&crate::core::summary::Metrics) -> Option<i64>) -> Datum {
+    let as_of = arg_instant(fc, 1, "as_of");
+    let zone = Zone::from_arg(fc, 2);
+    match pick(&summary_arg(fc, 0).metrics(Some(as_of))) {
+        Some(t) => ret_i64(days_between(&zone, t, as_of)),
+        None => ret_null(fc),
+    }
+}
+
+// recency_days(s, as_of [, tz]): days from the last order to as_of
+pg_fn!(fn pgseg_recency_days(fc) { days_since(fc, |m| m.last_order) });
+// tenure_days(s, as_of [, tz]): days from the first order to as_of
+pg_fn!(fn pgseg_tenure_days(fc) { days_since(fc, |m| m.first_order) });
+
+/// Builds a composite result of the function's declared row type.
+pub unsafe fn ret_tuple(fc: FunctionCallInfo, values: &[Datum], nulls: &[bool]) -> Datum {
+    let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
+    if pg_sys::get_call_result_type(fc, std::ptr::null_mut(), &mut tupdesc) != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE {
+        raise(Error::internal("function returning a row called in a context that cannot accept one"));
+    }
+    let tupdesc = pg_sys::BlessTupleDesc(tupdesc);
+    let tuple = pg_sys::heap_form_tuple(tupdesc, values.as_ptr() as *mut Datum, nulls.as_ptr() as *mut bool);
+    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
+}
+
+// btyd(s, as_of, unit [, tz]) -> (frequency, recency, t, monetary_value)
+pg_fn!(fn pgseg_btyd(fc) {
+    let view = summary_arg(fc, 0);
+    let as_of = arg_instant(fc, 1, "as_of");
+    let unit = Unit::parse(arg_str(fc, 2, "unit")).or_raise();
+    let zone = Zone::from_arg(fc, 3);
+    match btyd(&view, as_of, unit, &|t| zone.local(t)) {
+        None => ret_null(fc),
+        Some(b) => ret_tuple(fc, &[ret_f64(b.frequency), ret_f64(b.recency), ret_f64(b.t), ret_f64(b.monetary_value)], &[false; 4]),
+    }
+});
+
+#[allow(dead_code)]
+const _SCALE_IS_1E4: () = assert!(SCALE == 10_000);

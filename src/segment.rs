@@ -1,0 +1,329 @@
+//! SQL surface of scores and labels: the `rfm_breaks` aggregate, `rfm_score`,
+//! `rfm_thresholds`, `rfm_segment`, `customer_tier`, `spend_tier`, `lifecycle_stage`,
+//! `purchase_cadence`. Declared in `sql/pg_segment.sql`.
+
+use crate::core::config::{Label, Lang};
+use crate::core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
+use crate::core::numeric::{decode_numeric, SCALE};
+use crate::core::score::{breaks_options, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
+use crate::core::summary::{purchase_days, SummaryView};
+use crate::core::time::format_instant;
+use crate::core::Error;
+use crate::fmgr::*;
+use crate::pg_fn;
+use crate::rfm::{agg_context, days_between, ret_tuple, summary_arg};
+use pgrx::pg_sys::{Datum, FunctionCallInfo};
+
+/// R, F and M inputs of one customer at `as_of`; `None` without an order by then.
+fn rfm_values(view: &SummaryView, as_of: i64, window_days: Option<i64>, zone: &Zone) -> Option<Rfm> {
+    let all = view.metrics(Some(as_of));
+    let last = all.last_order?;
+    let recency = days_between(zone, last, as_of) as f64;
+    let w = match window_days {
+        Some(d) => view.window_metrics(as_of, d, &|t| zone.local(t)),
+        None => all,
+    };
+    Some(Rfm { recency, frequency: w.orders as f64, monetary: w.monetary as f64 / SCALE as f64 })
+}
+
+// ---- rfm_breaks(s, as_of [, bins [, options]]) ----
+
+struct BreaksState {
+    as_of: i64,
+    bins: i32,
+    options_json: String,
+    options: BreaksOptions,
+    tz: Option<String>,
+    values: Vec<Rfm>,
+}
+
+fn read_options(json: &str) -> (BreaksOptions, Option<String>) {
+    // the time zone rides in the options ({"tz": "Asia/Shanghai"}); the rest is checked by core
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
+    let tz = match v.as_object_mut().and_then(|o| o.remove("tz")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(other) => raise(Error::invalid(format!("rfm_breaks options: key \"tz\" must be a time zone name, got {other}"))),
+    };
+    (breaks_options(&v.to_string()).or_raise(), tz)
+}
+
+unsafe fn breaks_state(fc: FunctionCallInfo, n: usize) -> Option<*mut BreaksState> {
+    if is_null(fc, n) {
+        None
+    } else {
+        Some(arg(fc, n).cast_mut_ptr::<BreaksState>())
+    }
+}
+
+pg_fn!(fn pgseg_breaks_trans(fc) {
+    let state = breaks_state(fc, 0);
+    if is_null(fc, 1) || is_null(fc, 2) {
+        return state_or_null(fc, state);
+    }
+    let as_of = arg_instant(fc, 2, "as_of");
+    let bins = if nargs(fc) > 3 && !is_null(fc, 3) { arg_i32(fc, 3) } else { 5 };
+    let st = match state {
+        Some(s) => {
+            if (*s).as_of != as_of || (*s).bins != bins {
+                raise(Error::invalid("rfm_breaks: as_of and bins must be the same for every row of the aggregate"));
+            }
+            s
+        }
+        None => {
+            check_bins(bins).or_raise();
+            let options_json = arg_json(fc, 4);
+            let (options, tz) = read_options(&options_json);
+            if let Some(t) = &tz {
+                Zone::named(t);
+            }
+            let s = BreaksState { as_of, bins, options_json, options, tz, values: Vec::new() };
+            pgrx::PgMemoryContexts::For(agg_context(fc, "rfm_breaks")).leak_and_drop_on_delete(s)
+        }
+    };
+    let zone = match &(*st).tz {
+        Some(t) => Zone::named(t),
+        None => Zone::session(),
+    };
+    if let Some(v) = rfm_values(&summary_arg(fc, 1), as_of, (*st).options.window_days, &zone) {
+        (*st).values.push(v);
+    }
+    Datum::from(st)
+});
+
+pg_fn!(fn pgseg_breaks_combine(fc) {
+    match (breaks_state(fc, 0), breaks_state(fc, 1)) {
+        (None, None) => ret_null(fc),
+        (Some(a), None) => Datum::from(a),
+        (None, Some(b)) => {
+            let copy = BreaksState {
+                as_of: (*b).as_of,
+                bins: (*b).bins,
+                options_json: (*b).options_json.clone(),
+                options: (*b).options.clone(),
+                tz: (*b).tz.clone(),
+                values: (*b).values.clone(),
+            };
+            Datum::from(pgrx::PgMemoryContexts::For(agg_context(fc, "rfm_breaks")).leak_and_drop_on_delete(copy))
+        }
+        (Some(a), Some(b)) => {
+            if (*a).as_of != (*b).as_of || (*a).bins != (*b).bins {
+                raise(Error::invalid("rfm_breaks: as_of and bins must be the same for every row of the aggregate"));
+            }
+            let more = (*b).values.clone();
+            (*a).values.extend(more);
+            Datum::from(a)
+        }
+    }
+});
+
+// serialized form: as_of i64, bins i32, options length u32, options, tz length u32 (0 = none), tz, n u64, n x 3 f64
+pg_fn!(fn pgseg_breaks_serialize(fc) {
+    let st = &*arg(fc, 0).cast_mut_ptr::<BreaksState>();
+    let tz = st.tz.clone().unwrap_or_default();
+    let mut out = Vec::with_capacity(32 + st.options_json.len() + tz.len() + st.values.len() * 24);
+    out.extend_from_slice(&st.as_of.to_le_bytes());
+    out.extend_from_slice(&st.bins.to_le_bytes());
+    out.extend_from_slice(&(st.options_json.len() as u32).to_le_bytes());
+    out.extend_from_slice(st.options_json.as_bytes());
+    out.extend_from_slice(&(tz.len() as u32).to_le_bytes());
+    out.extend_from_slice(tz.as_bytes());
+    out.extend_from_slice(&(st.values.len() as u64).to_le_bytes());
+    for v in &st.values {
+        for x in [v.recency, v.frequency, v.monetary] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    varlena_from(out.len(), |b| b.copy_from_slice(&out))
+});
+
+pg_fn!(fn pgseg_breaks_deserialize(fc) {
+    let b = arg_bytes(fc, 0);
+    let mut pos = 0usize;
+    let mut take = |n: usize| -> &[u8] {
+        if pos + n > b.len() {
+            raise(Error::binary("rfm_breaks partial state is truncated"));
+        }
+        let s = &b[pos..pos + n];
+        pos += n;
+        s
+    };
+    let as_of = i64::from_le_bytes(take(8).try_into().unwrap());
+    let bins = i32::from_le_bytes(take(4).try_into().unwrap());
+    let olen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+    let options_json = String::from_utf8_lossy(take(olen)).into_owned();
+    let tlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+    let tz = if tlen == 0 { None } else { Some(String::from_utf8_lossy(take(tlen)).into_owned()) };
+    let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
+    let mut values = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = f64::from_le_bytes(take(8).try_into().unwrap());
+        let f = f64::from_le_bytes(take(8).try_into().unwrap());
+        let m = f64::from_le_bytes(take(8).try_into().unwrap());
+        values.push(Rfm { recency: r, frequency: f, monetary: m });
+    }
+    let (options, _) = read_options(&options_json);
+    let st = BreaksState { as_of, bins, options_json, options, tz, values };
+    Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
+});
+
+pg_fn!(fn pgseg_breaks_final(fc) {
+    match breaks_state(fc, 0) {
+        None => ret_null(fc),
+        Some(st) => {
+            let st = &mut *st;
+            if st.values.is_empty() {
+                return ret_null(fc);
+            }
+            let mut values = st.values.clone();
+            let doc = quantile_breaks(&mut values, st.bins, &st.options, &format_instant(st.as_of));
+            let mut doc = doc;
+            if let Some(tz) = &st.tz {
+                doc["tz"] = serde_json::Value::String(tz.clone());
+            }
+            ret_jsonb(&doc.to_string())
+        }
+    }
+});
+
+// ---- rfm_score(s, breaks, as_of [, tz]) ----
+
+struct ScoreCache {
+    breaks: Breaks,
+    tz: Option<String>,
+}
+
+unsafe fn parse_breaks(fc: FunctionCallInfo, n: usize) -> &'static ScoreCache {
+    let key = arg_bytes(fc, n).to_vec();
+    cached(fc, &key, || {
+        let json = arg_json(fc, n);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
+        let tz = v.as_object_mut().and_then(|o| o.remove("tz")).and_then(|t| t.as_str().map(String::from));
+        ScoreCache { breaks: Breaks::from_json(&v.to_string()).or_raise(), tz }
+    })
+}
+
+pg_fn!(fn pgseg_rfm_score(fc) {
+    let view = summary_arg(fc, 0);
+    let cache = parse_breaks(fc, 1);
+    let as_of = arg_instant(fc, 2, "as_of");
+    let zone = if nargs(fc) > 3 {
+        Zone::from_arg(fc, 3)
+    } else {
+        match &cache.tz {
+            Some(t) => Zone::named(t),
+            None => Zone::session(),
+        }
+    };
+    let Some(x) = rfm_values(&view, as_of, cache.breaks.window_days, &zone) else {
+        return ret_null(fc);
+    };
+    let s = cache.breaks.score(&x);
+    let code = ret_text(&s.code());
+    let vals = [
+        ret_i32(s.r), ret_i32(s.f), ret_i32(s.m), code, ret_i32(s.total()),
+        Datum::from(s.r_high), Datum::from(s.f_high), Datum::from(s.m_high),
+        ret_i32(s.bins[0]), ret_i32(s.bins[1]), ret_i32(s.bins[2]),
+    ];
+    ret_tuple(fc, &vals, &[false; 11])
+});
+
+pg_fn!(fn pgseg_rfm_thresholds(fc) {
+    ret_jsonb(&thresholds(&arg_json(fc, 0)).or_raise().to_string())
+});
+
+// ---- labels ----
+
+unsafe fn lang_arg(fc: FunctionCallInfo, n: usize) -> Lang {
+    if is_null(fc, n) {
+        raise(Error::invalid("lang must be 'zh', 'en' or 'code', got NULL"));
+    }
+    Lang::parse(arg_str(fc, n, "lang")).or_raise()
+}
+
+unsafe fn ret_label(label: &Label, lang: Lang) -> Datum {
+    ret_text(label.get(lang))
+}
+
+/// Score fields from arguments 0..9: r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins.
+unsafe fn score_args(fc: FunctionCallInfo) -> Option<crate::core::score::Score> {
+    if (0..9).any(|i| is_null(fc, i)) {
+        return None;
+    }
+    Some(crate::core::score::Score {
+        r: arg_i32(fc, 0), f: arg_i32(fc, 1), m: arg_i32(fc, 2),
+        r_high: arg_bool(fc, 3), f_high: arg_bool(fc, 4), m_high: arg_bool(fc, 5),
+        bins: [arg_i32(fc, 6), arg_i32(fc, 7), arg_i32(fc, 8)],
+    })
+}
+
+// _rfm_segment(r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins, scheme text, lang)
+pg_fn!(fn pgseg_rfm_segment_builtin(fc) {
+    let Some(s) = score_args(fc) else { return ret_null(fc) };
+    if is_null(fc, 9) {
+        raise(Error::invalid("scheme must be 'rfm11' or 'cn8', got NULL"));
+    }
+    let key = arg_bytes(fc, 9).to_vec();
+    let set = cached(fc, &key, || RuleSet::builtin(arg_str(fc, 9, "scheme")).or_raise());
+    ret_label(set.classify(&s), lang_arg(fc, 10))
+});
+
+// _rfm_segment(r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins, rules jsonb, lang)
+pg_fn!(fn pgseg_rfm_segment_rules(fc) {
+    let Some(s) = score_args(fc) else { return ret_null(fc) };
+    if is_null(fc, 9) {
+        raise(Error::invalid("rules must be a jsonb array, got NULL"));
+    }
+    let key = arg_bytes(fc, 9).to_vec();
+    let set = cached(fc, &key, || RuleSet::parse(&arg_json(fc, 9)).or_raise());
+    ret_label(set.classify(&s), lang_arg(fc, 10))
+});
+
+// customer_tier(rank_share, config, lang)
+pg_fn!(fn pgseg_customer_tier(fc) {
+    let share = arg_f64(fc, 0);
+    let key = if is_null(fc, 1) { Vec::new() } else { arg_bytes(fc, 1).to_vec() };
+    let tiers = cached(fc, &key, || Tiers::parse(&arg_json(fc, 1)).or_raise());
+    ret_label(tiers.tier(share).or_raise(), lang_arg(fc, 2))
+});
+
+// spend_tier(spend numeric, config, lang)
+pg_fn!(fn pgseg_spend_tier(fc) {
+    let spend = decode_numeric(arg_bytes(fc, 0), "spend").or_raise() as f64 / SCALE as f64;
+    ret_label(&spend_tier(spend, &arg_json(fc, 1)).or_raise(), lang_arg(fc, 2))
+});
+
+//// Arguments of the per-customer label functions: (s, as_of, config, lang [, tz]); tz comes last
+/// so that calls with a literal config are unambiguous.
+unsafe fn label_args<'a>(fc: FunctionCallInfo, with_tz: bool) -> (SummaryView<'a>, i64, Zone, Vec<u8>) {
+    let view = summary_arg(fc, 0);
+    let as_of = arg_instant(fc, 1, "as_of");
+    let zone = if with_tz { Zone::from_arg(fc, 4) } else { Zone::session() };
+    let key = if is_null(fc, 2) { Vec::new() } else { arg_bytes(fc, 2).to_vec() };
+    (view, as_of, zone, key)
+}
+
+unsafe fn lifecycle(fc: FunctionCallInfo, with_tz: bool) -> Datum {
+    let (view, as_of, zone, key) = label_args(fc, with_tz);
+    let l = cached(fc, &key, || Lifecycle::parse(&arg_json(fc, 2)).or_raise());
+    let m = view.metrics(Some(as_of));
+    let recency = m.last_order.map(|t| days_between(&zone, t, as_of));
+    let tenure = m.first_order.map(|t| days_between(&zone, t, as_of));
+    ret_label(&l.stage(recency, tenure), lang_arg(fc, 3))
+}
+
+pg_fn!(fn pgseg_lifecycle_stage(fc) { lifecycle(fc, false) });
+pg_fn!(fn pgseg_lifecycle_stage_tz(fc) { lifecycle(fc, true) });
+
+unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
+    let (view, as_of, zone, key) = label_args(fc, with_tz);
+    let c = cached(fc, &key, || Cadence::parse(&arg_json(fc, 2)).or_raise());
+    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t))) {
+        None => ret_null(fc),
+        Some(label) => ret_label(&label, lang_arg(fc, 3)),
+    }
+}
+
+pg_fn!(fn pgseg_purchase_cadence(fc) { cadence(fc, false) });
+pg_fn!(fn pgseg_purchase_cadence_tz(fc) { cadence(fc, true) });
+
