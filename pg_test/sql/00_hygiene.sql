@@ -1,0 +1,44 @@
+-- Extension hygiene: markings pinned, every object commented, clean drop, non-superuser use.
+CREATE EXTENSION pg_segment;
+
+-- Volatility (i/s/v), parallel safety (s/r/u), strictness and kind of every extension function.
+-- A change of marking shows up as a diff here.
+SELECT p.oid::regprocedure AS function, p.provolatile AS vol, p.proparallel AS par,
+       p.proisstrict AS strict, p.prokind AS kind
+FROM pg_proc p
+JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_segment'
+ORDER BY p.oid::regprocedure::text;
+
+-- every function, aggregate and type has a comment
+SELECT p.oid::regprocedure AS uncommented_function
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'segment' AND obj_description(p.oid, 'pg_proc') IS NULL;
+SELECT t.oid::regtype AS uncommented_type
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = 'segment' AND t.typtype IN ('b', 'c') AND t.typcategory <> 'A'
+  AND obj_description(t.oid, 'pg_type') IS NULL;
+
+-- a role with only USAGE on the schema (EXECUTE is PUBLIC) can use the functions; USAGE comes
+-- from PUBLIC by default, and a DBA can take it back
+SELECT has_schema_privilege('public', 'segment', 'USAGE') AS public_usage, has_schema_privilege('public', 'segment', 'CREATE') AS public_create;
+REVOKE USAGE ON SCHEMA segment FROM PUBLIC;
+CREATE ROLE pgseg_analyst NOLOGIN;
+SET ROLE pgseg_analyst;
+SELECT sqlstate_of($$SELECT segment.frequency('v1:'::segment.rfm_summary)$$) AS without_usage;
+RESET ROLE;
+GRANT USAGE ON SCHEMA segment TO pgseg_analyst;
+SET ROLE pgseg_analyst;
+SELECT segment.frequency(s), segment.monetary(s), segment.rfm_segment(segment.rfm_score(s, segment.rfm_thresholds(), '2025-01-01', 'UTC'), 'cn8', 'en')
+FROM (SELECT segment.rfm_agg(t, a) AS s
+      FROM (VALUES ('2024-12-01 10:00+00'::timestamptz, 20000::numeric), ('2024-12-20 10:00+00', 1.5)) v(t, a)) x;
+SELECT count(*) FROM segment.sample_orders(5);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA segment FROM pgseg_analyst;
+DROP ROLE pgseg_analyst;
+
+-- DROP EXTENSION leaves nothing behind
+DROP EXTENSION pg_segment;
+SELECT count(*) AS schemas_left FROM pg_namespace WHERE nspname = 'segment';
+SELECT count(*) AS functions_left FROM pg_proc WHERE probin LIKE '%pg_segment%';
+SELECT count(*) AS types_left FROM pg_type WHERE typname IN ('rfm_summary', 'rfm_score', 'btyd_summary');

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs every test layer and ends with one summary line "summary: N passed, M failed".
+#   1. pure-Rust core tests and #[pg_test]s   (cargo pgrx test, inside a real backend)
+#   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster)
+#   3. integration tests in tests/             (a separate crate talking to the cluster over TCP)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+WORK="$ROOT/.pg_segment/test"
+PORT="${PGSEG_TEST_PORT:-54329}"
+BIN=/usr/lib/postgresql/15/bin
+PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+passed=0; failed=0
+layer_failed=()
+
+bash scripts/setup.sh || { echo "summary: 0 passed, 1 failed"; exit 1; }
+mkdir -p "$WORK"
+
+count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo test log
+    local log="$1" p f
+    p=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+    f=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+    echo "$p $f"
+}
+
+# ---- 1. core tests + pg_tests ----
+echo "== layer 1: core #[test]s and #[pg_test]s (cargo pgrx test)"
+PGTEST_DIR=/tmp/pg_segment_pgtest
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir -p "$PGTEST_DIR"; chown postgres "$PGTEST_DIR"
+    # the test framework's files must be reachable by user postgres
+    chmod o+rx "$ROOT" "$ROOT/target" 2>/dev/null || true
+    runas=(--runas postgres --pgdata "$PGTEST_DIR/data")
+else
+    runas=()
+fi
+log="$WORK/pgrx-test.log"
+cargo pgrx test pg15 "${runas[@]}" >"$log" 2>&1
+rc=$?
+read -r p f < <(count_cargo "$log")
+grep -E '^test .* \.\.\. (ok|FAILED|ignored)' "$log" | sed 's/^/   /' | grep -v ' ok$' || true
+echo "   core and pg_test: $p passed, $f failed (log: $log)"
+passed=$((passed + p)); failed=$((failed + f))
+if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+    tail -n 40 "$log"; failed=$((failed + 1)); layer_failed+=("cargo pgrx test exited $rc")
+fi
+
+# ---- 2. pg_regress ----
+echo "== layer 2: pg_regress (pg_test/)"
+bash scripts/install.sh || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
+bash scripts/cluster.sh start "$WORK/cluster" "$PORT" "max_parallel_workers_per_gather = 2" "cron.database_name = 'postgres'" >/dev/null \
+    || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
+trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK/cluster"' EXIT
+PSQL=("$BIN/psql" -X -q -h "$WORK/cluster" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
+tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
+rm -rf "$WORK/regress"; mkdir -p "$WORK/regress"
+PGTZ=UTC "$PG_REGRESS" --use-existing --host="$WORK/cluster" --port="$PORT" --user=postgres \
+    --inputdir=pg_test --outputdir="$WORK/regress" --dbname=pg_segment_regress $tests >"$WORK/regress.log" 2>&1
+rc=$?
+sed 's/^/   /' "$WORK/regress.log" | grep -E ' (ok|FAILED|failed)' || true
+p=$(grep -Ec '\.\.\. ok|^ok ' "$WORK/regress.log"); f=$(grep -Ec 'FAILED|^not ok ' "$WORK/regress.log")
+if [ $rc -ne 0 ]; then
+    [ -f "$WORK/regress/regression.diffs" ] && head -n 80 "$WORK/regress/regression.diffs"
+    [ "$f" -eq 0 ] && f=1
+fi
+echo "   pg_regress: $p passed, $f failed"
+passed=$((passed + p)); failed=$((failed + f))
+
+# ---- 3. integration tests ----
+echo "== layer 3: integration tests (tests/)"
+log="$WORK/integration.log"
+PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$PORT" PGSEG_ROOT="$ROOT" \
+    cargo test --release --no-fail-fast --manifest-path tests/Cargo.toml -- --test-threads=2 >"$log" 2>&1
+rc=$?
+read -r p f < <(count_cargo "$log")
+grep -E '^test .* \.\.\. (FAILED)' "$log" | sed 's/^/   /' || true
+echo "   integration: $p passed, $f failed (log: $log)"
+if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 80; [ "$f" -eq 0 ] && f=1; fi
+passed=$((passed + p)); failed=$((failed + f))
+
+# ---- 4. cross-check against Python lifetimes ----
+echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv)"
+VENV="$ROOT/.pg_segment/venv"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes" 2>/dev/null; then
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check "lifetimes==0.11.3" >"$WORK/pip.log" 2>&1 \
+        || { tail -n 20 "$WORK/pip.log"; }
+fi
+LT="$WORK/lifetimes"; rm -rf "$LT"; mkdir -p "$LT"
+"${PSQL[@]}" -d pg_segment_regress >/dev/null <<SQL
+SET TimeZone = 'Asia/Shanghai';
+CREATE EXTENSION IF NOT EXISTS pg_segment;
+DROP TABLE IF EXISTS lt_orders;
+CREATE TABLE lt_orders AS SELECT * FROM segment.sample_orders(3000, 2024) WHERE NOT is_refund;
+\copy (SELECT customer_id, to_char(ordered_at, 'YYYY-MM-DD HH24:MI:SS.US') AS ordered_at, amount FROM lt_orders ORDER BY order_id) TO '$LT/purchases.csv' CSV HEADER
+\copy (SELECT u.unit, customer_id, (b).frequency, (b).recency, (b).t, (b).monetary_value FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM lt_orders GROUP BY 1) x CROSS JOIN LATERAL (VALUES ('days', timestamptz '2025-06-30 23:59:59.999999+08'), ('weeks', timestamptz '2025-06-29 23:59:59.999999+08')) u(unit, as_of) CROSS JOIN LATERAL (SELECT segment.btyd(s, u.as_of, u.unit, 'Asia/Shanghai') b) y WHERE (b) IS NOT NULL) TO '$LT/btyd.csv' CSV HEADER
+DROP TABLE lt_orders;
+SQL
+"$VENV/bin/python" tests/lifetimes_check.py "$LT" >"$WORK/lifetimes.log" 2>&1
+rc=$?
+sed 's/^/   /' "$WORK/lifetimes.log" | head -n 40
+p=$(grep -Eo 'lifetimes: [0-9]+ passed' "$WORK/lifetimes.log" | awk '{print $2}'); p=${p:-0}
+f=$(grep -Eo '[0-9]+ failed' "$WORK/lifetimes.log" | awk '{print $1}'); f=${f:-0}
+[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+passed=$((passed + p)); failed=$((failed + f))
+
+echo
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
