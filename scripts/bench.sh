@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `make bench` (BENCH_SIZE=quick|full): times pg_segment against native PostgreSQL in one run on a
+# throwaway cluster and writes bench/results-<size>.md. Each query runs 3 times in a fresh
+# backend; the median execution time (EXPLAIN ANALYZE, TIMING OFF) and the backend's peak
+# resident memory (VmHWM) are reported, with ratios to the native GROUP BY baseline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SIZE="${BENCH_SIZE:-quick}"
+case "$SIZE" in
+    quick) CUSTOMERS=100000 ;;   # about 1 million order rows
+    full)  CUSTOMERS=1000000 ;;  # about 10 million order rows
+    *) echo "BENCH_SIZE must be quick or full" >&2; exit 2 ;;
+esac
+bash scripts/install.sh
+WORK="$ROOT/.pg_segment/bench"; PORT="${PGSEG_BENCH_PORT:-54327}"
+bash scripts/cluster.sh start "$WORK" "$PORT" "work_mem = '256MB'" "shared_buffers = '2GB'" \
+    "max_parallel_workers_per_gather = 0" "jit = off"
+trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK"' EXIT
+PSQL=(psql -X -q -At -h "$WORK" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
+
+echo "[bench] generating the sample store ($CUSTOMERS customers)"
+"${PSQL[@]}" <<SQL
+CREATE EXTENSION IF NOT EXISTS pg_segment;
+DROP TABLE IF EXISTS orders, summary;
+CREATE TABLE orders AS SELECT customer_id, ordered_at, amount FROM segment.sample_orders($CUSTOMERS, 42) ORDER BY random();
+VACUUM ANALYZE orders;
+CREATE TABLE summary AS SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM orders GROUP BY 1;
+CREATE TABLE plain AS SELECT customer_id, max(ordered_at) last, count(*) n, sum(amount) m FROM orders GROUP BY 1;
+VACUUM ANALYZE summary; VACUUM ANALYZE plain;
+SQL
+ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM orders")
+NCUST=$("${PSQL[@]}" -c "SELECT count(*) FROM summary")
+AS_OF="'2026-01-01 00:00+08'"
+
+# name | query (wrapped so that every output column is computed and nothing is sent to the client)
+QUERIES=(
+"seq_scan|SELECT count(*) FROM orders"
+"native_group_by|SELECT count(x) FROM (SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id) x"
+"rfm_agg_group_by|SELECT count(x) FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) FROM orders GROUP BY customer_id) x"
+"handwritten_rfm_ntile|SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM (SELECT customer_id, max(ordered_at) last, count(*) n, sum(amount) m FROM orders GROUP BY customer_id) g) x"
+"ntile_step_only|SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM plain) x"
+"breaks_and_scores|SELECT count(x) FROM (SELECT customer_id, segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') FROM summary, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{\"tz\": \"Asia/Shanghai\"}') b FROM summary) br) x"
+"composable_full|SELECT count(x) FROM (SELECT customer_id, segment.rfm_segment(sc, 'rfm11', 'en'), segment.lifecycle_stage(s, $AS_OF, '{}', 'en', 'Asia/Shanghai'), segment.purchase_cadence(s, $AS_OF, '{}', 'en', 'Asia/Shanghai') FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM orders GROUP BY 1) g, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{\"tz\": \"Asia/Shanghai\"}') b FROM summary) br, LATERAL segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') sc) x"
+)
+
+run_one() {  # prints "<ms> <peak kB>" for one run in a fresh backend
+    "${PSQL[@]}" <<SQL | awk '/Execution Time/ {t=$3} /^VmHWM/ {m=$2} END {print t, m}'
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) $1;
+SELECT line FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') line WHERE line LIKE 'VmHWM%';
+SQL
+}
+
+declare -A MS MEM
+for q in "${QUERIES[@]}"; do
+    name="${q%%|*}"; sql="${q#*|}"
+    times=(); mems=()
+    for i in 1 2 3; do read -r t m < <(run_one "$sql"); times+=("$t"); mems+=("$m"); done
+    MS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
+    MEM[$name]=$(printf '%s\n' "${mems[@]}" | sort -g | tail -n 1)
+    printf '[bench] %-24s %10.1f ms  peak %8d kB\n' "$name" "${MS[$name]}" "${MEM[$name]}"
+done
+
+mkdir -p bench
+OUT="bench/results-$SIZE.md"
+base=${MS[native_group_by]}; ntile=${MS[ntile_step_only]}
+{
+    echo "# pg_segment benchmark ($SIZE)"
+    echo
+    echo "Command: \`BENCH_SIZE=$SIZE make bench\`, $(date -u +%Y-%m-%d)."
+    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+    echo "PostgreSQL: $("${PSQL[@]}" -c 'SHOW server_version'); work_mem 256MB, shared_buffers 2GB, jit off, serial plans (max_parallel_workers_per_gather = 0)."
+    echo "Data: $ROWS order rows, $NCUST customers (segment.sample_orders($CUSTOMERS, 42), rows in random order)."
+    echo "Each figure is the median of 3 runs in fresh backends (EXPLAIN ANALYZE execution time); peak memory is the backend's VmHWM."
+    echo
+    echo "| query | time (ms) | ratio to native GROUP BY | peak backend memory (MB) |"
+    echo "|---|---:|---:|---:|"
+    for q in "${QUERIES[@]}"; do
+        name="${q%%|*}"
+        printf '| %s | %.1f | %.2f | %.0f |\n' "$name" "${MS[$name]}" "$(awk -v a="${MS[$name]}" -v b="$base" 'BEGIN {print a / b}')" "$(awk -v a="${MEM[$name]}" 'BEGIN {print a / 1024}')"
+    done
+    echo
+    printf 'Quantile scoring (breaks_and_scores) / ntile_step_only: %.2f\n' "$(awk -v a="${MS[breaks_and_scores]}" -v b="$ntile" 'BEGIN {print a / b}')"
+    echo
+    echo "Queries:"
+    echo
+    for q in "${QUERIES[@]}"; do echo "- \`${q%%|*}\`: \`${q#*|}\`"; done
+} >"$OUT"
+echo "[bench] wrote $OUT"
+cat "$OUT"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make demo`: install pg_segment, start a throwaway PostgreSQL 15 (or use yours), generate a
+# sample store, segment it and print a report.
+#
+# To use an existing server instead of a throwaway one, set PGURL (a libpq connection string or
+# URI), e.g. PGURL=postgresql://me@localhost/shop make demo. The extension is then installed
+# into that server's PostgreSQL (this machine's) and created in that database; the demo's tables
+# live in a schema pg_segment_demo, dropped first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+bash scripts/install.sh
+CUSTOMERS="${DEMO_CUSTOMERS:-5000}"
+if [ -n "${PGURL:-}" ]; then
+    CONN="$PGURL"
+else
+    WORK="$ROOT/.pg_segment/demo"; PORT="${PGSEG_DEMO_PORT:-54328}"
+    bash scripts/cluster.sh start "$WORK" "$PORT"
+    CONN="host=$WORK port=$PORT user=postgres dbname=postgres"
+fi
+echo "[demo] segmenting a sample store of $CUSTOMERS customers"
+psql "$CONN" -X -q -v ON_ERROR_STOP=1 -v customers="$CUSTOMERS" -f scripts/demo.sql
