@@ -5,7 +5,7 @@
 # To use an existing server instead of a throwaway one, set PGURL (a libpq connection string or
 # URI), e.g. PGURL=postgresql://me@localhost/shop make demo. The extension is then installed
 # into that server's PostgreSQL (this machine's) and created in that database; the demo's tables
-# live in a schema pg_segment_demo, dropped first.
+# live in a schema segment_demo, dropped first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -20,3 +20,8 @@ else
 fi
 echo "[demo] segmenting a sample store of $CUSTOMERS customers"
 psql "$CONN" -X -q -v ON_ERROR_STOP=1 -v customers="$CUSTOMERS" -f scripts/demo.sql
+echo
+if [ -z "${PGURL:-}" ]; then
+    echo "[demo] the demo server keeps running: psql \"$CONN\" (tables in schema segment_demo)"
+    echo "[demo] stop it with: bash scripts/cluster.sh stop $WORK"
+fi

@@ -2,9 +2,9 @@
 \pset footer off
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_segment;
-DROP SCHEMA IF EXISTS pg_segment_demo CASCADE;
-CREATE SCHEMA pg_segment_demo;
-SET search_path = pg_segment_demo, segment, public;
+DROP SCHEMA IF EXISTS segment_demo CASCADE;
+CREATE SCHEMA segment_demo;
+SET search_path = segment_demo, segment, public;
 SET TimeZone = 'Asia/Shanghai';
 
 CREATE TABLE orders AS SELECT * FROM sample_orders(:customers, 42);

@@ -107,6 +107,14 @@ CREATE FUNCTION segment.frequency(s segment.rfm_summary) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pgseg_frequency' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.frequency(s segment.rfm_summary, as_of timestamptz) RETURNS bigint
     AS 'MODULE_PATHNAME', 'pgseg_frequency' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.frequency(s segment.rfm_summary, as_of timestamptz, window_days integer) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_window_frequency' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.frequency(s segment.rfm_summary, as_of timestamptz, window_days integer, tz text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_window_frequency' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.monetary(s segment.rfm_summary, as_of timestamptz, window_days integer) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'pgseg_window_monetary' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.monetary(s segment.rfm_summary, as_of timestamptz, window_days integer, tz text) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'pgseg_window_monetary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.monetary(s segment.rfm_summary) RETURNS numeric
     AS 'MODULE_PATHNAME', 'pgseg_monetary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.monetary(s segment.rfm_summary, as_of timestamptz) RETURNS numeric
@@ -144,6 +152,10 @@ CREATE FUNCTION segment.tenure_days(s segment.rfm_summary, as_of timestamptz, tz
 
 COMMENT ON FUNCTION segment.frequency(segment.rfm_summary) IS 'Number of orders (refunds never count)';
 COMMENT ON FUNCTION segment.frequency(segment.rfm_summary, timestamptz) IS 'Number of orders at or before as_of';
+COMMENT ON FUNCTION segment.frequency(segment.rfm_summary, timestamptz, integer) IS 'Orders in the window_days calendar days (session TimeZone) ending with as_of';
+COMMENT ON FUNCTION segment.frequency(segment.rfm_summary, timestamptz, integer, text) IS 'Orders in the window_days calendar days (time zone tz) ending with as_of';
+COMMENT ON FUNCTION segment.monetary(segment.rfm_summary, timestamptz, integer) IS 'Net spend in the window_days calendar days (session TimeZone) ending with as_of, e.g. 365 for annual spend';
+COMMENT ON FUNCTION segment.monetary(segment.rfm_summary, timestamptz, integer, text) IS 'Net spend in the window_days calendar days (time zone tz) ending with as_of';
 COMMENT ON FUNCTION segment.monetary(segment.rfm_summary) IS 'Net spend: orders minus refunds';
 COMMENT ON FUNCTION segment.monetary(segment.rfm_summary, timestamptz) IS 'Net spend at or before as_of';
 COMMENT ON FUNCTION segment.average_order_value(segment.rfm_summary) IS 'Net spend per order (NULL without orders)';

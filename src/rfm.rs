@@ -240,6 +240,20 @@ unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&crate::core::summary::Metri
     }
 }
 
+/// Totals over the `window_days` local days ending with as_of's day: (s, as_of, window_days [, tz]).
+unsafe fn window(fc: FunctionCallInfo) -> crate::core::summary::Metrics {
+    let as_of = arg_instant(fc, 1, "as_of");
+    let days = arg_i32(fc, 2);
+    if !(1..=36_500).contains(&days) {
+        raise(Error::invalid(format!("window_days must be between 1 and 36500, got {days}")));
+    }
+    let zone = Zone::from_arg(fc, 3);
+    summary_arg(fc, 0).window_metrics(as_of, days as i64, &|t| zone.local(t))
+}
+
+pg_fn!(fn pgseg_window_frequency(fc) { ret_i64(window(fc).orders) });
+pg_fn!(fn pgseg_window_monetary(fc) { ret_numeric(&format_micro(window(fc).monetary)) });
+
 // recency_days(s, as_of [, tz]): days from the last order to as_of
 pg_fn!(fn pgseg_recency_days(fc) { days_since(fc, |m| m.last_order) });
 // tenure_days(s, as_of [, tz]): days from the first order to as_of

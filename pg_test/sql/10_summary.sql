@@ -45,6 +45,13 @@ SET TimeZone = 'Asia/Shanghai';
 SELECT recency_days(s, '2025-01-01 00:10+08') AS session_shanghai FROM s WHERE customer_id = 6;
 SET TimeZone = 'UTC';
 
+-- windowed figures: the 60 local days ending 2024-06-01 (from 2024-04-03) hold the June order
+-- only (1 order, 80.00); 200 days hold everything (3 orders, 380.00 net of the refund)
+SELECT frequency(s, '2024-06-01 12:00+00', 60) AS f60, monetary(s, '2024-06-01 12:00+00', 60) AS m60,
+       frequency(s, '2024-06-01 12:00+00', 200) AS f200, monetary(s, '2024-06-01 12:00+00', 200, 'Asia/Shanghai') AS m200
+FROM s WHERE customer_id = 1;
+SELECT sqlstate_of($$SELECT monetary(s, now(), 0) FROM s$$);
+
 -- text form round trip and rollup of partial summaries equals the whole
 SELECT s::text FROM s WHERE customer_id = 1;
 SELECT (s::text)::rfm_summary::text = s::text AS text_round_trip FROM s WHERE customer_id = 1;
