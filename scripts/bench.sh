@@ -16,7 +16,7 @@ case "$SIZE" in
     *) echo "BENCH_SIZE must be quick or full" >&2; exit 2 ;;
 esac
 bash scripts/install.sh
-WORK="$ROOT/.pg_segment/bench"; PORT="${PGSEG_BENCH_PORT:-54327}"
+. scripts/rundir.sh; WORK="$RUNDIR/bench"; PORT="${PGSEG_BENCH_PORT:-54327}"
 bash scripts/cluster.sh start "$WORK" "$PORT" "work_mem = '256MB'" "shared_buffers = '2GB'" \
     "max_parallel_workers_per_gather = 0" "jit = off"
 trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK"' EXIT

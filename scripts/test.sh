@@ -15,6 +15,7 @@ layer_failed=()
 
 bash scripts/setup.sh || { echo "summary: 0 passed, 1 failed"; exit 1; }
 mkdir -p "$WORK"
+. scripts/rundir.sh
 
 count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo test log
     local log="$1" p f
@@ -25,7 +26,7 @@ count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo t
 
 # ---- 1. core tests + pg_tests ----
 echo "== layer 1: core #[test]s and #[pg_test]s (cargo pgrx test)"
-PGTEST_DIR=/tmp/pg_segment_pgtest
+PGTEST_DIR="$RUNDIR/pgtest"
 if [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$PGTEST_DIR"; chown postgres "$PGTEST_DIR"
     # the test framework's files must be reachable by user postgres
@@ -48,14 +49,14 @@ fi
 # ---- 2. pg_regress ----
 echo "== layer 2: pg_regress (pg_test/)"
 bash scripts/install.sh || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
-bash scripts/cluster.sh start "$WORK/cluster" "$PORT" "max_parallel_workers_per_gather = 2" "cron.database_name = 'postgres'" >/dev/null \
+bash scripts/cluster.sh start "$RUNDIR/test" "$PORT" "max_parallel_workers_per_gather = 2" >/dev/null \
     || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
-trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK/cluster"' EXIT
-PSQL=("$BIN/psql" -X -q -h "$WORK/cluster" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+trap 'bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test"' EXIT
+PSQL=("$BIN/psql" -X -q -h "$RUNDIR/test" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
 rm -rf "$WORK/regress"; mkdir -p "$WORK/regress"
-PGTZ=UTC "$PG_REGRESS" --use-existing --host="$WORK/cluster" --port="$PORT" --user=postgres \
+PGTZ=UTC "$PG_REGRESS" --use-existing --host="$RUNDIR/test" --port="$PORT" --user=postgres \
     --inputdir=pg_test --outputdir="$WORK/regress" --dbname=pg_segment_regress $tests >"$WORK/regress.log" 2>&1
 rc=$?
 sed 's/^/   /' "$WORK/regress.log" | grep -E ' (ok|FAILED|failed)' || true
