@@ -84,7 +84,7 @@ passed=$((passed + p)); failed=$((failed + f))
 echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv)"
 VENV="$ROOT/.pg_segment/venv"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes" 2>/dev/null; then
-    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check "lifetimes==0.11.3" >"$WORK/pip.log" 2>&1 \
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-lifetimes.txt >"$WORK/pip.log" 2>&1 \
         || { tail -n 20 "$WORK/pip.log"; }
 fi
 LT="$WORK/lifetimes"; rm -rf "$LT"; mkdir -p "$LT"
