@@ -273,22 +273,41 @@ impl Lifecycle {
 
     /// `recency`/`tenure`: local days since the last/first order, `None` without orders.
     pub fn stage(&self, recency: Option<i64>, tenure: Option<i64>) -> Label {
+        Lifecycle::label(self.stage_index(recency, tenure))
+    }
+
+    /// The stage as an index into [`Lifecycle::label`] (no allocation).
+    pub fn stage_index(&self, recency: Option<i64>, tenure: Option<i64>) -> usize {
         match (recency, tenure) {
             (Some(r), Some(t)) => {
                 if t < self.new_days {
-                    Label::new("new", "新客", "New")
+                    1
                 } else if r < self.active_days {
-                    Label::new("active", "活跃", "Active")
+                    2
                 } else if r < self.sleeping_days {
-                    Label::new("sleeping", "沉睡", "Sleeping")
+                    3
                 } else if r <= self.at_risk_days {
-                    Label::new("at_risk", "预流失", "At Risk")
+                    4
                 } else {
-                    Label::new("churned", "流失", "Churned")
+                    5
                 }
             }
-            _ => Label::new("prospect", "潜在", "Prospect"),
+            _ => 0,
         }
+    }
+
+    pub const STAGES: usize = 6;
+
+    pub fn label(index: usize) -> Label {
+        let (code, zh, en) = [
+            ("prospect", "潜在", "Prospect"),
+            ("new", "新客", "New"),
+            ("active", "活跃", "Active"),
+            ("sleeping", "沉睡", "Sleeping"),
+            ("at_risk", "预流失", "At Risk"),
+            ("churned", "流失", "Churned"),
+        ][index];
+        Label::new(code, zh, en)
     }
 }
 
@@ -321,30 +340,50 @@ impl Cadence {
 
     /// `days`: distinct purchase days, ascending. `None` when there is no purchase.
     pub fn classify(&self, days: &[i64]) -> Option<Label> {
+        self.classify_index(days).map(Cadence::label)
+    }
+
+    /// The cadence as an index into [`Cadence::label`] (no allocation).
+    pub fn classify_index(&self, days: &[i64]) -> Option<usize> {
         if days.is_empty() {
             return None;
         }
         if days.len() == 1 {
-            return Some(Label::new("one_time", "一次性", "One-time"));
+            return Some(0);
         }
-        let gaps: Vec<f64> = days.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-        let n = gaps.len() as f64;
-        let mean = gaps.iter().sum::<f64>() / n;
-        let var = gaps.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n;
+        let gaps = days.len() - 1;
+        let n = gaps as f64;
+        let gap = |i: usize| (days[i + 1] - days[i]) as f64;
+        let mean = (0..gaps).map(gap).sum::<f64>() / n;
+        let var = (0..gaps).map(|i| (gap(i) - mean) * (gap(i) - mean)).sum::<f64>() / n;
         let cv = var.sqrt() / mean;
-        Some(if gaps.len() >= 2 && cv > self.max_cv {
-            Label::new("irregular", "不规律", "Irregular")
+        Some(if gaps >= 2 && cv > self.max_cv {
+            1
         } else if mean <= self.monthly {
-            Label::new("monthly", "月度", "Monthly")
+            2
         } else if mean <= self.quarterly {
-            Label::new("quarterly", "季度", "Quarterly")
+            3
         } else if mean <= self.half_yearly {
-            Label::new("half_yearly", "半年度", "Half-yearly")
+            4
         } else if mean <= self.yearly {
-            Label::new("yearly", "年度", "Yearly")
+            5
         } else {
-            Label::new("irregular", "不规律", "Irregular")
+            1
         })
+    }
+
+    pub const CLASSES: usize = 6;
+
+    pub fn label(index: usize) -> Label {
+        let (code, zh, en) = [
+            ("one_time", "一次性", "One-time"),
+            ("irregular", "不规律", "Irregular"),
+            ("monthly", "月度", "Monthly"),
+            ("quarterly", "季度", "Quarterly"),
+            ("half_yearly", "半年度", "Half-yearly"),
+            ("yearly", "年度", "Yearly"),
+        ][index];
+        Label::new(code, zh, en)
     }
 }
 

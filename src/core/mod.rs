@@ -4,8 +4,10 @@
 
 pub mod config;
 pub mod generator;
+pub mod idtable;
 pub mod labels;
 pub mod numeric;
+pub mod population;
 pub mod score;
 pub mod summary;
 pub mod time;
@@ -25,6 +27,10 @@ pub enum ErrCode {
     InvalidBinary,
     /// 0A000 feature_not_supported (e.g. a summary written by a newer version)
     NotSupported,
+    /// 53200 out_of_memory (a configured memory limit would be exceeded)
+    OutOfMemory,
+    /// 54000 program_limit_exceeded
+    LimitExceeded,
     /// XX000 internal_error
     Internal,
 }
@@ -57,6 +63,12 @@ impl Error {
     }
     pub fn not_supported(message: impl Into<String>) -> Self {
         Self::new(ErrCode::NotSupported, message.into())
+    }
+    pub fn out_of_memory(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::OutOfMemory, message.into())
+    }
+    pub fn limit(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::LimitExceeded, message.into())
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrCode::Internal, message.into())

@@ -129,6 +129,71 @@ pub fn parse_micro(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// The display scale `numeric_in` gives [`format_micro`]'s text: 2 to 4 decimals.
+fn display_scale(frac: u64) -> u16 {
+    if frac % 100 == 0 {
+        2
+    } else if frac % 10 == 0 {
+        3
+    } else {
+        4
+    }
+}
+
+/// Writes the payload of a `numeric` (the bytes after the varlena header) equal, byte for byte,
+/// to what `numeric_in(format_micro(v))` stores, without parsing text: micro-units are exactly
+/// one base-10000 digit after the decimal point. Returns the payload length (at most 12 bytes).
+pub fn encode_numeric(v: i64, out: &mut [u8; 12]) -> usize {
+    let a = v.unsigned_abs();
+    let frac = a % SCALE as u64;
+    let mut int = a / SCALE as u64;
+    let dscale = display_scale(frac);
+    // base-10000 digits, most significant first: the integer part, then the fraction digit
+    let mut digits = [0u16; 6];
+    let mut n = 0;
+    let mut int_digits = [0u16; 5];
+    let mut ni = 0;
+    while int > 0 {
+        int_digits[ni] = (int % 10_000) as u16;
+        int /= 10_000;
+        ni += 1;
+    }
+    for i in (0..ni).rev() {
+        digits[n] = int_digits[i];
+        n += 1;
+    }
+    let mut weight = ni as i32 - 1;
+    digits[n] = frac as u16;
+    n += 1;
+    // strip leading and trailing zero digits, as PostgreSQL's strip_var does
+    let mut start = 0;
+    while start < n && digits[start] == 0 {
+        start += 1;
+        weight -= 1;
+    }
+    while n > start && digits[n - 1] == 0 {
+        n -= 1;
+    }
+    let negative = v < 0 && n > start;
+    if n == start {
+        weight = 0;
+    }
+    let mut header = NUMERIC_SHORT | (dscale << 7) | (weight as u16 & NUMERIC_SHORT_WEIGHT_MASK);
+    if weight < 0 {
+        header |= NUMERIC_SHORT_WEIGHT_SIGN_MASK;
+    }
+    if negative {
+        header |= NUMERIC_SHORT_SIGN_MASK;
+    }
+    out[0..2].copy_from_slice(&header.to_ne_bytes());
+    let mut len = 2;
+    for d in &digits[start..n] {
+        out[len..len + 2].copy_from_slice(&d.to_ne_bytes());
+        len += 2;
+    }
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +260,23 @@ mod tests {
         assert_eq!(format_micro(-50_000), "-5.00");
         assert_eq!(parse_micro("1.23456"), None);
         assert_eq!(parse_micro("abc"), None);
+    }
+
+    #[test]
+    fn encoded_numerics_decode_back_and_keep_the_text_scale() {
+        let cases = [0i64, 1, -1, 5_000, 1_005_000, -1_005_000, 10_000, 100_000_000, 123_456_789_012_345, -9_999, 12_340, 999_999_999_999_999_999];
+        for v in cases {
+            let mut buf = [0u8; 12];
+            let n = encode_numeric(v, &mut buf);
+            assert_eq!(decode_numeric(&buf[..n], "v").unwrap(), v, "value {v}");
+            let dscale = (u16::from_ne_bytes([buf[0], buf[1]]) >> 7) & 0x3F;
+            let text = format_micro(v as i128);
+            assert_eq!(dscale as usize, text.split('.').nth(1).unwrap().len(), "scale of {text}");
+        }
+        // 100.50 is numeric_in's {weight 0, digits [100, 5000], dscale 2}
+        let mut buf = [0u8; 12];
+        assert_eq!(encode_numeric(1_005_000, &mut buf), 6);
+        assert_eq!(u16::from_ne_bytes([buf[2], buf[3]]), 100);
+        assert_eq!(u16::from_ne_bytes([buf[4], buf[5]]), 5000);
     }
 }

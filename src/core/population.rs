@@ -1,0 +1,1070 @@
+//! The whole-population path: one aggregate over all order rows that groups by customer itself
+//! (a hash map keyed by customer id, fixed-size entries, purchase days in one shared arena) and
+//! then segments every customer at once: summary figures, quantile or fixed breaks, R/F/M
+//! scores, named segment, tier, lifecycle stage and cadence.
+//!
+//! It computes exactly what the composable functions compute (`rfm_agg` + `rfm_breaks` +
+//! `rfm_score` + `rfm_segment` + `customer_tier` + `lifecycle_stage` + `purchase_cadence`), but
+//! keeps 72 bytes per customer and 8 bytes per purchase instead of 16 bytes per row, and spares
+//! PostgreSQL's hash aggregation. Its memory is bounded by a limit the caller gives; exceeding
+//! it is an [`Error`] with SQLSTATE 53200, never an out-of-memory kill.
+
+use super::config::{Label, Lang, Obj};
+use super::idtable::IdTable;
+use super::labels::{Cadence, Lifecycle, RuleSet, Tiers};
+use super::numeric::SCALE;
+use super::score::{breaks_options, check_bins, quantile_breaks, Breaks, BreaksOptions, Rfm, Score};
+use super::time::format_instant;
+use super::{Error, Result};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiplicative hash for integer customer ids: one multiplication, high bits folded into the
+/// low bits the table indexes by (so ids that are multiples of a power of two spread too).
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_i64(v as i64);
+    }
+    #[inline]
+    fn write_i64(&mut self, v: i64) {
+        let h = (v as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+}
+
+/// Per-customer running figures, kept inline in the hash table (one cache line per customer,
+/// so a row costs one memory miss). Amounts in micro-units (1/10000).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Entry {
+    /// first and last order instants at or before as_of (i64::MAX / i64::MIN without orders)
+    pub first: i64,
+    pub last: i64,
+    /// net spend (orders minus refunds) at or before as_of
+    pub monetary: i64,
+    pub refunded: i64,
+    /// net spend in the window (when a window is set)
+    pub w_monetary: i64,
+    /// orders at or before as_of: also the number of purchase days stored for this customer
+    pub orders: u32,
+    pub refunds: u32,
+    /// orders after as_of: excluded, counted
+    pub future: u32,
+    pub w_orders: u32,
+    /// order of first appearance: the key of this customer's purchase days
+    pub seq: u32,
+    _pad: u32,
+}
+
+const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+const _: () = assert!(ENTRY_BYTES == 64);
+
+impl Entry {
+    fn new(seq: u32) -> Entry {
+        Entry { first: i64::MAX, last: i64::MIN, monetary: 0, refunded: 0, w_monetary: 0, orders: 0, refunds: 0, future: 0, w_orders: 0, seq, _pad: 0 }
+    }
+}
+
+type IdMap = IdTable<Entry>;
+
+/// Rows buffered before their slots are touched: their slots are prefetched together.
+const BATCH: usize = 32;
+
+fn overflow(what: &str, id: i64) -> Error {
+    Error::out_of_range(format!("population: {what} of customer {id} is out of range"))
+}
+
+/// The aggregate state.
+pub struct State {
+    pub as_of: i64,
+    /// local day of as_of
+    pub as_of_day: i64,
+    /// first local day counted in the window, when scores use a window
+    pub window_first_day: Option<i64>,
+    /// the options text as given (it travels with partial states to the leader)
+    pub options_json: String,
+    pub rows: u64,
+    map: IdMap,
+    /// (local day, customer seq) of every order at or before as_of, in arrival order
+    days: Vec<(i32, u32)>,
+    limit: usize,
+    peak: usize,
+    /// rows not yet applied: (id, at, amount, day)
+    pending: Vec<(i64, i64, i64, i64)>,
+}
+
+impl State {
+    pub fn new(as_of: i64, as_of_day: i64, window_days: Option<i64>, options_json: String, limit: usize) -> State {
+        State {
+            as_of,
+            as_of_day,
+            window_first_day: window_days.map(|d| as_of_day - d + 1),
+            options_json,
+            rows: 0,
+            map: IdMap::new(Entry::new(0)),
+            days: Vec::new(),
+            limit,
+            peak: 0,
+            pending: Vec::with_capacity(BATCH),
+        }
+    }
+
+    pub fn customers(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Bytes held by the state's growable parts.
+    pub fn bytes(&self) -> usize {
+        self.map.bytes() + self.days.capacity() * 8 + self.options_json.capacity()
+    }
+
+    /// The most bytes the state held at once (growth included).
+    pub fn peak_bytes(&self) -> usize {
+        self.peak.max(self.bytes())
+    }
+
+    /// Checks that holding `extra` more bytes stays within the limit, and records the peak.
+    fn check(&mut self, extra: usize) -> Result<()> {
+        let want = self.bytes() + extra;
+        if want > self.limit {
+            return Err(Error::out_of_memory(format!(
+                "population: {} customers and {} purchase days need more than the memory limit of {} MB",
+                self.map.len(),
+                self.days.len(),
+                self.limit >> 20
+            ))
+            .with_hint("Raise pg_segment.population_memory_limit (e.g. SET pg_segment.population_memory_limit = '4GB'), or segment fewer customers per call."));
+        }
+        self.peak = self.peak.max(want);
+        Ok(())
+    }
+
+    /// The entry of customer `id`, created empty on first sight. The table grows ahead of
+    /// time, with the limit checked before memory is taken (old and new table coexist while
+    /// it grows).
+    #[inline]
+    fn entry(&mut self, id: i64) -> Result<&mut Entry> {
+        if self.map.full() && !self.map.contains(id) {
+            // while the table grows, the old and the new slot arrays coexist
+            self.check(IdMap::bytes_for(self.map.len() + 1))?;
+            self.map.reserve(self.map.len() + 1);
+        }
+        let seq = self.map.len();
+        if seq >= u32::MAX as usize {
+            return Err(Error::out_of_range("population: more than 4 billion customers"));
+        }
+        Ok(self.map.get_or_insert(id, || Entry::new(seq as u32)))
+    }
+
+    #[inline]
+    fn push_day(&mut self, day: i64, seq: u32) -> Result<()> {
+        if self.days.len() == self.days.capacity() {
+            if self.days.len() >= u32::MAX as usize / 2 {
+                return Err(Error::limit("population: more than 2 billion orders"));
+            }
+            let new_cap = (self.days.capacity() * 2).max(4096);
+            self.check(new_cap * 8)?;
+            self.days.reserve_exact(new_cap - self.days.len());
+        }
+        self.days.push((day as i32, seq));
+        Ok(())
+    }
+
+    /// One order row: `amount` in micro-units, negative for a refund (the refund flag already
+    /// applied, see [`super::summary::signed_amount`]); `day` the local day of `at` (only read
+    /// when `at` is not after as_of).
+    #[inline]
+    pub fn add(&mut self, id: i64, at: i64, amount: i64, day: i64) -> Result<()> {
+        self.map.prefetch(id);
+        self.pending.push((id, at, amount, day));
+        if self.pending.len() == BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the buffered rows (their slots were prefetched as they arrived).
+    pub fn flush(&mut self) -> Result<()> {
+        let mut batch = std::mem::take(&mut self.pending);
+        let mut result = Ok(());
+        for &(id, at, amount, day) in &batch {
+            result = self.apply(id, at, amount, day);
+            if result.is_err() {
+                break;
+            }
+        }
+        batch.clear();
+        self.pending = batch;
+        result
+    }
+
+    #[inline]
+    fn apply(&mut self, id: i64, at: i64, amount: i64, day: i64) -> Result<()> {
+        self.rows += 1;
+        let as_of = self.as_of;
+        let in_window = self.window_first_day.is_some_and(|f| day >= f);
+        let e = self.entry(id)?;
+        if at > as_of {
+            if amount >= 0 {
+                e.future = e.future.checked_add(1).ok_or_else(|| overflow("future orders", id))?;
+            }
+            return Ok(());
+        }
+        e.monetary = e.monetary.checked_add(amount).ok_or_else(|| overflow("net spend", id))?;
+        if in_window {
+            e.w_monetary = e.w_monetary.checked_add(amount).ok_or_else(|| overflow("window spend", id))?;
+        }
+        if amount < 0 {
+            e.refunds = e.refunds.checked_add(1).ok_or_else(|| overflow("refunds", id))?;
+            e.refunded = e.refunded.checked_sub(amount).ok_or_else(|| overflow("refunded amount", id))?;
+            return Ok(());
+        }
+        e.orders = e.orders.checked_add(1).ok_or_else(|| overflow("orders", id))?;
+        e.first = e.first.min(at);
+        e.last = e.last.max(at);
+        if in_window {
+            e.w_orders += 1;
+        }
+        let seq = e.seq;
+        self.push_day(day, seq)
+    }
+
+    /// Merges another partial state (the combine step). Order independent.
+    pub fn merge(&mut self, other: &State) -> Result<()> {
+        self.flush()?;
+        if !other.pending.is_empty() {
+            return Err(Error::internal("population: merge of a partial state with unapplied rows"));
+        }
+        if other.as_of != self.as_of || other.window_first_day != self.window_first_day || other.options_json != self.options_json {
+            return Err(Error::invalid("population: as_of and options must be the same for every row of the aggregate"));
+        }
+        self.rows += other.rows;
+        // other's seq -> our seq
+        let mut remap = vec![0u32; other.map.len()];
+        for (id, o) in other.map.iter() {
+            let e = self.entry(id)?;
+            e.first = e.first.min(o.first);
+            e.last = e.last.max(o.last);
+            e.monetary = e.monetary.checked_add(o.monetary).ok_or_else(|| overflow("net spend", id))?;
+            e.refunded = e.refunded.checked_add(o.refunded).ok_or_else(|| overflow("refunded amount", id))?;
+            e.w_monetary = e.w_monetary.checked_add(o.w_monetary).ok_or_else(|| overflow("window spend", id))?;
+            e.orders = e.orders.checked_add(o.orders).ok_or_else(|| overflow("orders", id))?;
+            e.refunds = e.refunds.checked_add(o.refunds).ok_or_else(|| overflow("refunds", id))?;
+            e.future = e.future.checked_add(o.future).ok_or_else(|| overflow("future orders", id))?;
+            e.w_orders = e.w_orders.checked_add(o.w_orders).ok_or_else(|| overflow("window orders", id))?;
+            remap[o.seq as usize] = e.seq;
+        }
+        let need = self.days.len() + other.days.len();
+        if need > self.days.capacity() {
+            self.check((need - self.days.capacity()) * 8)?;
+            self.days.reserve_exact(need - self.days.len());
+        }
+        self.days.extend(other.days.iter().map(|&(d, s)| (d, remap[s as usize])));
+        Ok(())
+    }
+
+    // ---- partial-state serialization (parallel aggregation) ----
+    // [magic u32][as_of i64][window_first_day i64 (MIN = none)][as_of_day i64][rows u64]
+    // [limit u64][options len u32][options][n customers u64][n days u64]
+    // [n × (id i64, entry 64 bytes)][n days × (day i32, seq u32)]
+
+    /// (Call [`State::flush`] first: buffered rows are not serialized.)
+    pub fn serialized_len(&self) -> usize {
+        4 + 8 * 5 + 4 + self.options_json.len() + 16 + self.map.len() * (8 + ENTRY_BYTES) + self.days.len() * 8
+    }
+
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        let mut w = Writer { out, pos: 0 };
+        w.put(&MAGIC.to_le_bytes());
+        w.put(&self.as_of.to_le_bytes());
+        w.put(&self.window_first_day.unwrap_or(i64::MIN).to_le_bytes());
+        w.put(&self.as_of_day.to_le_bytes());
+        w.put(&self.rows.to_le_bytes());
+        w.put(&(self.limit as u64).to_le_bytes());
+        w.put(&(self.options_json.len() as u32).to_le_bytes());
+        w.put(self.options_json.as_bytes());
+        w.put(&(self.map.len() as u64).to_le_bytes());
+        w.put(&(self.days.len() as u64).to_le_bytes());
+        for (id, e) in self.map.iter() {
+            for v in [id, e.first, e.last, e.monetary, e.refunded, e.w_monetary] {
+                w.put(&v.to_le_bytes());
+            }
+            for v in [e.orders, e.refunds, e.future, e.w_orders, e.seq, 0] {
+                w.put(&v.to_le_bytes());
+            }
+        }
+        for &(d, n) in &self.days {
+            w.put(&d.to_le_bytes());
+            w.put(&n.to_le_bytes());
+        }
+        debug_assert_eq!(w.pos, w.out.len());
+    }
+
+    pub fn deserialize(bytes: &[u8]) -> Result<State> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        if r.u32()? != MAGIC {
+            return Err(Error::binary("population partial state: bad magic number"));
+        }
+        let as_of = r.i64()?;
+        let wf = r.i64()?;
+        let as_of_day = r.i64()?;
+        let rows = r.u64()?;
+        let limit = r.u64()? as usize;
+        let olen = r.u32()? as usize;
+        let options_json = String::from_utf8(r.take(olen)?.to_vec()).map_err(|_| Error::binary("population partial state: options are not UTF-8"))?;
+        let n = r.u64()? as usize;
+        let nd = r.u64()? as usize;
+        if n.saturating_mul(8 + ENTRY_BYTES).saturating_add(nd.saturating_mul(8)) != bytes.len() - r.pos {
+            return Err(Error::binary("population partial state: truncated"));
+        }
+        let mut st = State::new(as_of, as_of_day, None, options_json, limit);
+        st.window_first_day = (wf != i64::MIN).then_some(wf);
+        st.rows = rows;
+        st.check(IdMap::bytes_for(n) + nd * 8)?;
+        st.map.reserve(n);
+        st.days.reserve_exact(nd);
+        let mut seen = vec![false; n];
+        for _ in 0..n {
+            let id = r.i64()?;
+            let mut e = Entry::new(0);
+            e.first = r.i64()?;
+            e.last = r.i64()?;
+            e.monetary = r.i64()?;
+            e.refunded = r.i64()?;
+            e.w_monetary = r.i64()?;
+            e.orders = r.u32()?;
+            e.refunds = r.u32()?;
+            e.future = r.u32()?;
+            e.w_orders = r.u32()?;
+            e.seq = r.u32()?;
+            r.u32()?;
+            if e.seq as usize >= n || std::mem::replace(&mut seen[e.seq as usize], true) {
+                return Err(Error::binary("population partial state: bad customer sequence"));
+            }
+            if st.map.contains(id) {
+                return Err(Error::binary("population partial state: duplicate customer"));
+            }
+            *st.map.get_or_insert(id, || e) = e;
+        }
+        for _ in 0..nd {
+            let d = r.u32()? as i32;
+            let seq = r.u32()?;
+            if seq as usize >= n {
+                return Err(Error::binary("population partial state: bad customer sequence"));
+            }
+            st.days.push((d, seq));
+        }
+        Ok(st)
+    }
+
+    /// Segments every customer. `day_of` gives the local day of an instant (in the same zone
+    /// as the days given to [`State::add`]).
+    pub fn finish(&mut self, opts: &Options, day_of: &mut dyn FnMut(i64) -> i64) -> Result<Output> {
+        self.flush()?;
+        let n = self.map.len();
+        // customers in id order (the output does not depend on the plan): each customer's rank,
+        // then entries and purchase days laid out by rank, so that everything below reads
+        // memory in order instead of jumping around the hash table
+        let mut ids: Vec<(i64, u32)> = self.map.iter().map(|(id, e)| (id, e.seq)).collect();
+        ids.sort_unstable_by_key(|p| p.0);
+        let mut rank_of_seq = vec![0u32; n];
+        for (rank, &(_, seq)) in ids.iter().enumerate() {
+            rank_of_seq[seq as usize] = rank as u32;
+        }
+        let mut ranked: Vec<Entry> = vec![Entry::new(0); n];
+        for (_, e) in self.map.iter() {
+            ranked[rank_of_seq[e.seq as usize] as usize] = *e;
+        }
+        let order: Vec<(i64, &Entry)> = ids.iter().map(|p| p.0).zip(ranked.iter()).collect();
+        // purchase days grouped by rank (a counting sort: sequential reads, scattered writes;
+        // 32-bit offsets keep the scattered structures small enough for the cache)
+        let mut start = vec![0u32; n + 1];
+        for (rank, e) in ranked.iter().enumerate() {
+            start[rank + 1] = start[rank] + e.orders;
+        }
+        let mut fill = start.clone();
+        let mut flat = vec![0i32; self.days.len()];
+        let ranks: Vec<u32> = self.days.iter().map(|&(_, s)| rank_of_seq[s as usize]).collect();
+        for (&(d, _), &r) in self.days.iter().zip(&ranks) {
+            let at = &mut fill[r as usize];
+            flat[*at as usize] = d;
+            *at += 1;
+        }
+        drop(ranks);
+        drop(fill);
+        drop(rank_of_seq);
+        let windowed = self.window_first_day.is_some();
+        // R, F, M inputs of the customers with an order by as_of
+        let mut rows: Vec<OutRow> = Vec::with_capacity(n);
+        let mut values: Vec<Rfm> = Vec::with_capacity(n);
+        for &(id, e) in &order {
+            let mut row = OutRow::from_entry(id, e, windowed);
+            if e.orders > 0 {
+                row.recency = (self.as_of_day - day_of(e.last)) as i32;
+                row.tenure = (self.as_of_day - day_of(e.first)) as i32;
+                let (f, m) = if windowed { (e.w_orders, e.w_monetary) } else { (e.orders, e.monetary) };
+                values.push(Rfm { recency: row.recency as f64, frequency: f as f64, monetary: m as f64 / SCALE as f64 });
+            }
+            rows.push(row);
+        }
+        // breaks: given, or quantiles of the population (exactly what rfm_breaks computes)
+        let (breaks, breaks_doc) = match &opts.fixed {
+            Some((b, doc)) => (b.clone(), doc.clone()),
+            None if values.is_empty() => {
+                return Ok(Output { as_of: self.as_of, rows, labels: Vec::new(), breaks: Value::Null, rows_read: self.rows, state_bytes: self.peak_bytes() });
+            }
+            None => {
+                let mut doc = quantile_breaks(&mut values, opts.bins, &opts.breaks, &format_instant(self.as_of));
+                if let Some(tz) = &opts.tz {
+                    doc["tz"] = Value::String(tz.clone());
+                }
+                let mut for_parse = doc.clone();
+                if let Some(o) = for_parse.as_object_mut() {
+                    o.remove("tz");
+                }
+                (Breaks::from_json(&for_parse.to_string())?, doc)
+            }
+        };
+        let mut labels = Interner::default();
+        let stages: Vec<u16> = (0..Lifecycle::STAGES).map(|i| labels.add(Lifecycle::label(i).get(opts.lang))).collect();
+        let cadences: Vec<u16> = (0..Cadence::CLASSES).map(|i| labels.add(Cadence::label(i).get(opts.lang))).collect();
+        let mut v = values.iter();
+        let mut buf: Vec<i64> = Vec::new();
+        for (k, row) in rows.iter_mut().enumerate() {
+            let e = order[k].1;
+            if e.orders > 0 {
+                let x = v.next().expect("one value per customer with orders");
+                let s = breaks.score(x);
+                row.segment = labels.get(opts.scheme.classify(&s), opts.lang);
+                row.score = Some(s);
+                row.stage = stages[opts.lifecycle.stage_index(Some(row.recency as i64), Some(row.tenure as i64))];
+            } else {
+                row.stage = stages[opts.lifecycle.stage_index(None, None)];
+            }
+            let days = &mut flat[start[k] as usize..start[k + 1] as usize];
+            days.sort_unstable();
+            let mut distinct = 0;
+            for i in 0..days.len() {
+                if i == 0 || days[i] != days[distinct - 1] {
+                    days[distinct] = days[i];
+                    distinct += 1;
+                }
+            }
+            buf.clear();
+            buf.extend(days[..distinct].iter().map(|&d| d as i64));
+            if let Some(c) = opts.cadence.classify_index(&buf) {
+                row.cadence = cadences[c];
+            }
+        }
+        // tier: cume_dist() over the tier value, descending, among customers with an order
+        let mut ranked: Vec<(i64, u32)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let s = r.score.as_ref()?;
+                let v = if opts.tier_by_total { s.total() as i64 } else if windowed { r.w_monetary } else { r.monetary };
+                Some((v, i as u32))
+            })
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let total = ranked.len();
+        let mut start = 0;
+        while start < total {
+            let mut end = start;
+            while end + 1 < total && ranked[end + 1].0 == ranked[start].0 {
+                end += 1;
+            }
+            // peers share the position of the last of them, as cume_dist() does
+            let share = (end + 1) as f64 / total as f64;
+            let label = opts.tiers.tier(share)?;
+            let t = labels.get(label, opts.lang);
+            for r in &ranked[start..=end] {
+                rows[r.1 as usize].tier = t;
+            }
+            start = end + 1;
+        }
+        Ok(Output { as_of: self.as_of, rows, labels: labels.names, breaks: breaks_doc, rows_read: self.rows, state_bytes: self.peak_bytes() })
+    }
+}
+
+const MAGIC: u32 = 0x5053_4731; // "PSG1"
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.pos + n > self.b.len() {
+            return Err(Error::binary("population value is truncated"));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+}
+
+/// Label texts of one population, each stored once; labels are found by address (the rule
+/// set and tiers own them for the whole call), so no string is hashed per customer.
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    by_address: HashMap<usize, u16, BuildHasherDefault<IdHasher>>,
+}
+
+impl Interner {
+    fn add(&mut self, text: &str) -> u16 {
+        self.names.push(text.to_string());
+        (self.names.len() - 1) as u16
+    }
+
+    fn get(&mut self, label: &Label, lang: Lang) -> u16 {
+        let key = label as *const Label as usize;
+        if let Some(&i) = self.by_address.get(&key) {
+            return i;
+        }
+        let i = self.add(label.get(lang));
+        self.by_address.insert(key, i);
+        i
+    }
+}
+
+// ---- options ----
+
+/// Options of the population aggregate (a jsonb object; every key optional).
+pub struct Options {
+    pub bins: i32,
+    pub breaks: BreaksOptions,
+    /// fixed breaks (e.g. from rfm_thresholds) instead of quantiles, with their document
+    pub fixed: Option<(Breaks, Value)>,
+    pub scheme: RuleSet,
+    pub tiers: Tiers,
+    pub tier_by_total: bool,
+    pub lifecycle: Lifecycle,
+    pub cadence: Cadence,
+    pub lang: Lang,
+    pub tz: Option<String>,
+}
+
+impl Options {
+    /// The window in days that frequency and spend are scored on, if any.
+    pub fn window_days(&self) -> Option<i64> {
+        match &self.fixed {
+            Some((b, _)) => b.window_days,
+            None => self.breaks.window_days,
+        }
+    }
+}
+
+const OPTION_KEYS: &str = "bins, center, window_days, breaks, scheme, tiers, tier_by, lifecycle, cadence, lang, tz";
+
+pub fn parse_options(text: &str) -> Result<Options> {
+    let mut o = Obj::parse("population options", text)?;
+    let sub = |o: &mut Obj, key: &str| -> Result<String> {
+        match o.take(key) {
+            None | Some(Value::Null) => Ok("{}".into()),
+            Some(v @ Value::Object(_)) => Ok(v.to_string()),
+            Some(v) => Err(Error::invalid(format!("population options: key \"{key}\" must be an object, got {v}"))),
+        }
+    };
+    let bins = o.i64("bins", 5)?;
+    check_bins(bins as i32).map_err(|e| Error::invalid(format!("population options: key \"bins\": {}", e.message)))?;
+    let center = o.take("center");
+    let window = o.take("window_days");
+    let fixed = match o.take("breaks") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            if window.is_some() || center.is_some() {
+                return Err(Error::invalid("population options: \"window_days\" and \"center\" belong to quantile breaks; with \"breaks\" given, put them in the breaks value"));
+            }
+            let mut doc = v.clone();
+            if let Some(m) = doc.as_object_mut() {
+                m.remove("tz");
+            }
+            let b = Breaks::from_json(&doc.to_string()).map_err(|e| Error::invalid(format!("population options: key \"breaks\": {}", e.message)))?;
+            Some((b, v))
+        }
+    };
+    let mut bo = serde_json::Map::new();
+    if let Some(c) = center {
+        bo.insert("center".into(), c);
+    }
+    if let Some(w) = window {
+        bo.insert("window_days".into(), w);
+    }
+    let breaks = breaks_options(&Value::Object(bo).to_string())?;
+    let scheme = match o.take("scheme") {
+        None | Some(Value::Null) => RuleSet::builtin("rfm11")?,
+        Some(Value::String(s)) => RuleSet::builtin(&s)?,
+        Some(v @ Value::Array(_)) => RuleSet::parse(&v.to_string())?,
+        Some(v) => return Err(Error::invalid(format!("population options: key \"scheme\" must be 'rfm11', 'cn8' or a rule array, got {v}"))),
+    };
+    let tiers = match o.take("tiers") {
+        None | Some(Value::Null) => Tiers::parse("{}")?,
+        Some(v) => Tiers::parse(&json!({ "tiers": v }).to_string())?,
+    };
+    let tier_by_total = match o.string("tier_by", "monetary")?.as_str() {
+        "monetary" => false,
+        "rfm_total" => true,
+        other => return Err(Error::invalid(format!("population options: key \"tier_by\" must be \"monetary\" or \"rfm_total\", got \"{other}\""))),
+    };
+    let lifecycle = Lifecycle::parse(&sub(&mut o, "lifecycle")?)?;
+    let cadence = Cadence::parse(&sub(&mut o, "cadence")?)?;
+    let lang = Lang::parse(&o.string("lang", "zh")?)?;
+    let tz = match o.take("tz") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(v) => return Err(Error::invalid(format!("population options: key \"tz\" must be a time zone name, got {v}"))),
+    };
+    o.finish().map_err(|e| Error { message: format!("{} (known keys: {OPTION_KEYS})", e.message), ..e })?;
+    Ok(Options { bins: bins as i32, breaks, fixed, scheme, tiers, tier_by_total, lifecycle, cadence, lang, tz })
+}
+
+// ---- the population value ----
+
+/// One customer's segmentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutRow {
+    pub id: i64,
+    pub orders: u32,
+    pub refunds: u32,
+    pub future: u32,
+    pub w_orders: u32,
+    pub monetary: i64,
+    pub refunded: i64,
+    pub w_monetary: i64,
+    pub first: i64,
+    pub last: i64,
+    pub recency: i32,
+    pub tenure: i32,
+    pub windowed: bool,
+    pub score: Option<Score>,
+    pub segment: u16,
+    pub tier: u16,
+    pub stage: u16,
+    pub cadence: u16,
+}
+
+pub const NO_LABEL: u16 = u16::MAX;
+
+impl OutRow {
+    fn from_entry(id: i64, e: &Entry, windowed: bool) -> OutRow {
+        OutRow {
+            id,
+            orders: e.orders,
+            refunds: e.refunds,
+            future: e.future,
+            w_orders: e.w_orders,
+            monetary: e.monetary,
+            refunded: e.refunded,
+            w_monetary: e.w_monetary,
+            first: e.first,
+            last: e.last,
+            recency: 0,
+            tenure: 0,
+            windowed,
+            score: None,
+            segment: NO_LABEL,
+            tier: NO_LABEL,
+            stage: NO_LABEL,
+            cadence: NO_LABEL,
+        }
+    }
+}
+
+/// The finished population: rows in customer-id order, the label texts they index, the breaks
+/// document used.
+pub struct Output {
+    pub as_of: i64,
+    pub rows: Vec<OutRow>,
+    pub labels: Vec<String>,
+    pub breaks: Value,
+    pub rows_read: u64,
+    pub state_bytes: usize,
+}
+
+// Encoded population value (little endian):
+// [magic u32][version u8][pad 3][as_of i64][rows_read u64][state_bytes u64][n u64]
+// [info len u32][info json][labels: count u32, (len u32, bytes)*][n × ROW bytes]
+const POP_MAGIC: u32 = 0x5053_5031; // "PSP1"
+pub const POPULATION_VERSION: u8 = 1;
+const ROW: usize = 8 * 6 + 4 * 4 + 4 * 2 + 4 + 4 * 2 + 8; // = 92
+
+impl Output {
+    fn info_json(&self) -> String {
+        json!({"breaks": self.breaks}).to_string()
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        let labels: usize = self.labels.iter().map(|l| 4 + l.len()).sum();
+        4 + 4 + 8 * 4 + 4 + self.info_json().len() + 4 + labels + self.rows.len() * ROW
+    }
+
+    pub fn encode_into(&self, out: &mut [u8]) {
+        let mut w = Writer { out, pos: 0 };
+        w.put(&POP_MAGIC.to_le_bytes());
+        w.put(&[POPULATION_VERSION, 0, 0, 0]);
+        w.put(&self.as_of.to_le_bytes());
+        w.put(&self.rows_read.to_le_bytes());
+        w.put(&(self.state_bytes as u64).to_le_bytes());
+        w.put(&(self.rows.len() as u64).to_le_bytes());
+        let info = self.info_json();
+        w.put(&(info.len() as u32).to_le_bytes());
+        w.put(info.as_bytes());
+        w.put(&(self.labels.len() as u32).to_le_bytes());
+        for l in &self.labels {
+            w.put(&(l.len() as u32).to_le_bytes());
+            w.put(l.as_bytes());
+        }
+        for r in &self.rows {
+            for v in [r.id, r.monetary, r.refunded, r.w_monetary, r.first, r.last] {
+                w.put(&v.to_le_bytes());
+            }
+            for v in [r.orders, r.refunds, r.future, r.w_orders] {
+                w.put(&v.to_le_bytes());
+            }
+            w.put(&r.recency.to_le_bytes());
+            w.put(&r.tenure.to_le_bytes());
+            let (sc, bins, hi) = match &r.score {
+                Some(s) => ([s.r as u8, s.f as u8, s.m as u8], [s.bins[0] as u8, s.bins[1] as u8, s.bins[2] as u8], (s.r_high as u8) | (s.f_high as u8) << 1 | (s.m_high as u8) << 2 | 8),
+                None => ([0; 3], [0; 3], 0),
+            };
+            w.put(&[sc[0], sc[1], sc[2], hi | if r.windowed { 16 } else { 0 }]);
+            w.put(&[bins[0], bins[1], bins[2], 0]);
+            w.put(&[0u8; 4]);
+            for v in [r.segment, r.tier, r.stage, r.cadence] {
+                w.put(&v.to_le_bytes());
+            }
+        }
+        debug_assert_eq!(w.pos, w.out.len());
+    }
+}
+
+/// Zero-copy reader of an encoded population value.
+pub struct PopulationView<'a> {
+    pub as_of: i64,
+    pub rows_read: u64,
+    pub state_bytes: u64,
+    pub len: usize,
+    pub info: &'a str,
+    pub labels: Vec<&'a str>,
+    rows: &'a [u8],
+}
+
+impl<'a> PopulationView<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<PopulationView<'a>> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        if r.u32()? != POP_MAGIC {
+            return Err(Error::binary("not an rfm_population value"));
+        }
+        let version = r.take(4)?[0];
+        if version > POPULATION_VERSION {
+            return Err(Error::not_supported(format!("rfm_population version {version} is not supported (this pg_segment reads version {POPULATION_VERSION})"))
+                .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+        }
+        let as_of = r.i64()?;
+        let rows_read = r.u64()?;
+        let state_bytes = r.u64()?;
+        let len = r.u64()? as usize;
+        let ilen = r.u32()? as usize;
+        let info = std::str::from_utf8(r.take(ilen)?).map_err(|_| Error::binary("rfm_population: info is not UTF-8"))?;
+        let nl = r.u32()? as usize;
+        let mut labels = Vec::with_capacity(nl.min(1 << 16));
+        for _ in 0..nl {
+            let l = r.u32()? as usize;
+            labels.push(std::str::from_utf8(r.take(l)?).map_err(|_| Error::binary("rfm_population: label is not UTF-8"))?);
+        }
+        let rows = &bytes[r.pos..];
+        if rows.len() != len.saturating_mul(ROW) {
+            return Err(Error::binary("rfm_population value is truncated"));
+        }
+        Ok(PopulationView { as_of, rows_read, state_bytes, len, info, labels, rows })
+    }
+
+    pub fn label(&self, i: u16) -> Option<&'a str> {
+        if i == NO_LABEL {
+            None
+        } else {
+            self.labels.get(i as usize).copied()
+        }
+    }
+
+    /// Row `i`; label fields index `labels`.
+    pub fn row(&self, i: usize) -> OutRow {
+        let b = &self.rows[i * ROW..(i + 1) * ROW];
+        let i64_at = |p: usize| i64::from_le_bytes(b[p..p + 8].try_into().unwrap());
+        let u32_at = |p: usize| u32::from_le_bytes(b[p..p + 4].try_into().unwrap());
+        let u16_at = |p: usize| u16::from_le_bytes(b[p..p + 2].try_into().unwrap());
+        let flags = b[75];
+        let score = (flags & 8 != 0).then(|| Score {
+            r: b[72] as i32,
+            f: b[73] as i32,
+            m: b[74] as i32,
+            r_high: flags & 1 != 0,
+            f_high: flags & 2 != 0,
+            m_high: flags & 4 != 0,
+            bins: [b[76] as i32, b[77] as i32, b[78] as i32],
+        });
+        OutRow {
+            id: i64_at(0),
+            monetary: i64_at(8),
+            refunded: i64_at(16),
+            w_monetary: i64_at(24),
+            first: i64_at(32),
+            last: i64_at(40),
+            orders: u32_at(48),
+            refunds: u32_at(52),
+            future: u32_at(56),
+            w_orders: u32_at(60),
+            recency: i32::from_le_bytes(b[64..68].try_into().unwrap()),
+            tenure: i32::from_le_bytes(b[68..72].try_into().unwrap()),
+            windowed: flags & 16 != 0,
+            score,
+            segment: u16_at(84),
+            tier: u16_at(86),
+            stage: u16_at(88),
+            cadence: u16_at(90),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::summary::{purchase_days, signed_amount, Summary, SummaryView};
+    use crate::core::time::{day_of, USECS_PER_DAY};
+    use rand::{Rng, SeedableRng};
+
+    const AS_OF: i64 = 800 * USECS_PER_DAY + 12 * 3_600_000_000;
+
+    /// (customer, instant, amount, refund flag) rows: ties, same-day orders, refunds by sign and
+    /// by flag, orders after as_of, customers with only refunds or only future orders.
+    fn rows(seed: u64, customers: i64) -> Vec<(i64, i64, i64, bool)> {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let mut out = Vec::new();
+        for c in 1..=customers {
+            let n = rng.gen_range(0..12);
+            for _ in 0..n {
+                let day = rng.gen_range(0..900i64);
+                let at = day * USECS_PER_DAY + rng.gen_range(0..4) * 6 * 3_600_000_000;
+                let amount = rng.gen_range(0..50i64) * 10_000 + if rng.gen_bool(0.3) { 5_000 } else { 0 };
+                let refund = rng.gen_bool(0.1);
+                out.push((c * 7919, at, if rng.gen_bool(0.05) { -amount } else { amount }, refund));
+            }
+        }
+        out.push((-5, AS_OF - 3 * USECS_PER_DAY, 10_000, true)); // only a refund
+        out.push((-6, AS_OF + USECS_PER_DAY, 10_000, false)); // only a future order
+        out
+    }
+
+    fn state(rows: &[(i64, i64, i64, bool)], opts: &Options, json: &str) -> State {
+        let mut st = State::new(AS_OF, day_of(AS_OF), opts.window_days(), json.into(), usize::MAX);
+        for &(c, at, amount, flag) in rows {
+            if let Some(a) = signed_amount(amount, flag) {
+                st.add(c, at, a, day_of(at)).unwrap();
+            }
+        }
+        st
+    }
+
+    /// The composable path, computed from per-customer summaries with the core functions the
+    /// SQL functions call.
+    fn composable(rows: &[(i64, i64, i64, bool)], opts: &Options) -> Vec<(i64, Option<Score>, String, Option<String>, String, Option<String>, i64, i64)> {
+        let mut by: std::collections::BTreeMap<i64, Summary> = Default::default();
+        for &(c, at, amount, flag) in rows {
+            by.entry(c).or_insert_with(Summary::new).push(at, amount, flag);
+        }
+        let enc: Vec<(i64, Vec<u8>)> = by.into_iter().map(|(c, mut s)| (c, s.encode())).collect();
+        let local = |t: i64| t;
+        let window = opts.window_days();
+        let mut values = Vec::new();
+        let mut per = Vec::new();
+        for (c, b) in &enc {
+            let v = SummaryView::new(b).unwrap();
+            let all = v.metrics(Some(AS_OF));
+            let w = match window {
+                Some(d) => v.window_metrics(AS_OF, d, &local),
+                None => all,
+            };
+            let x = all.last_order.map(|l| Rfm { recency: (day_of(AS_OF) - day_of(l)) as f64, frequency: w.orders as f64, monetary: w.monetary as f64 / SCALE as f64 });
+            if let Some(x) = x {
+                values.push(x);
+            }
+            per.push((*c, v, all, w, x));
+        }
+        let breaks = match &opts.fixed {
+            Some((b, _)) => b.clone(),
+            None => Breaks::from_json(&quantile_breaks(&mut values, opts.bins, &opts.breaks, "x").to_string()).unwrap(),
+        };
+        let mut spend: Vec<i64> = per.iter().filter(|p| p.4.is_some()).map(|p| p.3.monetary as i64).collect();
+        spend.sort_unstable_by(|a, b| b.cmp(a));
+        per.iter()
+            .map(|(c, v, all, w, x)| {
+                let score = x.map(|x| breaks.score(&x));
+                let seg = score.as_ref().map_or(String::new(), |s| opts.scheme.classify(s).get(opts.lang).to_string());
+                let tier = x.map(|_| {
+                    let pos = spend.iter().filter(|&&s| s >= w.monetary as i64).count();
+                    opts.tiers.tier(pos as f64 / spend.len() as f64).unwrap().get(opts.lang).to_string()
+                });
+                let rec = all.last_order.map(|l| day_of(AS_OF) - day_of(l));
+                let ten = all.first_order.map(|f| day_of(AS_OF) - day_of(f));
+                let stage = opts.lifecycle.stage(rec, ten).get(opts.lang).to_string();
+                let cad = opts.cadence.classify(&purchase_days(v, AS_OF, &local)).map(|l| l.get(opts.lang).to_string());
+                (*c, score, seg, tier, stage, cad, all.monetary as i64, all.future_orders)
+            })
+            .collect()
+    }
+
+    fn check_equal(json: &str, seed: u64) {
+        let opts = parse_options(json).unwrap();
+        let rows = rows(seed, 400);
+        let out = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
+        let expect = composable(&rows, &opts);
+        assert_eq!(out.rows.len(), expect.len());
+        let mut bytes = vec![0u8; out.encoded_len()];
+        out.encode_into(&mut bytes);
+        let view = PopulationView::new(&bytes).unwrap();
+        assert_eq!(view.len, expect.len());
+        for (i, (r, e)) in out.rows.iter().zip(&expect).enumerate() {
+            let name = |k: u16| view.label(k).map(String::from);
+            assert_eq!(r.id, e.0);
+            assert_eq!(r.score, e.1, "score of {}", r.id);
+            assert_eq!(name(r.segment).unwrap_or_default(), e.2, "segment of {}", r.id);
+            assert_eq!(name(r.tier), e.3, "tier of {}", r.id);
+            assert_eq!(name(r.stage).unwrap(), e.4, "stage of {}", r.id);
+            assert_eq!(name(r.cadence), e.5, "cadence of {}", r.id);
+            assert_eq!(r.monetary, e.6);
+            assert_eq!(r.future as i64, e.7);
+            let v = view.row(i);
+            assert_eq!((v.id, v.monetary, v.orders, v.recency, v.tenure, v.score.clone(), v.segment, v.tier, v.stage, v.cadence), (r.id, r.monetary, r.orders, r.recency, r.tenure, r.score.clone(), r.segment, r.tier, r.stage, r.cadence));
+        }
+    }
+
+    #[test]
+    fn equals_the_composable_functions() {
+        check_equal("{}", 1);
+        check_equal(r#"{"scheme": "cn8", "lang": "en", "bins": 4, "center": "median"}"#, 2);
+        check_equal(r#"{"window_days": 365, "lang": "code", "tiers": [{"label": "top", "share": 20}, {"label": "rest", "share": 80}]}"#, 3);
+        let fixed = crate::core::score::thresholds(r#"{"monetary": [100, 200]}"#).unwrap();
+        check_equal(&json!({"breaks": fixed, "lang": "en"}).to_string(), 4);
+    }
+
+    #[test]
+    fn partial_states_merge_and_serialize_to_the_same_result() {
+        let json = r#"{"window_days": 200}"#;
+        let opts = parse_options(json).unwrap();
+        let rows = rows(9, 300);
+        let whole = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
+        // three partial states over interleaved rows, each through serialize/deserialize
+        let parts: Vec<Vec<_>> = (0..3).map(|k| rows.iter().enumerate().filter(|(i, _)| i % 3 == k).map(|(_, r)| *r).collect()).collect();
+        let mut merged: Option<State> = None;
+        for p in parts.iter().rev() {
+            let mut st = state(p, &opts, json);
+            st.flush().unwrap();
+            let mut b = vec![0u8; st.serialized_len()];
+            st.serialize_into(&mut b);
+            let back = State::deserialize(&b).unwrap();
+            match merged.as_mut() {
+                None => merged = Some(back),
+                Some(m) => m.merge(&back).unwrap(),
+            }
+        }
+        let merged = merged.unwrap().finish(&opts, &mut |t| day_of(t)).unwrap();
+        assert_eq!(merged.rows, whole.rows);
+        assert_eq!(merged.breaks, whole.breaks);
+        // a truncated partial state is an error, not a crash
+        let mut st = state(&parts[0], &opts, json);
+        st.flush().unwrap();
+        let mut b = vec![0u8; st.serialized_len()];
+        st.serialize_into(&mut b);
+        assert!(State::deserialize(&b[..b.len() - 3]).is_err());
+        assert!(State::deserialize(&b[..10]).is_err());
+        let o = parse_options("{}").unwrap();
+        let mut other = state(&rows, &opts, json);
+        other.flush().unwrap();
+        assert!(state(&rows, &o, "{}").merge(&other).is_err(), "different options must not merge");
+    }
+
+    #[test]
+    fn memory_limit_is_an_error_with_sqlstate_53200() {
+        let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), 1 << 20);
+        let mut err = None;
+        for c in 0..100_000 {
+            if let Err(e) = st.add(c, AS_OF - USECS_PER_DAY, 10_000, day_of(AS_OF) - 1).and_then(|_| st.flush()) {
+                err = Some(e);
+                break;
+            }
+        }
+        let e = err.expect("1 MB cannot hold 100,000 customers");
+        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        assert!(e.message.contains("memory limit of 1 MB") && e.hint.unwrap().contains("pg_segment.population_memory_limit"));
+        assert!(st.bytes() <= 1 << 20);
+    }
+
+    #[test]
+    fn options_are_strict() {
+        for (json, needle) in [
+            (r#"{"bins": 11}"#, "bins"),
+            (r#"{"scheme": "rfm12"}"#, "scheme"),
+            (r#"{"tier_by": "age"}"#, "tier_by"),
+            (r#"{"lang": "fr"}"#, "lang"),
+            (r#"{"colour": 1}"#, "colour"),
+            (r#"{"breaks": {"recency": [1], "frequency": [1], "monetary": [1]}, "window_days": 30}"#, "window_days"),
+            (r#"{"lifecycle": {"active_days": 400}}"#, "lifecycle"),
+        ] {
+            let e = parse_options(json).err().unwrap_or_else(|| panic!("{json} should fail"));
+            assert_eq!(e.code, crate::core::ErrCode::InvalidParameter, "{json}");
+            assert!(e.message.contains(needle), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn empty_population_and_bad_values() {
+        let opts = parse_options("{}").unwrap();
+        let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+        let out = st.finish(&opts, &mut |t| day_of(t)).unwrap();
+        assert!(out.rows.is_empty() && out.breaks.is_null());
+        assert!(PopulationView::new(b"garbage").is_err());
+        let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+        st.add(1, 0, i64::MAX, 0).unwrap();
+        st.add(1, 0, 1, 0).unwrap();
+        assert_eq!(st.flush().unwrap_err().code, crate::core::ErrCode::OutOfRange);
+    }
+}
