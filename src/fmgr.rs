@@ -40,6 +40,8 @@ pub fn raise(e: Error) -> ! {
         ErrCode::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
         ErrCode::InvalidBinary => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
         ErrCode::NotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        ErrCode::OutOfMemory => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+        ErrCode::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         ErrCode::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
     };
     let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, e.message, "pg_segment");
@@ -122,6 +124,15 @@ pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
     }
     let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(arg(fc, n))]).unwrap();
     CStr::from_ptr(out.cast_mut_ptr()).to_string_lossy().into_owned()
+}
+
+/// The unread bytes of a binary-receive argument (a StringInfo), marked as read.
+pub unsafe fn recv_bytes<'a>(fc: FunctionCallInfo) -> &'a [u8] {
+    let buf = arg(fc, 0).cast_mut_ptr::<pg_sys::StringInfoData>();
+    let rest = ((*buf).len - (*buf).cursor) as usize;
+    let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), rest);
+    (*buf).cursor = (*buf).len;
+    bytes
 }
 
 /// A copy of `bytes` as a new varlena in the current memory context.
@@ -234,6 +245,62 @@ impl Zone {
             }
             us - tz as i64 * 1_000_000
         }
+    }
+}
+
+/// Local days of instants at the cost of an array lookup: for each UTC day seen, the zone's
+/// UTC offset if it is constant over that day (asked once of PostgreSQL's time zone library
+/// with `pg_next_dst_boundary`); days with a transition fall back to [`Zone::local`].
+pub struct DayCache {
+    zone: Zone,
+    slots: Vec<(i64, i64)>,
+}
+
+const DAY_US: i64 = 86_400_000_000;
+const NO_SLOT: i64 = i64::MIN;
+/// seconds from 1970-01-01 (pg_time_t) to 2000-01-01 (PostgreSQL's timestamp epoch)
+const PG_EPOCH_UNIX: i64 = 946_684_800;
+
+impl DayCache {
+    pub fn new(zone: Zone) -> DayCache {
+        DayCache { zone, slots: vec![(NO_SLOT, 0); 4096] }
+    }
+
+    fn offset_for(&self, utc_day: i64) -> i64 {
+        unsafe {
+            let start: pg_sys::pg_time_t = utc_day * 86_400 + PG_EPOCH_UNIX;
+            let mut before_gmtoff: std::ffi::c_long = 0;
+            let mut before_isdst: std::ffi::c_int = 0;
+            let mut boundary: pg_sys::pg_time_t = 0;
+            let mut after_gmtoff: std::ffi::c_long = 0;
+            let mut after_isdst: std::ffi::c_int = 0;
+            let r = pg_sys::pg_next_dst_boundary(&start, &mut before_gmtoff, &mut before_isdst, &mut boundary, &mut after_gmtoff, &mut after_isdst, self.zone.0);
+            if r == 0 || (r == 1 && boundary >= start + 86_400) {
+                before_gmtoff as i64 * 1_000_000
+            } else {
+                NO_SLOT
+            }
+        }
+    }
+
+    /// Local day (days since 2000-01-01) of an instant.
+    #[inline]
+    pub fn day(&mut self, us: i64) -> i64 {
+        let d = us.div_euclid(DAY_US);
+        let slot = (d & 4095) as usize;
+        if self.slots[slot].0 != d {
+            self.slots[slot] = (d, self.offset_for(d));
+        }
+        let off = self.slots[slot].1;
+        if off != NO_SLOT {
+            (us + off).div_euclid(DAY_US)
+        } else {
+            self.zone.local(us).div_euclid(DAY_US)
+        }
+    }
+
+    pub fn zone(&self) -> &Zone {
+        &self.zone
     }
 }
 

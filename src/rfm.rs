@@ -169,12 +169,8 @@ pg_fn!(fn pgseg_summary_send(fc) {
 });
 
 pg_fn!(fn pgseg_summary_recv(fc) {
-    let buf = arg(fc, 0).cast_mut_ptr::<pg_sys::StringInfoData>();
-    let rest = ((*buf).len - (*buf).cursor) as usize;
-    let bytes = std::slice::from_raw_parts(((*buf).data as *const u8).add((*buf).cursor as usize), rest);
     // validate fully (version, length, order) before accepting
-    let mut s = Summary::decode(bytes).or_raise();
-    (*buf).cursor = (*buf).len;
+    let mut s = Summary::decode(recv_bytes(fc)).or_raise();
     let enc = s.encode();
     varlena_from(enc.len(), |out| out.copy_from_slice(&enc))
 });

@@ -10,14 +10,19 @@ JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.de
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_segment'
 ORDER BY p.oid::regprocedure::text;
 
--- every function, aggregate and type has a comment
+-- every function, aggregate, type and table has a comment (a table's row type is covered by
+-- the table's comment)
 SELECT p.oid::regprocedure AS uncommented_function
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'segment' AND obj_description(p.oid, 'pg_proc') IS NULL;
 SELECT t.oid::regtype AS uncommented_type
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE n.nspname = 'segment' AND t.typtype IN ('b', 'c') AND t.typcategory <> 'A'
+  AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
   AND obj_description(t.oid, 'pg_type') IS NULL;
+SELECT c.oid::regclass AS uncommented_table
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'segment' AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') IS NULL;
 
 -- a role with only USAGE on the schema (EXECUTE is PUBLIC) can use the functions; USAGE comes
 -- from PUBLIC by default, and a DBA can take it back
@@ -41,4 +46,5 @@ DROP ROLE pgseg_analyst;
 DROP EXTENSION pg_segment;
 SELECT count(*) AS schemas_left FROM pg_namespace WHERE nspname = 'segment';
 SELECT count(*) AS functions_left FROM pg_proc WHERE probin LIKE '%pg_segment%';
-SELECT count(*) AS types_left FROM pg_type WHERE typname IN ('rfm_summary', 'rfm_score', 'btyd_summary');
+SELECT count(*) AS types_left FROM pg_type WHERE typname IN ('rfm_summary', 'rfm_score', 'btyd_summary', 'rfm_population');
+SELECT count(*) AS tables_left FROM pg_class WHERE relname IN ('segment_views', 'segment_snapshots', 'segment_snapshot_rows');

@@ -1,0 +1,322 @@
+//! SQL surface of the whole-population path: the `population_agg` aggregate (groups order
+//! rows by customer inside one hash map), the `rfm_population` type it returns, and
+//! `population_rows` which expands it to one segmented row per customer. Declared in
+//! `sql/pg_segment.sql`.
+
+use crate::core::numeric::{decode_numeric, encode_numeric, from_f64};
+use crate::core::population::{parse_options, Options, PopulationView, State};
+use crate::core::summary::signed_amount;
+use crate::core::time::format_instant;
+use crate::core::Error;
+use crate::fmgr::*;
+use crate::pg_fn;
+use crate::rfm::agg_context;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use std::ffi::CStr;
+
+/// `pg_segment.population_memory_limit`: the most memory one population state may hold.
+static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"pg_segment.population_memory_limit",
+        c"Largest memory one population_agg state may use (per backend; parallel workers each have their own).",
+        c"Beyond it population_agg raises ERROR 53200 instead of growing further.",
+        &MEMORY_LIMIT_MB,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+}
+
+/// The aggregate state: core state, its parsed options and a day cache for its time zone.
+struct Agg {
+    st: State,
+    opts: Options,
+    days: DayCache,
+    /// the options bytes of the first row (every row must give the same options)
+    options_bytes: Vec<u8>,
+}
+
+unsafe fn zone_of(opts: &Options) -> Zone {
+    match &opts.tz {
+        Some(t) => Zone::named(t),
+        None => Zone::session(),
+    }
+}
+
+unsafe fn new_agg(cx: pg_sys::MemoryContext, st: State, opts: Options) -> *mut Agg {
+    let days = DayCache::new(zone_of(&opts));
+    pgrx::PgMemoryContexts::For(cx).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes: Vec::new() })
+}
+
+#[inline]
+unsafe fn agg_arg(fc: FunctionCallInfo, n: usize) -> Option<*mut Agg> {
+    if is_null(fc, n) {
+        None
+    } else {
+        Some(arg(fc, n).cast_mut_ptr::<Agg>())
+    }
+}
+
+fn limit_bytes() -> usize {
+    (MEMORY_LIMIT_MB.get().max(1) as usize) << 20
+}
+
+/// Transition: (state, customer_id, ordered_at, amount [, is_refund], as_of [, options]).
+#[inline]
+unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
+    let state = agg_arg(fc, 0);
+    let at_as_of = if flag { 5 } else { 4 };
+    let at_options = at_as_of + 1;
+    if is_null(fc, at_as_of) {
+        raise(Error::invalid("population_agg: as_of must not be NULL"));
+    }
+    let as_of = arg_instant(fc, at_as_of, "as_of");
+    let agg = match state {
+        Some(a) => {
+            if (*a).st.as_of != as_of {
+                raise(Error::invalid("population_agg: as_of must be the same for every row of the aggregate"));
+            }
+            a
+        }
+        None => {
+            let json = if nargs(fc) > at_options { arg_json(fc, at_options) } else { "{}".into() };
+            let opts = parse_options(&json).or_raise();
+            let mut days = DayCache::new(zone_of(&opts));
+            let as_of_day = days.day(as_of);
+            let st = State::new(as_of, as_of_day, opts.window_days(), json, limit_bytes());
+            let options_bytes = if nargs(fc) > at_options && !is_null(fc, at_options) { arg_bytes(fc, at_options).to_vec() } else { Vec::new() };
+            pgrx::PgMemoryContexts::For(agg_context(fc, "population_agg")).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes })
+        }
+    };
+    let a = &mut *agg;
+    if nargs(fc) > at_options {
+        // the options must be the same on every row (a short byte comparison per row)
+        let same = if is_null(fc, at_options) { a.options_bytes.is_empty() } else { arg_bytes(fc, at_options) == a.options_bytes.as_slice() };
+        if !same {
+            raise(Error::invalid("population_agg: options must be the same for every row of the aggregate"));
+        }
+    }
+    if is_null(fc, 1) || is_null(fc, 2) || is_null(fc, 3) {
+        return Datum::from(agg);
+    }
+    let id = arg_i64(fc, 1);
+    let at = arg_instant(fc, 2, "ordered_at");
+    let amount = if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
+    let refund = flag && !is_null(fc, 4) && arg_bool(fc, 4);
+    if let Some(amount) = signed_amount(amount, refund) {
+        let day = if at <= as_of { a.days.day(at) } else { 0 };
+        a.st.add(id, at, amount, day).or_raise();
+    }
+    Datum::from(agg)
+}
+
+pg_fn!(fn pgseg_population_trans_numeric(fc) { trans(fc, true, false) });
+pg_fn!(fn pgseg_population_trans_float8(fc) { trans(fc, false, false) });
+pg_fn!(fn pgseg_population_trans_numeric_flag(fc) { trans(fc, true, true) });
+pg_fn!(fn pgseg_population_trans_float8_flag(fc) { trans(fc, false, true) });
+
+pg_fn!(fn pgseg_population_combine(fc) {
+    let cx = agg_context(fc, "population_agg combine");
+    match (agg_arg(fc, 0), agg_arg(fc, 1)) {
+        (None, None) => ret_null(fc),
+        (Some(a), None) => Datum::from(a),
+        (a, Some(b)) => {
+            let a = a.unwrap_or_else(|| {
+                let opts = parse_options(&(*b).st.options_json).or_raise();
+                let st = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
+                new_agg(cx, st, opts)
+            });
+            (*b).st.flush().or_raise();
+            (*a).st.merge(&(*b).st).or_raise();
+            Datum::from(a)
+        }
+    }
+});
+
+pg_fn!(fn pgseg_population_serialize(fc) {
+    let a = &mut *arg(fc, 0).cast_mut_ptr::<Agg>();
+    a.st.flush().or_raise();
+    let len = a.st.serialized_len();
+    check_varlena(len, "population_agg partial state");
+    varlena_from(len, |out| a.st.serialize_into(out))
+});
+
+pg_fn!(fn pgseg_population_deserialize(fc) {
+    let st = State::deserialize(arg_bytes(fc, 0)).or_raise();
+    let opts = parse_options(&st.options_json).or_raise();
+    Datum::from(new_agg(pg_sys::CurrentMemoryContext, st, opts))
+});
+
+fn check_varlena(len: usize, what: &str) {
+    if len + pg_sys::VARHDRSZ > 0x3FFF_FFFF {
+        raise(
+            Error::limit(format!("{what} would take {} MB, more than the 1 GB a PostgreSQL value may hold", len >> 20))
+                .with_hint("segment fewer customers per call (e.g. one call per region or per customer_id range)"),
+        );
+    }
+}
+
+pg_fn!(fn pgseg_population_final(fc) {
+    let Some(a) = agg_arg(fc, 0) else { return ret_null(fc) };
+    let a = &mut *a;
+    let Agg { st, opts, days, .. } = a;
+    let out = st.finish(opts, &mut |t| days.day(t)).or_raise();
+    let len = out.encoded_len();
+    check_varlena(len, "the population value");
+    varlena_from(len, |b| out.encode_into(b))
+});
+
+// ---- the rfm_population type ----
+
+unsafe fn population_arg<'a>(fc: FunctionCallInfo, n: usize) -> PopulationView<'a> {
+    PopulationView::new(arg_bytes(fc, n)).or_raise()
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pg_fn!(fn pgseg_population_out(fc) {
+    let b = arg_bytes(fc, 0);
+    let mut s = String::with_capacity(3 + b.len() * 2);
+    s.push_str("p1:");
+    for &x in b {
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    ret_cstring(&s)
+});
+
+pg_fn!(fn pgseg_population_in(fc) {
+    let text = CStr::from_ptr(arg(fc, 0).cast_mut_ptr()).to_bytes();
+    let bad = || Error::invalid_text("rfm_population input must be the p1:<hex> form that rfm_population_out writes");
+    let hex = text.strip_prefix(b"p1:").unwrap_or_else(|| raise(bad()));
+    if hex.len() % 2 != 0 {
+        raise(bad());
+    }
+    let nib = |c: u8| -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => raise(bad()),
+        }
+    };
+    let bytes: Vec<u8> = hex.chunks(2).map(|p| nib(p[0]) << 4 | nib(p[1])).collect();
+    PopulationView::new(&bytes).or_raise();
+    varlena_from(bytes.len(), |o| o.copy_from_slice(&bytes))
+});
+
+pg_fn!(fn pgseg_population_send(fc) {
+    let bytes = arg_bytes(fc, 0);
+    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
+});
+
+pg_fn!(fn pgseg_population_recv(fc) {
+    let bytes = recv_bytes(fc);
+    PopulationView::new(bytes).or_raise();
+    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
+});
+
+// ---- accessors ----
+
+pg_fn!(fn pgseg_population_breaks(fc) {
+    let p = population_arg(fc, 0);
+    let info: serde_json::Value = serde_json::from_str(p.info).unwrap_or(serde_json::Value::Null);
+    match info.get("breaks") {
+        None | Some(serde_json::Value::Null) => ret_null(fc),
+        Some(b) => ret_jsonb(&b.to_string()),
+    }
+});
+
+pg_fn!(fn pgseg_population_info(fc) {
+    let p = population_arg(fc, 0);
+    let doc = serde_json::json!({
+        "version": crate::core::population::POPULATION_VERSION,
+        "as_of": format_instant(p.as_of),
+        "customers": p.len,
+        "rows_read": p.rows_read,
+        "state_bytes": p.state_bytes,
+        "value_bytes": arg_bytes(fc, 0).len(),
+    });
+    ret_jsonb(&doc.to_string())
+});
+
+/// A `numeric` varlena (4-byte header) in `buf`, pointing into it: valid until `buf` is reused,
+/// which is enough for `tuplestore_putvalues`, which copies.
+unsafe fn money_in(buf: &mut [u8; 16], v: i64) -> Datum {
+    let mut payload = [0u8; 12];
+    let n = encode_numeric(v, &mut payload);
+    buf[4..4 + n].copy_from_slice(&payload[..n]);
+    pgrx::varlena::set_varsize_4b(buf.as_mut_ptr() as *mut pg_sys::varlena, (4 + n) as i32);
+    Datum::from(buf.as_mut_ptr())
+}
+
+// population_rows(p) -> setof (customer_id, orders, monetary, first_order, last_order,
+// recency_days, tenure_days, refunds, refunded, future_orders, window_orders, window_monetary,
+// r, f, m, rfm_code, rfm_total, segment, tier, lifecycle_stage, cadence)
+pg_fn!(fn pgseg_population_rows(fc) {
+    let p = population_arg(fc, 0);
+    pg_sys::InitMaterializedSRF(fc, 0);
+    let rsinfo = (*fc).resultinfo as *mut pg_sys::ReturnSetInfo;
+    let store = (*rsinfo).setResult;
+    let desc = (*rsinfo).setDesc;
+    if (*desc).natts != 21 {
+        raise(Error::internal("population_rows: unexpected result columns"));
+    }
+    // label texts and R/F/M codes become datums once; each row points at them (the tuple
+    // store copies what it stores)
+    let label_datums: Vec<Datum> = p.labels.iter().map(|l| ret_text(l)).collect();
+    let mut codes: std::collections::HashMap<u32, Datum> = Default::default();
+    let mut bufs = [[0u8; 16]; 3];
+    let mut values = [Datum::from(0); 21];
+    let mut nulls = [false; 21];
+    for i in 0..p.len {
+        if i % 4096 == 0 {
+            pgrx::check_for_interrupts!();
+        }
+        let r = p.row(i);
+        let has = r.orders > 0;
+        let [b0, b1, b2] = &mut bufs;
+        values[0] = Datum::from(r.id);
+        values[1] = Datum::from(r.orders as i64);
+        values[2] = money_in(b0, r.monetary);
+        values[3] = Datum::from(r.first);
+        values[4] = Datum::from(r.last);
+        values[5] = Datum::from(r.recency);
+        values[6] = Datum::from(r.tenure);
+        nulls[3..7].fill(!has);
+        values[7] = Datum::from(r.refunds as i64);
+        values[8] = money_in(b1, r.refunded);
+        values[9] = Datum::from(r.future as i64);
+        values[10] = Datum::from(r.w_orders as i64);
+        values[11] = money_in(b2, r.w_monetary);
+        nulls[10] = !r.windowed;
+        nulls[11] = !r.windowed;
+        match &r.score {
+            Some(s) => {
+                values[12] = Datum::from(s.r);
+                values[13] = Datum::from(s.f);
+                values[14] = Datum::from(s.m);
+                let key = (s.r as u32) << 16 | (s.f as u32) << 8 | s.m as u32;
+                values[15] = *codes.entry(key).or_insert_with(|| ret_text(&s.code()));
+                values[16] = Datum::from(s.total());
+                nulls[12..17].fill(false);
+            }
+            None => nulls[12..17].fill(true),
+        }
+        for (col, k) in [(17, r.segment), (18, r.tier), (19, r.stage), (20, r.cadence)] {
+            match p.label(k) {
+                Some(_) => {
+                    values[col] = label_datums[k as usize];
+                    nulls[col] = false;
+                }
+                None => nulls[col] = true,
+            }
+        }
+        pg_sys::tuplestore_putvalues(store, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    }
+    Datum::from(0usize)
+});
