@@ -23,7 +23,8 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolc
 
 # 1. Debian packages
 need=()
-for pkg in "postgresql-server-dev-${PG_MAJOR}" libclang-dev clang sudo; do
+# postgresql-NN-cron: pg_cron, for segment.schedule_refresh and its tests (optional at run time)
+for pkg in "postgresql-server-dev-${PG_MAJOR}" "postgresql-${PG_MAJOR}-cron" libclang-dev clang sudo; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # machine take turns instead of overwriting each other's pg_segment.so mid-run.
 if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
     export PGSEG_LOCKED=1
-    exec flock /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
+    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
 fi
 ROOT="$PWD"
 WORK="$ROOT/.pg_segment/test"
@@ -55,11 +55,19 @@ fi
 # ---- 2. pg_regress ----
 echo "== layer 2: pg_regress (pg_test/)"
 bash scripts/install.sh || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
-bash scripts/cluster.sh start "$RUNDIR/test" "$PORT" "max_parallel_workers_per_gather = 2" >/dev/null \
+# pg_cron is preloaded for the scheduled-refresh test (tests/views.rs); its jobs run in
+# background workers, in database pg_segment_cron
+bash scripts/cluster.sh start "$RUNDIR/test" "$PORT" "max_parallel_workers_per_gather = 2" \
+    "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'pg_segment_cron'" \
+    "cron.use_background_workers = on" "cron.max_running_jobs = 2" "max_worker_processes = 16" >/dev/null \
     || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
 trap 'bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test"' EXIT
 PSQL=("$BIN/psql" -X -q -h "$RUNDIR/test" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
+# pg_cron's database: created once and never dropped while the server runs (its scheduler
+# exits for good when its database goes away)
+"${PSQL[@]}" -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = 'pg_segment_cron'" | grep -q 1 \
+    || "${PSQL[@]}" -d postgres -c "CREATE DATABASE pg_segment_cron"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
 rm -rf "$WORK/regress"; mkdir -p "$WORK/regress"
 PGTZ=UTC "$PG_REGRESS" --use-existing --host="$RUNDIR/test" --port="$PORT" --user=postgres \

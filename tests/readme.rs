@@ -1,7 +1,8 @@
-//! Executes every ```sql block of README.md, in order, in one fresh database: an example that
+//! Executes every ```sql block of README.md, in order, in one fresh database (the test
+//! cluster's pg_cron database): an example that
 //! errors fails the test. Blocks that follow a line `<!-- expect-error -->` must fail instead.
 
-use pg_segment_integration::TestDb;
+use pg_segment_integration::connect;
 
 fn readme() -> String {
     let root = std::env::var("PGSEG_ROOT").unwrap_or_else(|_| "..".into());
@@ -40,8 +41,11 @@ fn sql_blocks(text: &str) -> Vec<(usize, bool, String)> {
 fn every_readme_sql_example_runs() {
     let blocks = sql_blocks(&readme());
     assert!(blocks.len() >= 5, "README should have SQL examples, found {}", blocks.len());
-    let db = TestDb::new("readme");
-    let mut c = db.client();
+    // the database of cron.database_name on the test cluster (scripts/test.sh creates it), so
+    // that the pg_cron recipe runs; it is never dropped (pg_cron's scheduler would stop), so
+    // the test starts from a clean public schema and no pg_segment instead
+    let mut c = connect("pg_segment_cron", "postgres");
+    c.batch_execute("DROP EXTENSION IF EXISTS pg_segment CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public").unwrap();
     for (line, expect_error, sql) in blocks {
         // psql meta-commands are not SQL
         let sql: String = sql.lines().filter(|l| !l.trim_start().starts_with('\\')).collect::<Vec<_>>().join("\n");

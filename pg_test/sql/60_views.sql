@@ -1,0 +1,91 @@
+-- Segmentation views: create (with filter, refund flag, fixed as_of), registry, refresh, KPIs,
+-- snapshots and tier migration, hostile names, errors with their SQLSTATEs.
+CREATE EXTENSION pg_segment;
+SET search_path = public, segment;
+SET TimeZone = 'UTC';
+CREATE SCHEMA shop;
+CREATE TABLE shop.orders AS
+SELECT order_id, customer_id, ordered_at, amount, is_refund,
+       CASE WHEN order_id % 10 = 0 THEN 'cancelled' ELSE 'paid' END AS status
+FROM sample_orders(2000, 3);
+
+SELECT create_segment_view('shop.segments', 'shop.orders', 'customer_id', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "lang": "en", "refund_column": "is_refund",
+      "filter": {"column": "status", "in": ["paid"]}}') AS created;
+SELECT view_schema, view_name, source, customer_column, ordered_at_column, amount_column, options, owner = current_user AS mine
+FROM segment_views;
+SELECT definition FROM segment_views;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shop.segments'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT indexdef FROM pg_indexes WHERE schemaname = 'shop' AND tablename = 'segments';
+-- the view is exactly the population of the filtered rows
+SELECT count(*) AS customers,
+       (SELECT count(*) FROM (SELECT * FROM shop.segments
+         EXCEPT SELECT p.*, timestamptz '2025-12-31 23:59:59+08' FROM population_rows((SELECT population_agg(customer_id, ordered_at, amount, is_refund,
+                '2025-12-31 23:59:59+08', '{"tz": "Asia/Shanghai", "lang": "en"}') FROM shop.orders WHERE status = 'paid')) p) x) AS differing
+FROM shop.segments;
+
+SELECT * FROM segment_kpis('shop.segments');
+SELECT * FROM segment_kpis('shop.segments', 'lifecycle_stage');
+
+-- a new customer's order shows after a refresh (concurrent by default)
+INSERT INTO shop.orders VALUES (900001, 5000, '2025-12-30 10:00+08', 88.00, false, 'paid'), (900002, 5000, '2025-12-30 11:00+08', 12.00, false, 'cancelled');
+SELECT count(*) AS before_refresh FROM shop.segments WHERE customer_id = 5000;
+SELECT refresh_segment_view('shop.segments') IS NOT NULL AS refreshed;
+SELECT customer_id, orders, monetary, lifecycle_stage, cadence, as_of FROM shop.segments WHERE customer_id = 5000;
+
+-- snapshots, then a change of spend, then the migration matrix and the changed customers
+SELECT take_snapshot('shop.segments', '2026-01-01') > 0 AS first_snapshot;
+INSERT INTO shop.orders SELECT 910000 + customer_id, customer_id, '2025-12-20 12:00+08', 5000, false, 'paid'
+FROM generate_series(1, 40) customer_id;
+SELECT refresh_segment_view('shop.segments', false) IS NOT NULL AS refreshed;
+SELECT take_snapshot('shop.segments', '2026-02-01') > 0 AS second_snapshot;
+SELECT view_name, taken_at, as_of, customers FROM segment_snapshots ORDER BY taken_at;
+SELECT * FROM tier_migration('shop.segments', '2026-01-15', '2026-02-15');
+SELECT count(*) AS changed, count(*) FILTER (WHERE customer_id <= 40) AS changed_among_big_spenders,
+       sum(revenue) AS revenue_between FROM segment_changes('shop.segments', '2026-01-15', '2026-02-15');
+SELECT customer_id, from_tier, to_tier, revenue FROM segment_changes('shop.segments', '2026-01-15', '2026-02-15') ORDER BY customer_id LIMIT 3;
+
+-- alter: options merged (null removes a key), snapshots kept
+SELECT alter_segment_view('shop.segments', '{"lang": "zh", "scheme": "cn8", "filter": null}') AS altered;
+SELECT options FROM segment_views WHERE view_name = 'segments';
+SELECT segment, count(*) FROM shop.segments GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
+SELECT count(*) AS snapshots_kept FROM segment_snapshots;
+
+-- hostile and odd names: quoted, mixed case, unicode, semicolons; nothing is injected
+CREATE TABLE shop."Odd ""Orders""; DROP TABLE shop.orders; --" AS
+SELECT customer_id AS "Customer ID; --", ordered_at AS "下单时间", amount AS "Amount""" FROM shop.orders;
+SELECT create_segment_view('shop."客户 ""分群""; DROP TABLE shop.orders; --"', 'shop."Odd ""Orders""; DROP TABLE shop.orders; --"',
+                           'Customer ID; --', '下单时间', 'Amount"', '{"as_of": "2026-01-01"}') AS odd_view;
+SELECT count(*) > 0 AS odd_view_has_rows FROM shop."客户 ""分群""; DROP TABLE shop.orders; --";
+SELECT count(*) > 0 AS orders_still_there FROM shop.orders;
+SELECT sqlstate_of($$SELECT create_segment_view('x; DROP TABLE shop.orders; --', 'shop.orders', 'customer_id', 'ordered_at', 'amount')$$) AS unquoted_hostile_name;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.s2', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"filter": {"column": "status", "in": ["paid''); DROP TABLE shop.orders; --"]}}')$$) AS hostile_filter_value;
+SELECT count(*) AS rows_of_hostile_filter FROM shop.s2;
+SELECT refresh_segment_view('shop."客户 ""分群""; DROP TABLE shop.orders; --"') IS NOT NULL AS odd_refreshed;
+SELECT drop_segment_view('shop."客户 ""分群""; DROP TABLE shop.orders; --"');
+SELECT count(*) > 0 AS orders_still_there FROM shop.orders;
+
+-- errors name the problem
+CREATE SEQUENCE shop.seq;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'client_id', 'ordered_at', 'amount')$$) AS missing_column;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'status', 'ordered_at', 'amount')$$) AS text_customer;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'amount', 'amount')$$) AS numeric_ordered_at;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'status')$$) AS text_amount;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.seq', 'customer_id', 'ordered_at', 'amount')$$) AS sequence_source;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.orders', 'shop.orders', 'customer_id', 'ordered_at', 'amount')$$) AS existing_name;
+SELECT sqlstate_of($$SELECT create_segment_view('nope.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount')$$) AS missing_schema;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"sheme": "cn8"}')$$) AS unknown_option;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"as_of": "yesterday-ish"}')$$) AS bad_as_of;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"filter": {"column": "status"}}')$$) AS bad_filter;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"refund_column": "status"}')$$) AS text_refund_column;
+SELECT sqlstate_of($$SELECT refresh_segment_view('shop.orders')$$) AS not_a_segment_view;
+SELECT sqlstate_of($$SELECT segment_kpis('shop.segments', 'age')$$) AS bad_kpi_dimension;
+SELECT sqlstate_of($$SELECT tier_migration('shop.segments', '2020-01-01', '2026-02-15')$$) AS no_snapshot_then;
+SELECT sqlstate_of($$SELECT schedule_refresh('shop.segments', '*/5 * * * *')$$) AS without_pg_cron;
+SELECT to_regclass('shop.e1') IS NULL AS nothing_left_behind;
+
+SELECT drop_segment_view('shop.segments');
+SELECT drop_segment_view('shop.s2');
+SELECT count(*) AS views_left, (SELECT count(*) FROM segment_snapshots) AS snapshots_left FROM segment_views;
+DROP SCHEMA shop CASCADE;
+DROP EXTENSION pg_segment CASCADE;
