@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # machine take turns instead of overwriting each other's pg_segment.so mid-run.
 if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
     export PGSEG_LOCKED=1
-    exec flock /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
+    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
 fi
 ROOT="$PWD"
 # the default store has about 4.4 orders per customer; these documented parameters give about
@@ -42,32 +42,42 @@ ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM orders")
 NCUST=$("${PSQL[@]}" -c "SELECT count(*) FROM summary")
 AS_OF="'2026-01-01 00:00+08'"
 
-# name | query (wrapped so that every output column is computed and nothing is sent to the client)
+# name | settings | query (wrapped so that every output column is computed and nothing is sent to
+# the client). Settings apply to that query only (e.g. 2 parallel workers).
+TZO='"tz": "Asia/Shanghai"'
+PAR="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
 QUERIES=(
-"seq_scan|SELECT count(*) FROM orders"
-"native_group_by|SELECT count(x) FROM (SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id) x"
-"rfm_agg_group_by|SELECT count(x) FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) FROM orders GROUP BY customer_id) x"
-"handwritten_rfm_ntile|SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM (SELECT customer_id, max(ordered_at) last, count(*) n, sum(amount) m FROM orders GROUP BY customer_id) g) x"
-"ntile_step_only|SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM plain) x"
-"breaks_and_scores|SELECT count(x) FROM (SELECT customer_id, segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') FROM summary, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{\"tz\": \"Asia/Shanghai\"}') b FROM summary) br) x"
-"composable_full|SELECT count(x) FROM (SELECT customer_id, segment.rfm_segment(sc, 'rfm11', 'en'), segment.lifecycle_stage(s, $AS_OF, '{}', 'en', 'Asia/Shanghai'), segment.purchase_cadence(s, $AS_OF, '{}', 'en', 'Asia/Shanghai') FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM orders GROUP BY 1) g, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{\"tz\": \"Asia/Shanghai\"}') b FROM summary) br, LATERAL segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') sc) x"
+"seq_scan||SELECT count(*) FROM orders"
+"native_group_by||SELECT count(x) FROM (SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id) x"
+"native_group_by_2_workers|$PAR|SELECT count(x) FROM (SELECT customer_id, max(ordered_at), count(*), sum(amount) FROM orders GROUP BY customer_id) x"
+"rfm_agg_group_by||SELECT count(x) FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) FROM orders GROUP BY customer_id) x"
+"handwritten_rfm_ntile||SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM (SELECT customer_id, max(ordered_at) last, count(*) n, sum(amount) m FROM orders GROUP BY customer_id) g) x"
+"ntile_step_only||SELECT count(x) FROM (SELECT customer_id, ntile(5) OVER (ORDER BY last) r, ntile(5) OVER (ORDER BY n) f, ntile(5) OVER (ORDER BY m) m FROM plain) x"
+"breaks_and_scores||SELECT count(x) FROM (SELECT customer_id, segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') FROM summary, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{$TZO}') b FROM summary) br) x"
+"composable_full||SELECT count(x) FROM (SELECT customer_id, segment.rfm_segment(sc, 'rfm11', 'en'), segment.customer_tier(cume_dist() OVER (ORDER BY segment.monetary(s, $AS_OF) DESC), '{}', 'en'), segment.lifecycle_stage(s, $AS_OF, '{}', 'en', 'Asia/Shanghai'), segment.purchase_cadence(s, $AS_OF, '{}', 'en', 'Asia/Shanghai') FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM orders GROUP BY 1) g, (SELECT segment.rfm_breaks(s, $AS_OF, 5, '{$TZO}') b FROM summary) br, LATERAL segment.rfm_score(s, b, $AS_OF, 'Asia/Shanghai') sc) x"
+"population_serial||SELECT count(x) FROM segment.population_rows((SELECT segment.population_agg(customer_id, ordered_at, amount, $AS_OF, '{$TZO, \"lang\": \"en\"}') FROM orders)) x"
+"population_2_workers|$PAR|SELECT count(x) FROM segment.population_rows((SELECT segment.population_agg(customer_id, ordered_at, amount, $AS_OF, '{$TZO, \"lang\": \"en\"}') FROM orders)) x"
+"view_create|SELECT segment.drop_segment_view(view_name) FROM segment.segment_views WHERE view_name = 'bench_view';|SELECT segment.create_segment_view('bench_view', 'orders', 'customer_id', 'ordered_at', 'amount', '{\"as_of\": \"2026-01-01 00:00+08\", $TZO}')"
+"view_refresh_concurrently||SELECT segment.refresh_segment_view('bench_view')"
+"view_refresh||SELECT segment.refresh_segment_view('bench_view', false)"
 )
 
-run_one() {  # prints "<ms> <peak kB>" for one run in a fresh backend
-    "${PSQL[@]}" <<SQL | awk '/Execution Time/ {t=$3} /^VmHWM/ {m=$2} END {print t, m}'
-EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) $1;
+run_one() {  # settings, query: prints "<ms> <peak kB> <workers launched>" for one run in a fresh backend
+    "${PSQL[@]}" <<SQL | awk '/Execution Time/ {t=$3} /Workers Launched/ {w+=$3} /^VmHWM/ {m=$2} END {print t, m, w+0}'
+$1
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) $2;
 SELECT line FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') line WHERE line LIKE 'VmHWM%';
 SQL
 }
 
-declare -A MS MEM
+declare -A MS MEM WORKERS
 for q in "${QUERIES[@]}"; do
-    name="${q%%|*}"; sql="${q#*|}"
+    IFS='|' read -r name settings sql <<<"$q"
     times=(); mems=()
-    for i in 1 2 3; do read -r t m < <(run_one "$sql"); times+=("$t"); mems+=("$m"); done
+    for i in 1 2 3; do read -r t m w < <(run_one "$settings" "$sql"); times+=("$t"); mems+=("$m"); WORKERS[$name]=$w; done
     MS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
     MEM[$name]=$(printf '%s\n' "${mems[@]}" | sort -g | tail -n 1)
-    printf '[bench] %-24s %10.1f ms  peak %8d kB\n' "$name" "${MS[$name]}" "${MEM[$name]}"
+    printf '[bench] %-26s %10.1f ms  peak %8d kB  workers %s\n' "$name" "${MS[$name]}" "${MEM[$name]}" "${WORKERS[$name]}"
 done
 
 mkdir -p bench
@@ -78,22 +88,31 @@ base=${MS[native_group_by]}; ntile=${MS[ntile_step_only]}
     echo
     echo "Command: \`BENCH_SIZE=$SIZE make bench\`, $(date -u +%Y-%m-%d)."
     echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
-    echo "PostgreSQL: $("${PSQL[@]}" -c 'SHOW server_version'); work_mem 256MB, shared_buffers 2GB, jit off, serial plans (max_parallel_workers_per_gather = 0)."
+    echo "PostgreSQL: $("${PSQL[@]}" -c 'SHOW server_version'); work_mem 256MB, shared_buffers 2GB, jit off; serial plans (max_parallel_workers_per_gather = 0) unless a query lists settings below."
     echo "Data: $ROWS order rows, $NCUST customers (segment.sample_orders($CUSTOMERS, 42, '$PARAMS'), rows in random order)."
     echo "Each figure is the median of 3 runs in fresh backends (EXPLAIN ANALYZE execution time); peak memory is the backend's VmHWM."
     echo
-    echo "| query | time (ms) | ratio to native GROUP BY | peak backend memory (MB) |"
-    echo "|---|---:|---:|---:|"
+    echo "| query | time (ms) | ratio to native GROUP BY | peak leader backend memory (MB) | parallel workers launched |"
+    echo "|---|---:|---:|---:|---:|"
     for q in "${QUERIES[@]}"; do
         name="${q%%|*}"
-        printf '| %s | %.1f | %.2f | %.0f |\n' "$name" "${MS[$name]}" "$(awk -v a="${MS[$name]}" -v b="$base" 'BEGIN {print a / b}')" "$(awk -v a="${MEM[$name]}" 'BEGIN {print a / 1024}')"
+        printf '| %s | %.1f | %.2f | %.0f | %s |\n' "$name" "${MS[$name]}" "$(awk -v a="${MS[$name]}" -v b="$base" 'BEGIN {print a / b}')" "$(awk -v a="${MEM[$name]}" 'BEGIN {print a / 1024}')" "${WORKERS[$name]}"
     done
     echo
-    printf 'Quantile scoring (breaks_and_scores) / ntile_step_only: %.2f\n' "$(awk -v a="${MS[breaks_and_scores]}" -v b="$ntile" 'BEGIN {print a / b}')"
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+    echo "Targets (issue 6), as measured in this run:"
+    echo
+    echo "- whole-population path, serial: $(ratio "${MS[population_serial]}" "$base") of native (target at most 0.75)"
+    echo "- whole-population path, 2 workers: $(ratio "${MS[population_2_workers]}" "$base") of native (target at most 0.5)"
+    echo "- composable summary aggregate (rfm_agg_group_by): $(ratio "${MS[rfm_agg_group_by]}" "$base") of native (target at most 1.0)"
+    echo "- quantile scoring of stored summaries (breaks_and_scores / ntile_step_only): $(ratio "${MS[breaks_and_scores]}" "$ntile") (target at most 0.5)"
     echo
     echo "Queries:"
     echo
-    for q in "${QUERIES[@]}"; do echo "- \`${q%%|*}\`: \`${q#*|}\`"; done
+    for q in "${QUERIES[@]}"; do
+        IFS='|' read -r name settings sql <<<"$q"
+        echo "- \`$name\`: ${settings:+\`$settings\` then }\`$sql\`"
+    done
 } >"$OUT"
 echo "[bench] wrote $OUT"
 cat "$OUT"
