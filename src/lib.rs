@@ -5,6 +5,7 @@
 
 pub mod core;
 pub mod fmgr;
+pub mod profile;
 pub mod rfm;
 pub mod sample;
 pub mod segment;
@@ -13,6 +14,7 @@ pub mod segment;
 
 ::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
+::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

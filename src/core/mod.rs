@@ -6,6 +6,7 @@ pub mod config;
 pub mod generator;
 pub mod labels;
 pub mod numeric;
+pub mod profile;
 pub mod score;
 pub mod summary;
 pub mod time;
