@@ -40,6 +40,7 @@ pub fn raise(e: Error) -> ! {
         ErrCode::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
         ErrCode::InvalidBinary => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
         ErrCode::NotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        ErrCode::OutOfMemory => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
         ErrCode::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
     };
     let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, e.message, "pg_segment");

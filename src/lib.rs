@@ -3,6 +3,7 @@
 //! `core` holds the pgrx-free logic; `rfm`, `segment` and `sample` are the SQL surface;
 //! `sql/pg_segment.sql` declares every SQL object by hand.
 
+pub mod cluster;
 pub mod core;
 pub mod fmgr;
 pub mod profile;
@@ -14,6 +15,7 @@ pub mod segment;
 
 ::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
+::pgrx::extension_sql_file!("../sql/cluster.sql", name = "pg_segment_cluster", requires = ["pg_segment_objects"]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
 
 #[cfg(any(test, feature = "pg_test"))]

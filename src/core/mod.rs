@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod generator;
+pub mod kmeans;
 pub mod labels;
 pub mod numeric;
 pub mod profile;
@@ -26,6 +27,8 @@ pub enum ErrCode {
     InvalidBinary,
     /// 0A000 feature_not_supported (e.g. a summary written by a newer version)
     NotSupported,
+    /// 53200 out_of_memory (a documented memory limit was exceeded)
+    OutOfMemory,
     /// XX000 internal_error
     Internal,
 }
