@@ -417,8 +417,7 @@ pg_fn!(fn pgseg_kmeans_elbow_final(fc) {
 
 // kmeans_assign(model jsonb, features float8[]) -> int
 pg_fn!(fn pgseg_kmeans_assign(fc) {
-    let key = arg_bytes(fc, 0).to_vec();
-    let model = cached(fc, &key, || Model::from_json(&arg_json(fc, 0)).or_raise());
+    let model = cached(fc, arg_bytes(fc, 0), || Model::from_json(&arg_json(fc, 0)).or_raise());
     let id = ROW.with(|row| {
         let mut row = row.borrow_mut();
         row.clear();

@@ -10,12 +10,14 @@ pub mod profile;
 pub mod rfm;
 pub mod sample;
 pub mod segment;
+pub mod tags;
 
 ::pgrx::pg_module_magic!();
 
 ::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
 ::pgrx::extension_sql_file!("../sql/cluster.sql", name = "pg_segment_cluster", requires = ["pg_segment_objects"]);
+::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_objects", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
 
 #[cfg(any(test, feature = "pg_test"))]

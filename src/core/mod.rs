@@ -10,6 +10,7 @@ pub mod numeric;
 pub mod profile;
 pub mod score;
 pub mod summary;
+pub mod tags;
 pub mod time;
 
 /// The SQLSTATE classes pg_segment raises.
