@@ -1,5 +1,7 @@
 -- Profile helpers: age bands, birthday windows, provinces (whole table), city tiers (whole table).
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_segment;
+RESET client_min_messages;
 SET TimeZone = 'UTC';
 
 -- age bands: every boundary of the default bands; 18 is in the first band

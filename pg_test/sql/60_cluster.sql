@@ -1,5 +1,7 @@
 -- k-means: fit, assign, silhouette, elbow; reproducibility across row orders and plans; errors.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_segment;
+RESET client_min_messages;
 -- three separated blobs in two features, deterministic (no random())
 CREATE TABLE km_points AS
 SELECT i AS id, ARRAY[(i % 3) * 10 + ((i * 37) % 100) / 100.0, (i % 3) * 5 * (1 - (i % 3)) + ((i * 53) % 100) / 100.0]::float8[] AS f

@@ -1,6 +1,8 @@
 -- Behaviour tags: each tag at its threshold, new arrivals, refunds, high-end second step,
 -- preferred category, labels, parallel plan, errors.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_segment;
+RESET client_min_messages;
 SET TimeZone = 'UTC';
 CREATE TABLE tag_orders (customer text, ordered_at timestamptz, amount numeric, discount numeric, promotion boolean,
                          category text, launched_at timestamptz);
