@@ -1,15 +1,18 @@
 //! pg_segment: customer segmentation inside PostgreSQL.
 //!
-//! `core` holds the pgrx-free logic; `rfm`, `segment`, `population` and `sample` are the SQL
-//! surface;
-//! `sql/pg_segment.sql` declares every SQL object by hand.
+//! `core` holds the pgrx-free logic; `rfm`, `segment`, `population`, `cluster`, `tags`,
+//! `profile` and `sample` are the SQL surface; the files in `sql/` declare every SQL object by
+//! hand.
 
+pub mod cluster;
 pub mod core;
 pub mod fmgr;
 pub mod population;
+pub mod profile;
 pub mod rfm;
 pub mod sample;
 pub mod segment;
+pub mod tags;
 
 ::pgrx::pg_module_magic!();
 
@@ -23,6 +26,9 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/population.sql", name = "pg_segment_population", requires = ["pg_segment_objects"]);
 ::pgrx::extension_sql_file!("../sql/views.sql", name = "pg_segment_views", requires = ["pg_segment_population"]);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
+::pgrx::extension_sql_file!("../sql/cluster.sql", name = "pg_segment_cluster", requires = ["pg_segment_objects"]);
+::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_objects", with_high_end_sql]);
+::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -5,11 +5,14 @@
 pub mod config;
 pub mod generator;
 pub mod idtable;
+pub mod kmeans;
 pub mod labels;
 pub mod numeric;
 pub mod population;
+pub mod profile;
 pub mod score;
 pub mod summary;
+pub mod tags;
 pub mod time;
 
 /// The SQLSTATE classes pg_segment raises.

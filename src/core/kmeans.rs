@@ -1,0 +1,777 @@
+//! k-means over per-customer feature vectors: standardization, greedy k-means++ seeding,
+//! Lloyd iterations, assignment, exact silhouette on a deterministic sample.
+//!
+//! Reproducibility: `fit` first sorts the points (lexicographically, `f64::total_cmp`), so the
+//! result depends only on the multiset of points, the seed and the options, never on the order in
+//! which rows arrived (serial and parallel plans give the same model, bit for bit).
+
+use super::config::Obj;
+use super::{ErrCode, Error, Result};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standardization {
+    /// (x - mean) / std
+    Zscore,
+    /// ln(1 + x), then z-score; needs x > -1
+    LogZscore,
+    None,
+}
+
+impl Standardization {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "zscore" => Ok(Self::Zscore),
+            "log_zscore" => Ok(Self::LogZscore),
+            "none" => Ok(Self::None),
+            other => Err(Error::invalid(format!("options: key \"standardize\" must be 'zscore', 'log_zscore' or 'none', got '{other}'"))),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Zscore => "zscore",
+            Self::LogZscore => "log_zscore",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub standardize: Standardization,
+    pub max_iterations: usize,
+    /// relative: the run stops when the squared centre shift is at most tolerance × the mean
+    /// variance of the standardized features (scikit-learn's rule)
+    pub tolerance: f64,
+    /// seeding runs; the one of least inertia is kept
+    pub n_init: usize,
+    /// bound on the points kept plus the working memory of the fit
+    pub memory_limit_mb: f64,
+}
+
+pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 1024.0;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { standardize: Standardization::Zscore, max_iterations: 300, tolerance: 1e-4, n_init: 1, memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB }
+    }
+}
+
+impl Options {
+    pub fn parse(json: &str) -> Result<Options> {
+        let mut o = Obj::parse("options", json)?;
+        let d = Options::default();
+        let standardize = Standardization::parse(&o.string("standardize", d.standardize.name())?)?;
+        let max_iterations = o.i64("max_iterations", d.max_iterations as i64)?;
+        let tolerance = o.f64("tolerance", d.tolerance)?;
+        let n_init = o.i64("n_init", d.n_init as i64)?;
+        let memory_limit_mb = o.f64("memory_limit_mb", d.memory_limit_mb)?;
+        o.finish()?;
+        if !(1..=10_000).contains(&max_iterations) {
+            return Err(Error::invalid(format!("options: key \"max_iterations\" must be between 1 and 10000, got {max_iterations}")));
+        }
+        if !(0.0..=1.0).contains(&tolerance) {
+            return Err(Error::invalid(format!("options: key \"tolerance\" must be between 0 and 1, got {tolerance}")));
+        }
+        if !(1..=100).contains(&n_init) {
+            return Err(Error::invalid(format!("options: key \"n_init\" must be between 1 and 100, got {n_init}")));
+        }
+        if !(memory_limit_mb > 0.0 && memory_limit_mb <= 1_048_576.0) {
+            return Err(Error::invalid(format!("options: key \"memory_limit_mb\" must be above 0 and at most 1048576, got {memory_limit_mb}")));
+        }
+        Ok(Options { standardize, max_iterations: max_iterations as usize, tolerance, n_init: n_init as usize, memory_limit_mb })
+    }
+
+    pub fn memory_limit_bytes(&self) -> f64 {
+        self.memory_limit_mb * 1_048_576.0
+    }
+}
+
+pub fn out_of_memory(what: &str, needed: f64, opts: &Options) -> Error {
+    Error {
+        code: ErrCode::OutOfMemory,
+        message: format!(
+            "{what}: the feature vectors and the working memory of the fit need {needed:.0} bytes, above options.memory_limit_mb = {} ({:.0} bytes)",
+            opts.memory_limit_mb,
+            opts.memory_limit_bytes()
+        ),
+        hint: Some("raise options.memory_limit_mb, or fit on a sample (e.g. TABLESAMPLE or WHERE hashtext(id::text) % 10 = 0)".into()),
+    }
+}
+
+/// Bytes the fit needs beyond the points themselves: a standardized copy, labels, distances.
+pub fn working_bytes(n: usize, dims: usize) -> f64 {
+    (n * dims * 8 + n * 4 + 3 * n * 8) as f64
+}
+
+/// Checks one feature vector: the `what` argument's elements must be finite (log_zscore: > -1).
+pub fn check_vector(xs: &[f64], what: &str) -> Result<()> {
+    if xs.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be an empty array")));
+    }
+    for (i, x) in xs.iter().enumerate() {
+        if !x.is_finite() {
+            return Err(Error::invalid(format!("{what}[{}] must be a finite number, got {x}", i + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// Standardization parameters: z = (t(x) - mean) / scale, t = ln(1 + x) for log_zscore.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scaler {
+    pub kind: Standardization,
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+}
+
+impl Scaler {
+    fn transform1(&self, x: f64) -> f64 {
+        match self.kind {
+            Standardization::LogZscore => x.ln_1p(),
+            _ => x,
+        }
+    }
+
+    pub fn apply(&self, x: &[f64], out: &mut [f64]) {
+        for j in 0..x.len() {
+            out[j] = (self.transform1(x[j]) - self.mean[j]) / self.scale[j];
+        }
+    }
+
+    /// Back to original units.
+    pub fn invert(&self, z: &[f64]) -> Vec<f64> {
+        z.iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let t = v * self.scale[j] + self.mean[j];
+                match self.kind {
+                    Standardization::LogZscore => t.exp_m1(),
+                    _ => t,
+                }
+            })
+            .collect()
+    }
+
+    /// Fits on `points` (n × dims, row-major) and returns the standardized copy.
+    pub fn fit(kind: Standardization, points: &[f64], dims: usize) -> Result<(Scaler, Vec<f64>)> {
+        let n = points.len() / dims;
+        let mut t = points.to_vec();
+        if kind == Standardization::LogZscore {
+            for (i, v) in t.iter_mut().enumerate() {
+                if *v <= -1.0 {
+                    return Err(Error::invalid(format!(
+                        "features[{}] is {} in some row: log_zscore needs every value above -1 (it uses ln(1 + x))",
+                        i % dims + 1,
+                        *v
+                    )));
+                }
+                *v = v.ln_1p();
+            }
+        }
+        let mut mean = vec![0.0; dims];
+        let mut scale = vec![1.0; dims];
+        if kind != Standardization::None {
+            for row in t.chunks_exact(dims) {
+                for j in 0..dims {
+                    mean[j] += row[j];
+                }
+            }
+            for m in mean.iter_mut() {
+                *m /= n as f64;
+            }
+            let mut var = vec![0.0; dims];
+            for row in t.chunks_exact(dims) {
+                for j in 0..dims {
+                    let d = row[j] - mean[j];
+                    var[j] += d * d;
+                }
+            }
+            for j in 0..dims {
+                let sd = (var[j] / n as f64).sqrt();
+                // a constant feature is left unscaled (as scikit-learn's StandardScaler does)
+                scale[j] = if sd > 0.0 && sd.is_finite() { sd } else { 1.0 };
+            }
+            for row in t.chunks_exact_mut(dims) {
+                for j in 0..dims {
+                    row[j] = (row[j] - mean[j]) / scale[j];
+                }
+            }
+        }
+        Ok((Scaler { kind, mean, scale }, t))
+    }
+}
+
+#[inline]
+fn dist2(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for j in 0..a.len() {
+        let d = a[j] - b[j];
+        s += d * d;
+    }
+    s
+}
+
+/// Index and squared distance of the nearest centre (ties: lowest index).
+#[inline]
+pub fn nearest(x: &[f64], centres: &[f64], dims: usize) -> (usize, f64) {
+    let mut best = (0usize, f64::INFINITY);
+    for (c, ctr) in centres.chunks_exact(dims).enumerate() {
+        let d = dist2(x, ctr);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
+/// Sorts the rows of `points` lexicographically (total order on f64) and returns how many
+/// distinct rows there are.
+pub fn sort_points(points: &mut Vec<f64>, dims: usize) -> usize {
+    let n = points.len() / dims;
+    let cmp = |a: &[f64], b: &[f64]| {
+        for j in 0..dims {
+            let o = a[j].total_cmp(&b[j]);
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    idx.sort_unstable_by(|&a, &b| cmp(&points[a as usize * dims..][..dims], &points[b as usize * dims..][..dims]));
+    let mut sorted = Vec::with_capacity(points.len());
+    for &i in &idx {
+        sorted.extend_from_slice(&points[i as usize * dims..][..dims]);
+    }
+    *points = sorted;
+    let mut distinct = if n > 0 { 1 } else { 0 };
+    for i in 1..n {
+        if cmp(&points[(i - 1) * dims..][..dims], &points[i * dims..][..dims]) != std::cmp::Ordering::Equal {
+            distinct += 1;
+        }
+    }
+    distinct
+}
+
+fn rng_for(seed: i64, run: u64) -> Pcg64Mcg {
+    let mut x = (seed as u64) ^ run.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // splitmix64 finaliser: nearby seeds give unrelated streams
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    Pcg64Mcg::seed_from_u64(x ^ (x >> 31))
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii 2007, with 2 + ln k local trials per centre).
+fn seed_centres(z: &[f64], dims: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64> {
+    let n = z.len() / dims;
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centres = Vec::with_capacity(k * dims);
+    let first = rng.gen_range(0..n);
+    centres.extend_from_slice(&z[first * dims..][..dims]);
+    let mut closest: Vec<f64> = z.chunks_exact(dims).map(|x| dist2(x, &centres[..dims])).collect();
+    let mut cum = vec![0.0; n];
+    let mut cand = vec![0.0; n];
+    let mut best = vec![0.0; n];
+    for _ in 1..k {
+        let mut acc = 0.0;
+        for i in 0..n {
+            acc += closest[i];
+            cum[i] = acc;
+        }
+        let pot = acc;
+        let mut best_pot = f64::INFINITY;
+        let mut best_id = 0usize;
+        for _ in 0..trials {
+            let r = rng.gen::<f64>() * pot;
+            // first point whose cumulative weight exceeds r: never one at distance 0
+            let id = cum.partition_point(|&c| c <= r).min(n - 1);
+            let c = &z[id * dims..][..dims];
+            let mut p = 0.0;
+            for (i, x) in z.chunks_exact(dims).enumerate() {
+                let d = dist2(x, c).min(closest[i]);
+                cand[i] = d;
+                p += d;
+            }
+            if p < best_pot {
+                best_pot = p;
+                best_id = id;
+                std::mem::swap(&mut best, &mut cand);
+            }
+        }
+        centres.extend_from_slice(&z[best_id * dims..][..dims]);
+        std::mem::swap(&mut closest, &mut best);
+    }
+    centres
+}
+
+/// Result of one k-means run in standardized space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub centres: Vec<f64>,
+    pub sizes: Vec<u64>,
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs: f64) -> Run {
+    let n = z.len() / dims;
+    let k = centres.len() / dims;
+    let mut labels = vec![u32::MAX; n];
+    let mut dists = vec![0.0; n];
+    let mut sums = vec![0.0; k * dims];
+    let mut counts = vec![0u64; k];
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < opts.max_iterations {
+        iterations += 1;
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        counts.iter_mut().for_each(|c| *c = 0);
+        let mut changed = 0usize;
+        for (i, x) in z.chunks_exact(dims).enumerate() {
+            let (c, d) = nearest(x, &centres, dims);
+            if labels[i] != c as u32 {
+                changed += 1;
+                labels[i] = c as u32;
+            }
+            dists[i] = d;
+            counts[c] += 1;
+            for j in 0..dims {
+                sums[c * dims + j] += x[j];
+            }
+        }
+        // an empty cluster takes the point farthest from its centre (ties: lowest index)
+        for c in 0..k {
+            if counts[c] == 0 {
+                let (far, _) = dists.iter().enumerate().fold((0usize, -1.0), |b, (i, &d)| if d > b.1 { (i, d) } else { b });
+                let old = labels[far] as usize;
+                let x = &z[far * dims..][..dims];
+                counts[old] -= 1;
+                for j in 0..dims {
+                    sums[old * dims + j] -= x[j];
+                    sums[c * dims + j] = x[j];
+                }
+                counts[c] = 1;
+                labels[far] = c as u32;
+                dists[far] = 0.0;
+                changed += 1;
+            }
+        }
+        let mut shift = 0.0;
+        for c in 0..k {
+            for j in 0..dims {
+                let v = sums[c * dims + j] / counts[c] as f64;
+                let d = v - centres[c * dims + j];
+                shift += d * d;
+                centres[c * dims + j] = v;
+            }
+        }
+        if changed == 0 || shift <= tol_abs {
+            converged = true;
+            break;
+        }
+    }
+    // final assignment to the final centres
+    let mut inertia = 0.0;
+    counts.iter_mut().for_each(|c| *c = 0);
+    for x in z.chunks_exact(dims) {
+        let (c, d) = nearest(x, &centres, dims);
+        counts[c] += 1;
+        inertia += d;
+    }
+    Run { centres, sizes: counts, inertia, iterations, converged }
+}
+
+/// A fitted model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub k: usize,
+    pub dims: usize,
+    pub seed: i64,
+    pub scaler: Scaler,
+    /// k × dims, standardized space, cluster 1 first
+    pub centres: Vec<f64>,
+    pub sizes: Vec<u64>,
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub points: usize,
+    pub state_bytes: f64,
+    pub work_bytes: f64,
+    pub options: Options,
+}
+
+/// Checks k against the points; `points` is sorted in place.
+pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options) -> Result<Model> {
+    let n = if dims == 0 { 0 } else { points.len() / dims };
+    if n == 0 {
+        return Err(Error::invalid("kmeans_fit: no rows with features to cluster"));
+    }
+    if k < 1 {
+        return Err(Error::invalid(format!("k must be at least 1, got {k}")));
+    }
+    let state_bytes = (points.len() * 8) as f64;
+    let work_bytes = working_bytes(n, dims);
+    if state_bytes + work_bytes > opts.memory_limit_bytes() {
+        return Err(out_of_memory("kmeans_fit", state_bytes + work_bytes, opts));
+    }
+    let distinct = sort_points(points, dims);
+    if k as usize > distinct {
+        return Err(Error::invalid(format!("k ({k}) is larger than the number of distinct feature vectors ({distinct})"))
+            .with_hint("choose a smaller k"));
+    }
+    let k = k as usize;
+    let (scaler, z) = Scaler::fit(opts.standardize, points, dims)?;
+    // tolerance relative to the mean variance of the standardized features
+    let mut mean_var = 0.0;
+    for j in 0..dims {
+        let m: f64 = z.chunks_exact(dims).map(|r| r[j]).sum::<f64>() / n as f64;
+        mean_var += z.chunks_exact(dims).map(|r| (r[j] - m) * (r[j] - m)).sum::<f64>() / n as f64;
+    }
+    let tol_abs = opts.tolerance * mean_var / dims as f64;
+    let mut best: Option<Run> = None;
+    for run in 0..opts.n_init {
+        let mut rng = rng_for(seed, run as u64);
+        let centres = seed_centres(&z, dims, k, &mut rng);
+        let r = lloyd(&z, dims, centres, opts, tol_abs);
+        if best.as_ref().map_or(true, |b| r.inertia < b.inertia) {
+            best = Some(r);
+        }
+    }
+    let run = best.unwrap();
+    // clusters numbered by size, largest first (ties: centre order)
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| {
+        run.sizes[b].cmp(&run.sizes[a]).then_with(|| {
+            let (ca, cb) = (&run.centres[a * dims..][..dims], &run.centres[b * dims..][..dims]);
+            ca.iter().zip(cb).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    let centres: Vec<f64> = order.iter().flat_map(|&c| run.centres[c * dims..][..dims].to_vec()).collect();
+    let sizes = order.iter().map(|&c| run.sizes[c]).collect();
+    Ok(Model {
+        k,
+        dims,
+        seed,
+        scaler,
+        centres,
+        sizes,
+        inertia: run.inertia,
+        iterations: run.iterations,
+        converged: run.converged,
+        points: n,
+        state_bytes,
+        work_bytes,
+        options: opts.clone(),
+    })
+}
+
+impl Model {
+    /// Cluster id 1..k of a feature vector in original units.
+    pub fn assign(&self, x: &[f64]) -> Result<usize> {
+        if x.len() != self.dims {
+            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {}", x.len(), self.dims)));
+        }
+        check_vector(x, "features")?;
+        if self.scaler.kind == Standardization::LogZscore {
+            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
+                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
+            }
+        }
+        let mut z = vec![0.0; self.dims];
+        self.scaler.apply(x, &mut z);
+        Ok(nearest(&z, &self.centres, self.dims).0 + 1)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let d = self.dims;
+        let clusters: Vec<Value> = (0..self.k)
+            .map(|c| {
+                let z = &self.centres[c * d..][..d];
+                json!({"id": c + 1, "size": self.sizes[c], "centroid": self.scaler.invert(z), "centroid_standardized": z})
+            })
+            .collect();
+        json!({
+            "kind": "pg_segment.kmeans", "version": 1,
+            "k": self.k, "dims": self.dims, "seed": self.seed,
+            "standardize": self.scaler.kind.name(), "mean": self.scaler.mean, "scale": self.scaler.scale,
+            "clusters": clusters,
+            "inertia": self.inertia, "iterations": self.iterations, "converged": self.converged,
+            "points": self.points, "state_bytes": self.state_bytes, "work_bytes": self.work_bytes,
+            "options": {"max_iterations": self.options.max_iterations, "tolerance": self.options.tolerance,
+                        "n_init": self.options.n_init, "memory_limit_mb": self.options.memory_limit_mb},
+        })
+    }
+
+    /// Reads a model written by `to_json` (what `assign` and `silhouette` need).
+    pub fn from_json(text: &str) -> Result<Model> {
+        let bad = |what: &str| Error::invalid(format!("model is not a kmeans_fit model: {what}"));
+        let v: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
+        if v.get("kind").and_then(Value::as_str) != Some("pg_segment.kmeans") {
+            return Err(bad("missing \"kind\": \"pg_segment.kmeans\""));
+        }
+        if v.get("version").and_then(Value::as_i64) != Some(1) {
+            return Err(Error::not_supported("model: version not supported by this pg_segment (expected 1)"));
+        }
+        let num = |key: &str| v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(key));
+        let floats = |x: Option<&Value>, key: &str| -> Result<Vec<f64>> {
+            x.and_then(Value::as_array).ok_or_else(|| bad(key))?.iter().map(|e| e.as_f64().ok_or_else(|| bad(key))).collect()
+        };
+        let k = num("k")? as usize;
+        let dims = num("dims")? as usize;
+        let kind = Standardization::parse(v.get("standardize").and_then(Value::as_str).ok_or_else(|| bad("standardize"))?)?;
+        let mean = floats(v.get("mean"), "mean")?;
+        let scale = floats(v.get("scale"), "scale")?;
+        let clusters = v.get("clusters").and_then(Value::as_array).ok_or_else(|| bad("clusters"))?;
+        let mut centres = Vec::with_capacity(k * dims);
+        let mut sizes = Vec::with_capacity(k);
+        for c in clusters {
+            let z = floats(c.get("centroid_standardized"), "centroid_standardized")?;
+            if z.len() != dims || z.iter().any(|x| !x.is_finite()) {
+                return Err(bad("centroid_standardized"));
+            }
+            centres.extend(z);
+            sizes.push(c.get("size").and_then(Value::as_u64).unwrap_or(0));
+        }
+        if k == 0 || dims == 0 || clusters.len() != k || mean.len() != dims || scale.len() != dims || scale.iter().any(|s| !(*s > 0.0)) {
+            return Err(bad("inconsistent k, dims, mean, scale or clusters"));
+        }
+        Ok(Model {
+            k,
+            dims,
+            seed: v.get("seed").and_then(Value::as_i64).unwrap_or(0),
+            scaler: Scaler { kind, mean, scale },
+            centres,
+            sizes,
+            inertia: num("inertia").unwrap_or(f64::NAN),
+            iterations: num("iterations").unwrap_or(0.0) as usize,
+            converged: v.get("converged").and_then(Value::as_bool).unwrap_or(false),
+            points: num("points").unwrap_or(0.0) as usize,
+            state_bytes: 0.0,
+            work_bytes: 0.0,
+            options: Options::default(),
+        })
+    }
+}
+
+pub const MAX_SILHOUETTE_SAMPLE: i64 = 50_000;
+
+/// Mean silhouette (Rousseeuw 1987) of the model's clusters, exact over a deterministic sample of
+/// at most `sample_size` points (all when fewer), in standardized space. `points` is sorted in
+/// place; None when the sample holds fewer than two clusters.
+pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64) -> Result<Option<f64>> {
+    if !(2..=MAX_SILHOUETTE_SAMPLE).contains(&sample_size) {
+        return Err(Error::invalid(format!("sample_size must be between 2 and {MAX_SILHOUETTE_SAMPLE}, got {sample_size}")));
+    }
+    let d = model.dims;
+    let n = points.len() / d;
+    if n == 0 {
+        return Ok(None);
+    }
+    sort_points(points, d);
+    let s = (sample_size as usize).min(n);
+    let mut idx: Vec<usize> = (0..n).collect();
+    if s < n {
+        let mut rng = rng_for(model.seed, 0x5111_0E77E);
+        for i in 0..s {
+            let j = rng.gen_range(i..n);
+            idx.swap(i, j);
+        }
+        idx.truncate(s);
+        idx.sort_unstable();
+    }
+    let mut z = vec![0.0; s * d];
+    let mut labels = vec![0usize; s];
+    for (r, &i) in idx.iter().enumerate() {
+        let x = &points[i * d..][..d];
+        labels[r] = model.assign(x)? - 1;
+        let (zr, _) = z.split_at_mut((r + 1) * d);
+        model.scaler.apply(x, &mut zr[r * d..]);
+    }
+    let k = model.k;
+    let mut counts = vec![0usize; k];
+    for &l in &labels {
+        counts[l] += 1;
+    }
+    if counts.iter().filter(|&&c| c > 0).count() < 2 {
+        return Ok(None);
+    }
+    let mut total = 0.0;
+    let mut sums = vec![0.0; k];
+    for i in 0..s {
+        sums.iter_mut().for_each(|x| *x = 0.0);
+        let zi = &z[i * d..][..d];
+        for j in 0..s {
+            sums[labels[j]] += dist2(zi, &z[j * d..][..d]).sqrt();
+        }
+        let own = labels[i];
+        if counts[own] <= 1 {
+            continue; // a singleton's silhouette is 0
+        }
+        let a = sums[own] / (counts[own] - 1) as f64;
+        let b = (0..k).filter(|&c| c != own && counts[c] > 0).map(|c| sums[c] / counts[c] as f64).fold(f64::INFINITY, f64::min);
+        let m = a.max(b);
+        if m > 0.0 {
+            total += (b - a) / m;
+        }
+    }
+    Ok(Some(total / s as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three well-separated blobs in 2-D, deterministic.
+    fn blobs(n_each: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let centres = [(0.0, 0.0), (10.0, 10.0), (0.0, 20.0)];
+        let mut v = Vec::new();
+        for i in 0..n_each * 3 {
+            let (cx, cy) = centres[i % 3];
+            v.push(cx + rng.gen::<f64>() - 0.5);
+            v.push(cy + rng.gen::<f64>() - 0.5);
+        }
+        v
+    }
+
+    fn opts_none() -> Options {
+        Options { standardize: Standardization::None, ..Options::default() }
+    }
+
+    #[test]
+    fn finds_separated_blobs() {
+        let mut p = blobs(100, 1);
+        let m = fit(&mut p, 2, 3, 42, &opts_none()).unwrap();
+        assert!(m.converged);
+        assert_eq!(m.sizes, vec![100, 100, 100]);
+        let mut cs: Vec<(i64, i64)> = (0..3).map(|c| (m.centres[c * 2].round() as i64, m.centres[c * 2 + 1].round() as i64)).collect();
+        cs.sort();
+        assert_eq!(cs, vec![(0, 0), (0, 20), (10, 10)]);
+        // inertia of uniform(-0.5, 0.5)^2 noise: 300 points × 2 × 1/12
+        assert!((m.inertia - 50.0).abs() < 10.0, "{}", m.inertia);
+        assert_eq!(m.assign(&[0.1, 19.8]).unwrap(), m.assign(&[-0.2, 20.3]).unwrap());
+        assert_ne!(m.assign(&[0.1, 19.8]).unwrap(), m.assign(&[0.0, 0.0]).unwrap());
+    }
+
+    #[test]
+    fn row_order_does_not_matter() {
+        let p = blobs(200, 7);
+        let mut a = p.clone();
+        // reversed rows
+        let mut b: Vec<f64> = p.chunks_exact(2).rev().flatten().copied().collect();
+        let ma = fit(&mut a, 2, 4, 9, &Options::default()).unwrap();
+        let mb = fit(&mut b, 2, 4, 9, &Options::default()).unwrap();
+        assert_eq!(ma, mb);
+        let mc = fit(&mut p.clone(), 2, 4, 10, &Options::default()).unwrap();
+        assert_eq!(mc.k, 4);
+    }
+
+    #[test]
+    fn errors_and_edge_cases() {
+        let mut p = vec![1.0, 2.0, 1.0, 2.0, 3.0, 4.0];
+        assert!(fit(&mut p.clone(), 2, 0, 1, &Options::default()).unwrap_err().message.contains("k must be at least 1"));
+        let e = fit(&mut p.clone(), 2, 3, 1, &Options::default()).unwrap_err();
+        assert!(e.message.contains("distinct feature vectors (2)"), "{}", e.message);
+        assert_eq!(e.code, ErrCode::InvalidParameter);
+        let m = fit(&mut p, 2, 2, 1, &opts_none()).unwrap();
+        assert_eq!(m.inertia, 0.0);
+        assert_eq!(m.sizes, vec![2, 1]);
+        assert!(fit(&mut Vec::new(), 2, 1, 1, &Options::default()).unwrap_err().message.contains("no rows"));
+        // k = 1: the mean
+        let m = fit(&mut vec![0.0, 2.0, 4.0], 1, 1, 1, &opts_none()).unwrap();
+        assert_eq!(m.centres, vec![2.0]);
+        assert_eq!(m.inertia, 8.0);
+        // constant feature is left unscaled
+        let m = fit(&mut vec![5.0, 1.0, 5.0, 3.0], 2, 2, 1, &Options::default()).unwrap();
+        assert_eq!(m.scaler.scale[0], 1.0);
+        assert!(check_vector(&[1.0, f64::NAN], "features").unwrap_err().message.contains("features[2]"));
+        assert!(check_vector(&[], "features").is_err());
+        assert!(m.assign(&[1.0]).unwrap_err().message.contains("fitted on 2"));
+        let tiny = Options { memory_limit_mb: 0.000_01, ..Options::default() };
+        assert_eq!(fit(&mut vec![1.0, 2.0], 1, 1, 1, &tiny).unwrap_err().code, ErrCode::OutOfMemory);
+    }
+
+    #[test]
+    fn options_are_strict() {
+        assert_eq!(Options::parse("{}").unwrap(), Options::default());
+        let o = Options::parse(r#"{"standardize": "log_zscore", "max_iterations": 5, "tolerance": 0, "n_init": 3}"#).unwrap();
+        assert_eq!((o.standardize, o.max_iterations, o.tolerance, o.n_init), (Standardization::LogZscore, 5, 0.0, 3));
+        assert!(Options::parse(r#"{"standardize": "minmax"}"#).unwrap_err().message.contains("standardize"));
+        assert!(Options::parse(r#"{"max_iterations": 0}"#).unwrap_err().message.contains("max_iterations"));
+        assert!(Options::parse(r#"{"iterations": 5}"#).unwrap_err().message.contains("unknown key"));
+        assert!(Options::parse(r#"{"memory_limit_mb": -1}"#).unwrap_err().message.contains("memory_limit_mb"));
+    }
+
+    #[test]
+    fn log_zscore_round_trips_and_rejects_minus_one() {
+        let mut p = vec![0.0, 9.0, 99.0, 999.0];
+        let o = Options { standardize: Standardization::LogZscore, ..Options::default() };
+        let m = fit(&mut p, 1, 2, 3, &o).unwrap();
+        let back = m.scaler.invert(&[(10f64.ln() - m.scaler.mean[0]) / m.scaler.scale[0]]);
+        assert!((back[0] - 9.0).abs() < 1e-9);
+        assert!(fit(&mut vec![-1.0, 3.0], 1, 1, 3, &o).unwrap_err().message.contains("above -1"));
+        assert!(m.assign(&[-2.0]).is_err());
+    }
+
+    #[test]
+    fn model_json_round_trip() {
+        let mut p = blobs(30, 3);
+        let m = fit(&mut p, 2, 3, 5, &Options::default()).unwrap();
+        let back = Model::from_json(&m.to_json().to_string()).unwrap();
+        assert_eq!(back.centres, m.centres);
+        assert_eq!(back.scaler, m.scaler);
+        for x in p.chunks_exact(2) {
+            assert_eq!(back.assign(x).unwrap(), m.assign(x).unwrap());
+        }
+        assert!(Model::from_json("{}").unwrap_err().message.contains("kind"));
+        assert!(Model::from_json("[1]").is_err());
+    }
+
+    /// Brute-force silhouette for a check.
+    fn silhouette_naive(z: &[(f64, f64)], labels: &[usize]) -> f64 {
+        let n = z.len();
+        let k = labels.iter().max().unwrap() + 1;
+        let mut total = 0.0;
+        for i in 0..n {
+            let mut sum = vec![0.0; k];
+            let mut cnt = vec![0usize; k];
+            for j in 0..n {
+                if i != j {
+                    sum[labels[j]] += ((z[i].0 - z[j].0).powi(2) + (z[i].1 - z[j].1).powi(2)).sqrt();
+                    cnt[labels[j]] += 1;
+                }
+            }
+            if cnt[labels[i]] == 0 {
+                continue;
+            }
+            let a = sum[labels[i]] / cnt[labels[i]] as f64;
+            let b = (0..k).filter(|&c| c != labels[i] && cnt[c] > 0).map(|c| sum[c] / cnt[c] as f64).fold(f64::INFINITY, f64::min);
+            total += (b - a) / a.max(b);
+        }
+        total / n as f64
+    }
+
+    #[test]
+    fn silhouette_is_exact_on_small_inputs_and_sampled_on_large() {
+        let mut p = blobs(20, 11);
+        let m = fit(&mut p.clone(), 2, 3, 5, &opts_none()).unwrap();
+        let s = silhouette(&m, &mut p, 1000).unwrap().unwrap();
+        let z: Vec<(f64, f64)> = p.chunks_exact(2).map(|x| (x[0], x[1])).collect();
+        let labels: Vec<usize> = p.chunks_exact(2).map(|x| m.assign(x).unwrap() - 1).collect();
+        assert!((s - silhouette_naive(&z, &labels)).abs() < 1e-12);
+        assert!(s > 0.9, "{s}");
+        // sampled: deterministic, close to the full value
+        let mut big = blobs(2000, 12);
+        let a = silhouette(&m, &mut big.clone(), 500).unwrap().unwrap();
+        let b = silhouette(&m, &mut big, 500).unwrap().unwrap();
+        assert_eq!(a, b);
+        assert!(a > 0.9);
+        let one = fit(&mut vec![1.0, 2.0, 3.0], 1, 1, 1, &opts_none()).unwrap();
+        assert_eq!(silhouette(&one, &mut vec![1.0, 2.0, 3.0], 10).unwrap(), None);
+        assert!(silhouette(&one, &mut vec![1.0], 1).is_err());
+    }
+}

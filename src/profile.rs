@@ -1,0 +1,131 @@
+//! SQL surface of the profile helpers (`age_band`, `birthday_within`, `next_birthday`,
+//! `province_name`, `china_region`, `north_south`, `provinces()`); the logic is in
+//! `crate::core::profile`, the SQL objects in `sql/profile.sql`.
+
+use crate::core::config::Lang;
+use crate::core::profile::{age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES};
+use crate::core::Error;
+use crate::fmgr::*;
+use crate::pg_fn;
+use pgrx::pg_sys::FunctionCallInfo;
+
+/// The language argument `n`; NULL is an error (as for the other label functions).
+pub unsafe fn lang_at(fc: FunctionCallInfo, n: usize) -> Lang {
+    if is_null(fc, n) {
+        raise(Error::invalid("lang must be 'zh', 'en' or 'code', got NULL"));
+    }
+    Lang::parse(arg_str(fc, n, "lang")).or_raise()
+}
+
+/// A finite `date` argument as a day number since 2000-01-01.
+pub unsafe fn arg_day(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
+    let d = arg_i32(fc, n);
+    if d == i32::MIN || d == i32::MAX {
+        raise(Error::datetime(format!("{name} must be a finite date, got infinity")));
+    }
+    d as i64
+}
+
+// age_band(birthday date, as_of date, config jsonb, lang text)
+pg_fn!(fn pgseg_age_band(fc) {
+    let birthday = arg_day(fc, 0, "birthday");
+    let as_of = arg_day(fc, 1, "as_of");
+    let key = arg_bytes(fc, 2).to_vec();
+    let bands = cached(fc, &key, || AgeBands::parse(&arg_json(fc, 2)).or_raise());
+    let lang = lang_at(fc, 3);
+    match age_years(birthday, as_of) {
+        None => ret_null(fc),
+        Some(age) => ret_text(bands.band(age).get(lang)),
+    }
+});
+
+// birthday_within(birthday date, as_of date, days integer)
+pg_fn!(fn pgseg_birthday_within(fc) {
+    let birthday = arg_day(fc, 0, "birthday");
+    let as_of = arg_day(fc, 1, "as_of");
+    Datum::from(birthday_within(birthday, as_of, arg_i32(fc, 2) as i64).or_raise())
+});
+
+// next_birthday(birthday date, as_of date) -> date
+pg_fn!(fn pgseg_next_birthday(fc) {
+    let birthday = arg_day(fc, 0, "birthday");
+    let as_of = arg_day(fc, 1, "as_of");
+    if birthday > as_of {
+        return ret_null(fc);
+    }
+    let next = next_birthday(birthday, as_of);
+    if next > i32::MAX as i64 - 1 {
+        raise(Error::datetime("date out of range"));
+    }
+    ret_i32(next as i32)
+});
+
+// province_name(province text, lang text)
+pg_fn!(fn pgseg_province_name(fc) {
+    let lang = lang_at(fc, 1);
+    match province_name(arg_str(fc, 0, "province"), lang) {
+        Some(s) => ret_text(s),
+        None => ret_null(fc),
+    }
+});
+
+// china_region(province text, lang text)
+pg_fn!(fn pgseg_china_region(fc) {
+    let lang = lang_at(fc, 1);
+    match china_region(arg_str(fc, 0, "province")) {
+        Some(r) => ret_text(r.label(lang)),
+        None => ret_null(fc),
+    }
+});
+
+// north_south(province text, lang text)
+pg_fn!(fn pgseg_north_south(fc) {
+    let lang = lang_at(fc, 1);
+    match is_north(arg_str(fc, 0, "province")) {
+        Some(n) => ret_text(side_label(n, lang)),
+        None => ret_null(fc),
+    }
+});
+
+// city_tier_label(tier text, lang text)
+pg_fn!(fn pgseg_city_tier_label(fc) {
+    let lang = lang_at(fc, 1);
+    let (zh, en) = match arg_str(fc, 0, "tier") {
+        "tier1" => ("一线城市", "Tier 1"),
+        "new_tier1" => ("新一线城市", "New tier 1"),
+        "tier2" => ("二线城市", "Tier 2"),
+        "tier3" => ("三线城市", "Tier 3"),
+        "tier4" => ("四线城市", "Tier 4"),
+        "tier5" => ("五线城市", "Tier 5"),
+        _ => return ret_null(fc),
+    };
+    ret_text(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+        Lang::Code => arg_str(fc, 0, "tier"),
+    })
+});
+
+use pgrx::pg_sys::Datum;
+
+#[pgrx::pg_schema]
+pub mod segment {
+    use super::*;
+    use pgrx::prelude::*;
+
+    /// Every provincial-level division with its names, region and side (the whole mapping).
+    #[pg_extern(name = "provinces", immutable, parallel_safe)]
+    pub fn provinces() -> TableIterator<
+        'static,
+        (
+            name!(province, &'static str),
+            name!(official_name, &'static str),
+            name!(name_en, &'static str),
+            name!(region, &'static str),
+            name!(region_en, &'static str),
+            name!(north_south, &'static str),
+        ),
+    > {
+        TableIterator::new(PROVINCES.iter().map(|p| (p.zh, p.official, p.en, p.region.label(Lang::Zh), p.region.label(Lang::En), side_label(p.north, Lang::Code))))
+    }
+}

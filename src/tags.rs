@@ -1,0 +1,232 @@
+//! SQL surface of behaviour tags: the `behaviour_tags` and `preferred_category` aggregates (one
+//! internal state, parallel safe), `tag_label`, and `with_high_end`. Logic in `crate::core::tags`;
+//! SQL objects in `sql/tags.sql`.
+
+use crate::core::numeric::{decode_numeric, SCALE};
+use crate::core::tags::{tag_label, with_high_end, Evidence, Rules};
+use crate::core::Error;
+use crate::fmgr::*;
+use crate::pg_fn;
+use crate::rfm::{agg_context, ret_tuple};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use pgrx::IntoDatum;
+
+struct TagState {
+    rules_bytes: Vec<u8>,
+    rules: Rules,
+    ev: Evidence,
+}
+
+#[inline]
+unsafe fn state_at(fc: FunctionCallInfo, n: usize) -> Option<*mut TagState> {
+    if is_null(fc, n) {
+        None
+    } else {
+        Some(arg(fc, n).cast_mut_ptr::<TagState>())
+    }
+}
+
+unsafe fn new_state(fc: FunctionCallInfo, s: TagState) -> *mut TagState {
+    pgrx::PgMemoryContexts::For(agg_context(fc, "behaviour_tags")).leak_and_drop_on_delete(s)
+}
+
+/// An amount in 10^-4 units from a numeric argument.
+unsafe fn numeric_at(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
+    decode_numeric(arg_bytes(fc, n), name).or_raise()
+}
+
+// behaviour_tags transition: (state, ordered_at, amount, discount, promotion, category [, launched_at [, rules]])
+pg_fn!(fn pgseg_tags_trans(fc) {
+    let state = state_at(fc, 0);
+    if is_null(fc, 1) || is_null(fc, 2) {
+        return state_or_null(fc, state);
+    }
+    let at = arg_instant(fc, 1, "ordered_at");
+    let amount = numeric_at(fc, 2, "amount");
+    let rules_bytes: &[u8] = if nargs(fc) > 7 && !is_null(fc, 7) { arg_bytes(fc, 7) } else { &[] };
+    let st = match state {
+        Some(s) => {
+            if (*s).rules_bytes.as_slice() != rules_bytes {
+                raise(Error::invalid("behaviour_tags: rules must be the same in every row of the aggregate"));
+            }
+            s
+        }
+        None => {
+            let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 7)).or_raise() };
+            new_state(fc, TagState { rules_bytes: rules_bytes.to_vec(), rules, ev: Evidence::default() })
+        }
+    };
+    if amount < 0 {
+        // a refund row is not an order
+        return Datum::from(st);
+    }
+    let discount = if is_null(fc, 3) {
+        None
+    } else {
+        let d = numeric_at(fc, 3, "discount") as f64 / SCALE as f64;
+        if !(0.0..=1.0).contains(&d) {
+            raise(Error::invalid(format!("discount must be a fraction between 0 and 1 (0.15 = 15% off), got {d}")));
+        }
+        Some(d)
+    };
+    let promotion = if is_null(fc, 4) { None } else { Some(arg_bool(fc, 4)) };
+    let category = if is_null(fc, 5) { None } else { Some(arg_str(fc, 5, "category")) };
+    let launched = if nargs(fc) > 6 && !is_null(fc, 6) { Some(arg_instant(fc, 6, "launched_at")) } else { None };
+    let s = &mut *st;
+    s.ev.add(at, amount, discount, promotion, category, launched, &s.rules);
+    Datum::from(st)
+});
+
+// preferred_category transition: (state, category, amount)
+pg_fn!(fn pgseg_pref_cat_trans(fc) {
+    let state = state_at(fc, 0);
+    if is_null(fc, 1) || is_null(fc, 2) {
+        return state_or_null(fc, state);
+    }
+    let amount = numeric_at(fc, 2, "amount");
+    let st = state.unwrap_or_else(|| new_state(fc, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default() }));
+    let c = arg_str(fc, 1, "category");
+    let ev = &mut (*st).ev;
+    match ev.categories.iter_mut().find(|(n, _)| n == c) {
+        Some(e) => e.1 += amount as i128,
+        None => ev.categories.push((c.to_string(), amount as i128)),
+    }
+    Datum::from(st)
+});
+
+pg_fn!(fn pgseg_tags_combine(fc) {
+    match (state_at(fc, 0), state_at(fc, 1)) {
+        (None, None) => ret_null(fc),
+        (Some(a), None) => Datum::from(a),
+        (None, Some(b)) => {
+            let b = &*b;
+            Datum::from(new_state(fc, TagState { rules_bytes: b.rules_bytes.clone(), rules: b.rules.clone(), ev: b.ev.clone() }))
+        }
+        (Some(a), Some(b)) => {
+            if (*a).rules_bytes != (*b).rules_bytes {
+                raise(Error::invalid("behaviour_tags: rules must be the same in every row of the aggregate"));
+            }
+            let other = (*b).ev.clone();
+            (*a).ev.merge(&other);
+            Datum::from(a)
+        }
+    }
+});
+
+// serialized: u8 version 1, u32 rules length, rules (jsonb bytes), 5 × i64 counts, i128 spend,
+// u32 categories, each (u32 length, utf-8, i128 spend), u64 instants, i64 each (little endian)
+pg_fn!(fn pgseg_tags_serialize(fc) {
+    let s = &*arg(fc, 0).cast_mut_ptr::<TagState>();
+    let e = &s.ev;
+    let mut out = Vec::with_capacity(64 + s.rules_bytes.len() + e.instants.len() * 8 + e.categories.len() * 32);
+    out.push(1u8);
+    out.extend_from_slice(&(s.rules_bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&s.rules_bytes);
+    for v in [e.orders, e.discounted, e.promotion, e.with_launch, e.new_arrival] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&e.spend.to_le_bytes());
+    out.extend_from_slice(&(e.categories.len() as u32).to_le_bytes());
+    for (c, v) in &e.categories {
+        out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        out.extend_from_slice(c.as_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&(e.instants.len() as u64).to_le_bytes());
+    for t in &e.instants {
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    varlena_from(out.len(), |b| b.copy_from_slice(&out))
+});
+
+pg_fn!(fn pgseg_tags_deserialize(fc) {
+    let b = arg_bytes(fc, 0);
+    let mut pos = 0usize;
+    let mut take = |n: usize| -> &[u8] {
+        if pos + n > b.len() {
+            raise(Error::binary("behaviour_tags partial state is truncated"));
+        }
+        let s = &b[pos..pos + n];
+        pos += n;
+        s
+    };
+    if take(1)[0] != 1 {
+        raise(Error::binary("behaviour_tags partial state has an unknown version"));
+    }
+    let rlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+    let rules_bytes = take(rlen).to_vec();
+    let mut counts = [0i64; 5];
+    for c in counts.iter_mut() {
+        *c = i64::from_le_bytes(take(8).try_into().unwrap());
+    }
+    let spend = i128::from_le_bytes(take(16).try_into().unwrap());
+    let ncat = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+    let mut categories = Vec::with_capacity(ncat.min(1024));
+    for _ in 0..ncat {
+        let l = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+        let name = String::from_utf8_lossy(take(l)).into_owned();
+        let v = i128::from_le_bytes(take(16).try_into().unwrap());
+        categories.push((name, v));
+    }
+    let ni = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
+    let raw = take(ni.checked_mul(8).unwrap_or(usize::MAX));
+    let instants = raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+    let rules = if rules_bytes.is_empty() {
+        Rules::default()
+    } else {
+        let d = varlena_from(rules_bytes.len(), |o| o.copy_from_slice(&rules_bytes));
+        let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
+        Rules::parse(&std::ffi::CStr::from_ptr(text.cast_mut_ptr()).to_string_lossy()).or_raise()
+    };
+    let ev = Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], categories, spend, instants };
+    let st = TagState { rules_bytes, rules, ev };
+    Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
+});
+
+pg_fn!(fn pgseg_tags_final(fc) {
+    match state_at(fc, 0) {
+        None => ret_null(fc),
+        Some(s) => {
+            let tags: Vec<&str> = (*s).ev.tags(&(*s).rules);
+            tags.into_datum().unwrap()
+        }
+    }
+});
+
+pg_fn!(fn pgseg_pref_cat_final(fc) {
+    let st = match state_at(fc, 0) {
+        None => return ret_null(fc),
+        Some(s) => &*s,
+    };
+    match st.ev.preferred_category() {
+        None => ret_null(fc),
+        Some((c, share)) => ret_tuple(fc, &[ret_text(c), ret_f64(share)], &[false, false]),
+    }
+});
+
+// tag_label(code text, lang text)
+pg_fn!(fn pgseg_tag_label(fc) {
+    let lang = crate::profile::lang_at(fc, 1);
+    match tag_label(arg_str(fc, 0, "code"), lang) {
+        Some(l) => ret_text(l),
+        None => ret_null(fc),
+    }
+});
+
+#[pgrx::pg_schema]
+pub mod segment {
+    use pgrx::prelude::*;
+
+    /// Second step of the tags: `high_end` for a promotion buyer whose average unit price is at
+    /// least the population threshold.
+    #[pg_extern(name = "with_high_end", immutable, parallel_safe, strict)]
+    pub fn with_high_end_sql(
+        tags: Vec<Option<String>>,
+        avg_unit_price: f64,
+        threshold: f64,
+        require_promotion: default!(bool, true),
+    ) -> Vec<String> {
+        let tags: Vec<String> = tags.into_iter().flatten().collect();
+        super::with_high_end(&tags, avg_unit_price, threshold, require_promotion)
+    }
+}

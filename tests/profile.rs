@@ -1,0 +1,53 @@
+//! segment.city_tiers is an extension configuration table: rows users add survive pg_dump and
+//! restore, and built-in rows are neither dumped nor duplicated.
+
+use pg_segment_integration::{host, port, TestDb};
+use std::process::Command;
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+#[test]
+fn user_city_tiers_survive_dump_and_restore() {
+    let src = TestDb::new("dump_src");
+    let dst = TestDb::new("dump_dst");
+    let mut c = src.client();
+    c.batch_execute(
+        "CREATE EXTENSION pg_segment;
+         INSERT INTO segment.city_tiers (city, city_en, tier, aliases) VALUES ('拉萨', 'Lhasa', 'tier3', '{Lasa}'), ('佛山', 'Foshan', 'new_tier1', '{}');",
+    )
+    .unwrap();
+    let dump = Command::new(format!("{BIN}/pg_dump"))
+        .args(["-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &src.name])
+        .output()
+        .expect("pg_dump runs");
+    assert!(dump.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&dump.stderr));
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(text.contains("拉萨"), "the user row is dumped");
+    assert!(!text.contains("深圳"), "built-in rows are not dumped");
+    let restore = Command::new(format!("{BIN}/psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &dst.name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(&dump.stdout)?;
+            child.wait_with_output()
+        })
+        .expect("psql runs");
+    assert!(restore.status.success(), "restore failed: {}", String::from_utf8_lossy(&restore.stderr));
+    let mut d = dst.client();
+    let row = d
+        .query_one(
+            "SELECT segment.city_tier('拉萨', 'code'), segment.city_tier('Lasa', 'code'), segment.city_tier('佛山', 'code'),
+                    (SELECT count(*) FROM segment.city_tiers WHERE builtin), (SELECT count(*) FROM segment.city_tiers WHERE NOT builtin)",
+            &[],
+        )
+        .unwrap();
+    let (lhasa, lasa, foshan, builtin, user): (Option<String>, Option<String>, Option<String>, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(lhasa.as_deref(), Some("tier3"));
+    assert_eq!(lasa.as_deref(), Some("tier3"));
+    assert_eq!(foshan.as_deref(), Some("new_tier1"), "the user row overrides the built-in one");
+    assert_eq!((builtin, user), (49, 2));
+}
