@@ -217,11 +217,16 @@ impl Zone {
 
     /// A zone by IANA name (`Asia/Shanghai`) or POSIX specification, as PostgreSQL knows it.
     pub unsafe fn named(name: &str) -> Zone {
+        // per-row callers pass the same name again and again: remember the last one
+        if let Some(tz) = LAST_ZONE.with(|l| l.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, tz)| *tz)) {
+            return Zone(tz as *mut pg_sys::pg_tz);
+        }
         let c = CString::new(name).unwrap_or_else(|_| raise(Error::invalid("tz contains a NUL byte")));
         let tz = pg_sys::pg_tzset(c.as_ptr());
         if tz.is_null() {
             raise(Error::invalid(format!("tz: time zone \"{name}\" is not recognized")).with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"));
         }
+        LAST_ZONE.with(|l| *l.borrow_mut() = Some((name.to_string(), tz as usize)));
         Zone(tz)
     }
 
@@ -234,8 +239,28 @@ impl Zone {
         }
     }
 
-    /// Local wall-clock microseconds of an instant.
+    /// Local wall-clock microseconds of an instant. Offsets are remembered per UTC day (see
+    /// [`DayCache`]), so repeated calls cost an array lookup, not a time-zone computation.
     pub fn local(&self, us: i64) -> i64 {
+        DAY_CACHES.with(|c| {
+            let mut c = c.borrow_mut();
+            let key = self.0 as usize;
+            let i = match c.iter().position(|e| e.0 == key) {
+                Some(i) => i,
+                None => {
+                    if c.len() >= 8 {
+                        c.remove(0);
+                    }
+                    c.push((key, DayCache::new(Zone(self.0))));
+                    c.len() - 1
+                }
+            };
+            c[i].1.local_us(us)
+        })
+    }
+
+    /// [`Zone::local`] computed by PostgreSQL's time-zone library every time.
+    pub fn exact_local(&self, us: i64) -> i64 {
         unsafe {
             let mut tz: std::ffi::c_int = 0;
             let mut tm: pg_sys::pg_tm = std::mem::zeroed();
@@ -246,6 +271,13 @@ impl Zone {
             us - tz as i64 * 1_000_000
         }
     }
+}
+
+thread_local! {
+    /// (pg_tz address, its cache): a backend's zones live as long as the backend
+    static DAY_CACHES: std::cell::RefCell<Vec<(usize, DayCache)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// the last zone name looked up, and its pg_tz
+    static LAST_ZONE: std::cell::RefCell<Option<(String, usize)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Local days of instants at the cost of an array lookup: for each UTC day seen, the zone's
@@ -283,9 +315,9 @@ impl DayCache {
         }
     }
 
-    /// Local day (days since 2000-01-01) of an instant.
+    /// Local wall-clock microseconds of an instant.
     #[inline]
-    pub fn day(&mut self, us: i64) -> i64 {
+    pub fn local_us(&mut self, us: i64) -> i64 {
         let d = us.div_euclid(DAY_US);
         let slot = (d & 4095) as usize;
         if self.slots[slot].0 != d {
@@ -293,10 +325,16 @@ impl DayCache {
         }
         let off = self.slots[slot].1;
         if off != NO_SLOT {
-            (us + off).div_euclid(DAY_US)
+            us + off
         } else {
-            self.zone.local(us).div_euclid(DAY_US)
+            self.zone.exact_local(us)
         }
+    }
+
+    /// Local day (days since 2000-01-01) of an instant.
+    #[inline]
+    pub fn day(&mut self, us: i64) -> i64 {
+        self.local_us(us).div_euclid(DAY_US)
     }
 
     pub fn zone(&self) -> &Zone {

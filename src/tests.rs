@@ -55,4 +55,20 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
+
+    #[pg_test]
+    fn cached_local_time_equals_postgres_time_zone_library() {
+        // every 7 minutes over three years, across DST transitions (including 30-minute and
+        // southern-hemisphere ones)
+        for name in ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago", "Asia/Shanghai", "UTC"] {
+            let zone = unsafe { crate::fmgr::Zone::named(name) };
+            let start = 24 * 365 * 86_400_000_000i64; // 2024
+            let step = 7 * 60_000_000i64;
+            let mut t = start;
+            while t < start + 3 * 365 * 86_400_000_000 {
+                assert_eq!(zone.local(t), zone.exact_local(t), "{name} at {t}");
+                t += step;
+            }
+        }
+    }
 }
