@@ -22,18 +22,34 @@ pub struct IdTable<V: Copy> {
     /// the value of id i64::MIN, if seen
     min_key: Option<V>,
     filler: V,
+    seed: u64,
+    /// slots inspected by lookups so far (a cheap measure of clustering, for tests)
+    probes: std::cell::Cell<u64>,
 }
 
+/// A well-mixed hash of an id under a per-table seed. The seed matters: merging one table
+/// into another walks the first in slot order, and with one hash function for both that order
+/// is the second table's home order too, which piles the inserted ids into one long probe run
+/// (quadratic time). Different seeds make the two orders unrelated.
 #[inline]
-fn hash(id: i64) -> u64 {
-    // Fibonacci hashing: the high bits of the product are well mixed
-    (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+fn hash(id: i64, seed: u64) -> u64 {
+    let mut h = (id as u64) ^ seed;
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^ (h >> 31)
+}
+
+/// Seeds for new tables: distinct per table within a process.
+fn next_seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
+    NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
 }
 
 impl<V: Copy> IdTable<V> {
     /// `filler` is any value (stored in empty slots, never read).
     pub fn new(filler: V) -> IdTable<V> {
-        IdTable { slots: Vec::new(), bits: 0, len: 0, min_key: None, filler }
+        IdTable { slots: Vec::new(), bits: 0, len: 0, min_key: None, filler, seed: next_seed(), probes: std::cell::Cell::new(0) }
     }
 
     pub fn len(&self) -> usize {
@@ -83,7 +99,7 @@ impl<V: Copy> IdTable<V> {
 
     #[inline]
     fn home(&self, id: i64) -> usize {
-        (hash(id) >> (64 - self.bits)) as usize
+        (hash(id, self.seed) >> (64 - self.bits)) as usize
     }
 
     /// The slot holding `id`, or the empty slot where it would go.
@@ -92,6 +108,7 @@ impl<V: Copy> IdTable<V> {
         let mask = self.slots.len() - 1;
         let mut i = self.home(id);
         loop {
+            self.probes.set(self.probes.get() + 1);
             let k = self.slots[i].key;
             if k == id || k == EMPTY {
                 return i;
@@ -181,6 +198,40 @@ fn alloc_slots<V: Copy>(n: usize, filler: V) -> Vec<Slot<V>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Longest probe run of a table: a merge in slot order must not build long runs.
+    fn longest_run<V: Copy>(t: &IdTable<V>) -> usize {
+        let (mut best, mut run) = (0, 0);
+        for s in &t.slots {
+            if s.key != EMPTY {
+                run += 1;
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn merging_in_slot_order_keeps_probe_runs_short() {
+        let mut a: IdTable<u32> = IdTable::new(0);
+        let mut b: IdTable<u32> = IdTable::new(0);
+        for id in 0..200_000i64 {
+            *b.get_or_insert(id * 7, || 0) += 1;
+        }
+        for id in 0..1000i64 {
+            *a.get_or_insert(id, || 0) += 1;
+        }
+        let ids: Vec<i64> = b.iter().map(|(id, _)| id).collect();
+        let before = a.probes.get();
+        for id in &ids {
+            *a.get_or_insert(*id, || 0) += 1;
+        }
+        let per_insert = (a.probes.get() - before) as f64 / ids.len() as f64;
+        assert!(per_insert < 8.0, "{per_insert} slots inspected per insert");
+        assert!(longest_run(&a) < 200, "probe run of {}", longest_run(&a));
+    }
 
     #[test]
     fn behaves_like_a_map() {
