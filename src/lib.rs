@@ -3,6 +3,7 @@
 //! `core` holds the pgrx-free logic; `rfm`, `segment` and `sample` are the SQL surface;
 //! `sql/pg_segment.sql` declares every SQL object by hand.
 
+pub mod clv;
 pub mod core;
 pub mod fmgr;
 pub mod rfm;
@@ -13,6 +14,7 @@ pub mod segment;
 
 ::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
+::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_objects"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
