@@ -1,5 +1,5 @@
 # pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
-.PHONY: setup install test demo bench clean
+.PHONY: setup install test demo bench bench-clv clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,9 @@ demo:
 
 bench:
 	@bash scripts/bench.sh
+
+bench-clv:
+	@bash scripts/bench_clv.sh
 
 clean:
 	cargo clean

@@ -32,8 +32,12 @@ pub const MAX_TIME: f64 = 1e9;
 /// interior maximum: the fit is reported as not converged.
 const LOG_PARAM_BOUND: f64 = 18.0;
 const MAX_ITERATIONS: u64 = 500;
-/// Gradient tolerance on the mean negative log-likelihood per customer.
-const GRAD_TOL: f64 = 1e-9;
+/// Gradient tolerance on the mean negative log-likelihood per customer (in log-parameters).
+const GRAD_TOL: f64 = 1e-8;
+/// Stop when an iteration changes the mean negative log-likelihood by less than this: about
+/// 1e-13 relative to its usual size (5 to 20 nats per customer), the rounding level of a sum
+/// over a million customers; further iterations only chase rounding noise.
+const COST_TOL: f64 = 1e-12;
 
 fn whole(x: f64) -> bool {
     x == x.trunc()
@@ -77,63 +81,156 @@ pub fn check_spend(frequency: f64, monetary_value: f64) -> Result<bool> {
     Ok(frequency > 0.0)
 }
 
+/// A fast hasher for keys made of f64 bit patterns (SipHash would dominate the transition).
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // f64 bits of whole numbers have zero low bits: mix the high bits down
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+}
+
+type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 #[inline]
 fn key(v: f64) -> u64 {
     // +0.0 and -0.0 are one value
     (v + 0.0).to_bits()
 }
 
-/// Weighted distinct tuples of `N` values: the state of the fit aggregates.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Weighted distinct tuples of `N` values: the state of the fit aggregates. Rows are appended
+/// to a buffer and folded into a sorted list of distinct tuples whenever the buffer grows as
+/// large as that list (at least 64k rows): appending costs a few nanoseconds, the folding is
+/// amortised O(log n) per row, and memory stays proportional to the distinct tuples.
+#[derive(Clone, Debug, Default)]
 pub struct Tuples<const N: usize> {
-    map: HashMap<[u64; N], f64>,
+    inner: RefCell<Inner<N>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Inner<const N: usize> {
+    distinct: Vec<([u64; N], f64)>,
+    buf: Vec<([u64; N], f64)>,
+}
+
+impl<const N: usize> Inner<N> {
+    fn compact(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let old = std::mem::take(&mut self.distinct);
+        let mut out: Vec<([u64; N], f64)> = Vec::with_capacity(old.len() + buf.len() / 2);
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < buf.len() {
+            let next = if j >= buf.len() || (i < old.len() && old[i].0 <= buf[j].0) {
+                i += 1;
+                old[i - 1]
+            } else {
+                j += 1;
+                buf[j - 1]
+            };
+            match out.last_mut() {
+                Some(last) if last.0 == next.0 => last.1 += next.1,
+                _ => out.push(next),
+            }
+        }
+        self.distinct = out;
+        buf.clear();
+        self.buf = buf;
+    }
+
+    #[inline]
+    fn push(&mut self, k: [u64; N], w: f64) {
+        self.buf.push((k, w));
+        if self.buf.len() >= self.distinct.len().max(1 << 16) {
+            self.compact();
+        }
+    }
+}
+
+impl<const N: usize> PartialEq for Tuples<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.sorted() == other.sorted()
+    }
 }
 
 const TUPLES_VERSION: u8 = 1;
 
 impl<const N: usize> Tuples<N> {
     pub fn new() -> Self {
-        Tuples { map: HashMap::new() }
+        Tuples::default()
     }
 
     #[inline]
     pub fn add(&mut self, values: [f64; N], weight: f64) {
-        *self.map.entry(values.map(key)).or_insert(0.0) += weight;
+        self.inner.get_mut().push(values.map(key), weight);
     }
 
     pub fn merge(&mut self, other: &Tuples<N>) {
-        for (k, w) in &other.map {
-            *self.map.entry(*k).or_insert(0.0) += *w;
+        let mut o = other.inner.borrow_mut();
+        o.compact();
+        let me = self.inner.get_mut();
+        for (k, w) in &o.distinct {
+            me.push(*k, *w);
         }
     }
 
     /// Distinct tuples.
     pub fn len(&self) -> usize {
-        self.map.len()
+        let mut i = self.inner.borrow_mut();
+        i.compact();
+        i.distinct.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        let i = self.inner.borrow();
+        i.distinct.is_empty() && i.buf.is_empty()
     }
 
     pub fn total_weight(&self) -> f64 {
-        self.map.values().sum()
+        let i = self.inner.borrow();
+        i.distinct.iter().chain(i.buf.iter()).map(|e| e.1).sum()
     }
 
     /// (values, weight) in a deterministic order (sorted), so that fits do not depend on
-    /// hash order or on how parallel workers split the rows.
+    /// how rows arrive or how parallel workers split them. Values are never negative (the
+    /// checks reject that), so the order of their bit patterns is their numeric order.
     pub fn sorted(&self) -> Vec<([f64; N], f64)> {
-        let mut v: Vec<([f64; N], f64)> = self.map.iter().map(|(k, w)| (k.map(f64::from_bits), *w)).collect();
-        v.sort_by(|a, b| a.0.iter().zip(b.0.iter()).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal));
-        v
+        let mut i = self.inner.borrow_mut();
+        i.compact();
+        i.distinct.iter().map(|(k, w)| (k.map(f64::from_bits), *w)).collect()
     }
 
     /// Bytes: version, count (u64 LE), then per tuple N values and the weight (f64 LE).
     pub fn serialize(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.map.len() * 8 * (N + 1));
+        let mut i = self.inner.borrow_mut();
+        i.compact();
+        let mut out = Vec::with_capacity(9 + i.distinct.len() * 8 * (N + 1));
         out.push(TUPLES_VERSION);
-        out.extend_from_slice(&(self.map.len() as u64).to_le_bytes());
-        for (k, w) in &self.map {
+        out.extend_from_slice(&(i.distinct.len() as u64).to_le_bytes());
+        for (k, w) in &i.distinct {
             for v in k {
                 out.extend_from_slice(&v.to_le_bytes());
             }
@@ -154,7 +251,7 @@ impl<const N: usize> Tuples<N> {
             return Err(bad("length does not match the tuple count"));
         }
         let f = |i: usize| f64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
-        let mut t = Tuples { map: HashMap::with_capacity(n) };
+        let mut t = Tuples::new();
         for i in 0..n {
             let base = 9 + i * width;
             let vals: [f64; N] = std::array::from_fn(|j| f(base + 8 * j));
@@ -165,6 +262,7 @@ impl<const N: usize> Tuples<N> {
             check(&vals)?;
             t.add(vals, w);
         }
+        t.inner.get_mut().compact();
         Ok(t)
     }
 }
@@ -232,7 +330,7 @@ fn maximise<O: Objective<K>, const K: usize>(obj: &O, start: [f64; K]) -> Result
     let problem = Problem { obj, last: RefCell::new(None) };
     let ls = MoreThuenteLineSearch::new();
     let internal = |e: argmin::core::Error| Error::internal(format!("optimiser: {e}"));
-    let solver = LBFGS::new(ls, 10).with_tolerance_grad(GRAD_TOL).map_err(internal)?.with_tolerance_cost(0.0).map_err(internal)?;
+    let solver = LBFGS::new(ls, 10).with_tolerance_grad(GRAD_TOL).map_err(internal)?.with_tolerance_cost(COST_TOL).map_err(internal)?;
     let init: Vec<f64> = start.iter().map(|v| v.ln()).collect();
     let res = Executor::new(problem, solver).configure(|s| s.param(init.clone()).max_iters(MAX_ITERATIONS)).run();
     let (theta, iters, status) = match res {
@@ -298,7 +396,7 @@ struct BgnbdData {
     sum_wx: f64,
 }
 
-fn index_of(values: &mut Vec<f64>) -> HashMap<u64, u32> {
+fn index_of(values: &mut Vec<f64>) -> KeyMap<u64, u32> {
     values.sort_by(|a, b| a.total_cmp(b));
     values.dedup();
     values.iter().enumerate().map(|(i, v)| (key(*v), i as u32)).collect()
@@ -365,6 +463,7 @@ impl Objective<4> for BgnbdData {
         // gamma-function terms per distinct x
         let (lg_r, dg_r, lg_b, dg_b, lg_ab, dg_ab) = (ln_gamma(r), digamma(r), ln_gamma(b), digamma(b), ln_gamma(a + b), digamma(a + b));
         let mut c_x = Vec::with_capacity(self.xs.len());
+        let inv_bx: Vec<f64> = self.xs.iter().map(|&(x, _)| if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 }).collect();
         for &(x, w) in &self.xs {
             ll += w * r * ln_alpha;
             dr += w * ln_alpha;
@@ -385,19 +484,39 @@ impl Objective<4> for BgnbdData {
             dr -= w * l;
             dal -= w * r * inv;
         }
+        // ln(1 + e) summed as the logarithm of a running product (one ln per block instead of
+        // one per customer); weights other than small whole numbers take ln_1p directly
+        let mut prod = 1.0f64;
+        let mut w4_sum = 0.0;
         for &(i, k, j, w) in &self.repeat {
             let x = self.xs[i as usize].0;
             let rx = r + x;
             let (l_t, inv_t) = lt[j as usize];
             let (l_r, inv_r) = ltx[k as usize];
-            let (lse, w3) = log_add(-rx * l_t, c_x[i as usize] - rx * l_r);
+            let u = -rx * l_t;
+            let v = c_x[i as usize] - rx * l_r;
+            let (hi, e) = if u >= v { (u, (v - u).exp()) } else { (v, (u - v).exp()) };
+            let w3 = if u >= v { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+            if w == 1.0 {
+                prod *= 1.0 + e;
+            } else if w <= 32.0 && w == w.trunc() {
+                prod *= (1.0 + e).powi(w as i32);
+            } else {
+                ll += w * e.ln_1p();
+            }
+            if prod > 1e250 {
+                ll += prod.ln();
+                prod = 1.0;
+            }
             let w4 = 1.0 - w3;
-            ll += w * lse;
+            ll += w * hi;
             dr -= w * (w3 * l_t + w4 * l_r);
             dal -= w * rx * (w3 * inv_t + w4 * inv_r);
-            da += w * w4 / a;
-            db -= w * w4 / (b + x - 1.0);
+            w4_sum += w * w4;
+            db -= w * w4 * inv_bx[i as usize];
         }
+        ll += prod.ln();
+        da += w4_sum / a;
         (ll, [dr, dal, da, db])
     }
 }
@@ -716,7 +835,9 @@ mod tests {
         let m = Bgnbd { r: fit.params[0], alpha: fit.params[1], a: fit.params[2], b: fit.params[3] };
         let direct: f64 = data.sorted().iter().map(|([x, tx, t], w)| w * bgnbd_log_likelihood(&m, *x, *tx, *t)).sum();
         assert!((direct - fit.log_likelihood).abs() < 1e-8 * direct.abs(), "{direct} vs {}", fit.log_likelihood);
-        assert!(fit.converged, "{fit:?}");
+        // these 90 customers put the maximum at the boundary (a, b -> infinity with a/(a+b)
+        // fixed: one dropout probability for all), which is reported as not converged
+        assert!(!fit.converged && fit.params[2] > 1e5, "{fit:?}");
         assert_eq!(fit.customers, 90.0);
     }
 
