@@ -15,10 +15,11 @@ CREATE TYPE segment.gamma_gamma_model AS (
 COMMENT ON TYPE segment.gamma_gamma_model IS
     'Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, gamma); fitted over repeat buyers';
 
+-- extra_float_digits = 3: every float8 field survives the round trip exactly, whatever the session's setting
 CREATE FUNCTION segment.to_jsonb(m segment.bgnbd_model) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.to_jsonb(m);
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 3 RETURN pg_catalog.to_jsonb(m);
 CREATE FUNCTION segment.to_jsonb(m segment.gamma_gamma_model) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.to_jsonb(m);
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 3 RETURN pg_catalog.to_jsonb(m);
 CREATE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_model
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN jsonb_populate_record(NULL::segment.bgnbd_model, j);
 CREATE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model

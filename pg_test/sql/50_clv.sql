@@ -28,6 +28,9 @@ FROM clv_btyd, clv_models GROUP BY bg;
 SELECT (bg::jsonb)::bgnbd_model = bg AS bgnbd_jsonb_round_trip, (gg::jsonb)::gamma_gamma_model = gg AS gg_jsonb_round_trip,
        jsonb_typeof(bg::jsonb -> 'alpha') AS alpha_json
 FROM clv_models;
+SET extra_float_digits = 1;
+SELECT (bg::jsonb)::bgnbd_model = bg AS round_trip_at_default_digits FROM clv_models;
+SET extra_float_digits = 0;
 
 -- predictions on hand-computable cases (model r = 1, alpha = 3, a = 2, b = 1)
 CREATE TABLE hand AS SELECT ROW(1, 3, 2, 1, NULL, NULL, NULL, NULL)::bgnbd_model AS m, ROW(4, 3.5, 90, NULL, NULL, NULL, NULL)::gamma_gamma_model AS g;
@@ -39,7 +42,7 @@ SELECT round(bgnbd_expected_purchases_new(m, 30)::numeric, 10) AS expected_new,
        round((2 * (1 - (1 - 30.0 / 33) * (-ln(1 - 30.0 / 33)) / (30.0 / 33)))::numeric, 10) AS by_hand,
        bgnbd_expected_purchases(m, 0, 2, 4, 6) AS zero_duration FROM hand;
 -- Gamma-Gamma: p (gamma + x m) / (p x + q - 1); population mean p gamma / (q - 1) for x = 0
-SELECT gamma_gamma_expected_spend(g, 2, 100) AS spend_x2, round((4 * 290 / 10.5)::numeric, 10) AS by_hand,
+SELECT round(gamma_gamma_expected_spend(g, 2, 100)::numeric, 10) AS spend_x2, round((4 * 290 / 10.5)::numeric, 10) AS by_hand,
        gamma_gamma_expected_spend(g, 0, 0) AS population_mean FROM hand;
 -- CLV without discount = spend x expected purchases over the horizon (12 months = 360 days or 52.14 weeks)
 SELECT round(clv(m, g, 0, 0, 0, 0, 12, 0, 'days')::numeric, 8) = round((144 * bgnbd_expected_purchases_new(m, 360))::numeric, 8) AS clv_days,
@@ -96,5 +99,5 @@ SET max_parallel_workers_per_gather = 0;
 SELECT p.bg = m.bg AS parallel_bgnbd_equals_serial, p.gg = m.gg AS parallel_gg_equals_serial FROM par p, clv_models m;
 RESET max_parallel_workers_per_gather; RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 
-DROP TABLE clv_btyd, clv_models, hand;
+DROP TABLE clv_btyd, clv_models, hand, par;
 DROP EXTENSION pg_segment;
