@@ -1,5 +1,5 @@
 # pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
-.PHONY: setup install test demo bench bench-kmeans clean
+.PHONY: setup install test demo bench bench-kmeans bench-clv clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,9 @@ bench:
 
 bench-kmeans:
 	@bash scripts/bench_kmeans.sh
+
+bench-clv:
+	@bash scripts/bench_clv.sh
 
 clean:
 	cargo clean

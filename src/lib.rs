@@ -5,6 +5,7 @@
 //! hand.
 
 pub mod cluster;
+pub mod clv;
 pub mod core;
 pub mod fmgr;
 pub mod population;
@@ -29,6 +30,7 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/cluster.sql", name = "pg_segment_cluster", requires = ["pg_segment_objects"]);
 ::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_objects", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
+::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_objects"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -2,6 +2,7 @@
 //! The SQL layer (`crate::sql`) converts PostgreSQL values, calls these functions and turns
 //! [`Error`] into `ereport(ERROR)` with the SQLSTATE given by [`ErrCode`].
 
+pub mod clv;
 pub mod config;
 pub mod generator;
 pub mod idtable;
