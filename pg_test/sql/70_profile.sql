@@ -85,3 +85,4 @@ SELECT extcondition FROM pg_extension WHERE extname = 'pg_segment';
 ROLLBACK;
 SELECT sqlstate_of($$INSERT INTO segment.city_tiers (city, tier) VALUES ('西宁', 'tier7')$$);
 SELECT sqlstate_of($$INSERT INTO segment.city_tiers (city, tier, builtin) VALUES ('西宁', NULL, true)$$);
+DROP EXTENSION pg_segment CASCADE;

@@ -89,3 +89,4 @@ SELECT sqlstate_of($$SELECT segment.kmeans_assign('{"k": 3}', ARRAY[1.0])$$);
 SELECT sqlstate_of($$SELECT segment.kmeans_silhouette(m, f, 1) FROM km_points, km_model GROUP BY m$$);
 SELECT sqlstate_of($$SELECT segment.kmeans_elbow(f, 3, 2) FROM km_points$$);
 DROP TABLE km_points, km_model, km_big, km_serial;
+DROP EXTENSION pg_segment CASCADE;

@@ -93,3 +93,4 @@ SELECT sqlstate_of($$SELECT segment.behaviour_tags(now(), 'NaN', 0.1, false, 'a'
 SELECT sqlstate_of($$SELECT segment.behaviour_tags('infinity', 10, 0.1, false, 'a')$$);
 SELECT sqlstate_of($$SELECT segment.tag_label('price_sensitive', 'fr')$$);
 DROP TABLE tag_orders, tag_big, tag_serial;
+DROP EXTENSION pg_segment CASCADE;
