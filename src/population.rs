@@ -124,13 +124,21 @@ pg_fn!(fn pgseg_population_combine(fc) {
     match (agg_arg(fc, 0), agg_arg(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
-        (a, Some(b)) => {
-            let a = a.unwrap_or_else(|| {
-                let opts = parse_options(&(*b).st.options_json).or_raise();
-                let st = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
-                new_agg(cx, st, opts)
-            });
+        (None, Some(b)) => {
+            // the first partial state: its Rust-owned contents move into a new state in the
+            // aggregate's context (O(1)); b itself lives in a shorter-lived context
             (*b).st.flush().or_raise();
+            let opts = parse_options(&(*b).st.options_json).or_raise();
+            let empty = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
+            let st = std::mem::replace(&mut (*b).st, empty);
+            Datum::from(new_agg(cx, st, opts))
+        }
+        (Some(a), Some(b)) => {
+            (*b).st.flush().or_raise();
+            // merge the smaller state into the larger one
+            if (*b).st.customers() > (*a).st.customers() {
+                std::mem::swap(&mut (*a).st, &mut (*b).st);
+            }
             (*a).st.merge(&(*b).st).or_raise();
             Datum::from(a)
         }
