@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # the extension is installed into the one system PostgreSQL: runs from several checkouts take turns
 if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
     export PGSEG_LOCKED=1
-    exec flock /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
+    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
 fi
 ROOT="$PWD"
 CUSTOMERS="${CLV_CUSTOMERS:-1000000}"

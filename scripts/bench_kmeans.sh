@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # machine take turns instead of overwriting each other's pg_segment.so mid-run.
 if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
     export PGSEG_LOCKED=1
-    exec flock /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
+    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
 fi
 ROOT="$PWD"
 CUSTOMERS="${KM_CUSTOMERS:-1000000}"
