@@ -5,12 +5,7 @@
 # resident memory (VmHWM) are reported, with ratios to the native GROUP BY baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The extension is installed into the one system PostgreSQL: runs from several checkouts on one
-# machine take turns instead of overwriting each other's pg_segment.so mid-run.
-if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
-    export PGSEG_LOCKED=1
-    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
-fi
+. scripts/lock.sh
 ROOT="$PWD"
 # the default store has about 4.4 orders per customer; these documented parameters give about
 # 10, the shape of the reference workload (10 million orders for 1 million customers)

@@ -5,11 +5,7 @@
 # (.pg_segment/venv, pinned by tests/requirements-lifetimes.txt), installed if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the extension is installed into the one system PostgreSQL: runs from several checkouts take turns
-if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
-    export PGSEG_LOCKED=1
-    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
-fi
+. scripts/lock.sh
 ROOT="$PWD"
 CUSTOMERS="${CLV_CUSTOMERS:-1000000}"
 PORT="${PGSEG_CLV_PORT:-54326}"

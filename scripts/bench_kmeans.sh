@@ -7,12 +7,7 @@
 # bench/results-kmeans.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The extension is installed into the one system PostgreSQL: runs from several checkouts on one
-# machine take turns instead of overwriting each other's pg_segment.so mid-run.
-if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
-    export PGSEG_LOCKED=1
-    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
-fi
+. scripts/lock.sh
 ROOT="$PWD"
 CUSTOMERS="${KM_CUSTOMERS:-1000000}"
 K=8

@@ -8,12 +8,7 @@
 # live in a schema segment_demo, dropped first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The extension is installed into the one system PostgreSQL: runs from several checkouts on one
-# machine take turns instead of overwriting each other's pg_segment.so mid-run.
-if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
-    export PGSEG_LOCKED=1
-    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
-fi
+. scripts/lock.sh
 ROOT="$PWD"
 bash scripts/install.sh
 CUSTOMERS="${DEMO_CUSTOMERS:-5000}"

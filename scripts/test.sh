@@ -5,12 +5,7 @@
 #   3. integration tests in tests/             (a separate crate talking to the cluster over TCP)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# The extension is installed into the one system PostgreSQL: runs from several checkouts on one
-# machine take turns instead of overwriting each other's pg_segment.so mid-run.
-if [ -z "${PGSEG_LOCKED:-}" ] && command -v flock >/dev/null; then
-    export PGSEG_LOCKED=1
-    exec flock -o /tmp/pg_segment_install.lock bash "$PWD/scripts/$(basename "$0")" "$@"
-fi
+. scripts/lock.sh
 ROOT="$PWD"
 WORK="$ROOT/.pg_segment/test"
 PORT="${PGSEG_TEST_PORT:-54329}"
