@@ -175,8 +175,8 @@ pg_fn!(fn pgseg_breaks_final(fc) {
             if st.values.is_empty() {
                 return ret_null(fc);
             }
-            let mut values = st.values.clone();
-            let doc = quantile_breaks(&mut values, st.bins, &st.options, &format_instant(st.as_of));
+            // quantile_breaks copies the values it orders: the state stays as it was
+            let doc = quantile_breaks(&mut st.values, st.bins, &st.options, &format_instant(st.as_of));
             let mut doc = doc;
             if let Some(tz) = &st.tz {
                 doc["tz"] = serde_json::Value::String(tz.clone());
@@ -194,8 +194,7 @@ struct ScoreCache {
 }
 
 unsafe fn parse_breaks(fc: FunctionCallInfo, n: usize) -> &'static ScoreCache {
-    let key = arg_bytes(fc, n).to_vec();
-    cached(fc, &key, || {
+    cached(fc, arg_bytes(fc, n), || {
         let json = arg_json(fc, n);
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
         let tz = v.as_object_mut().and_then(|o| o.remove("tz")).and_then(|t| t.as_str().map(String::from));

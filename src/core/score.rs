@@ -216,12 +216,53 @@ pub fn check_bins(bins: i32) -> Result<()> {
     Ok(())
 }
 
-/// Linear-interpolation quantile (PostgreSQL's `percentile_cont`, numpy's default) of sorted data.
+/// Linear-interpolation quantile (PostgreSQL's `percentile_cont`, numpy's default) of sorted data
+/// (or of data whose ranks `floor((n-1)q)` and the next are in their sorted places).
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Puts the elements of ranks `ranks` (ascending, distinct, all `< d.len()`) in their sorted
+/// places, as if `d` were sorted there: a quickselect that splits at the middle rank and recurses
+/// into both sides, O(n log k) for k ranks instead of a full sort's O(n log n).
+fn select_ranks(d: &mut [f64], ranks: &[usize]) {
+    if ranks.is_empty() || d.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let r = ranks[mid];
+    let (left, _, right) = d.select_nth_unstable_by(r, |a, b| a.total_cmp(b));
+    select_ranks(left, &ranks[..mid]);
+    let shifted: Vec<usize> = ranks[mid + 1..].iter().map(|&x| x - r - 1).collect();
+    select_ranks(right, &shifted);
+}
+
+/// Ranks that [`quantile`] reads for the quantiles `qs` of `n` values.
+fn quantile_ranks(n: usize, qs: &[f64]) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut ranks: Vec<usize> = qs
+        .iter()
+        .flat_map(|&q| {
+            let lo = ((n - 1) as f64 * q).floor() as usize;
+            [lo, (lo + 1).min(n - 1)]
+        })
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// Mean that does not depend on the order of the values (partial states of parallel workers
+/// arrive in any order): values are summed exactly as whole micro-units, the precision they
+/// come from.
+fn exact_mean(d: &[f64]) -> f64 {
+    let sum: i128 = d.iter().map(|&x| (x * 1e6).round() as i128).sum();
+    sum as f64 / 1e6 / d.len() as f64
 }
 
 /// Builds a quantile breaks document from the population's values (one `Rfm` per customer).
@@ -233,13 +274,16 @@ pub fn quantile_breaks(values: &mut [Rfm], bins: i32, opts: &BreaksOptions, as_o
         dims[1].push(v.frequency);
         dims[2].push(v.monetary);
     }
+    let qs: Vec<f64> = (1..bins).map(|k| k as f64 / bins as f64).chain([0.5]).collect();
+    let ranks = quantile_ranks(n, &qs);
     let mut breaks: Vec<Vec<f64>> = Vec::new();
     let mut means = [0.0; 3];
     let mut medians = [0.0; 3];
     for (i, d) in dims.iter_mut().enumerate() {
-        d.sort_unstable_by(|a, b| a.total_cmp(b));
-        breaks.push((1..bins).map(|k| round6(quantile(d, k as f64 / bins as f64))).collect());
-        means[i] = round6(d.iter().sum::<f64>() / n as f64);
+        // only the order statistics the quantiles read are put in place; `quantile` reads no other
+        select_ranks(d, &ranks);
+        breaks.push(qs[..qs.len() - 1].iter().map(|&q| round6(quantile(d, q))).collect());
+        means[i] = round6(exact_mean(d));
         medians[i] = round6(quantile(d, 0.5));
     }
     let center = match opts.center {
@@ -277,6 +321,41 @@ mod tests {
         assert_eq!(quantile(&d, 1.0), 4.0);
         assert!((quantile(&d, 0.2) - 1.6).abs() < 1e-12);
         assert_eq!(quantile(&[7.0], 0.3), 7.0);
+    }
+
+    /// The selection-based breaks equal quantiles of fully sorted data, and the document does not
+    /// depend on the order the values arrive in (parallel partial states arrive in any order).
+    #[test]
+    fn selected_quantiles_equal_sorted_and_ignore_order() {
+        let mut rng = 0x9E3779B97F4A7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for n in [1usize, 2, 3, 7, 10, 101, 5_000] {
+            for bins in [2, 3, 5, 10] {
+                let mut pop: Vec<Rfm> = (0..n)
+                    .map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0))
+                    .collect();
+                let opts = BreaksOptions { center: Center::Mean, window_days: None };
+                let doc = quantile_breaks(&mut pop.clone(), bins, &opts, "x");
+                for (k, dim) in ["recency", "frequency", "monetary"].iter().enumerate() {
+                    let mut sorted: Vec<f64> = pop.iter().map(|v| [v.recency, v.frequency, v.monetary][k]).collect();
+                    sorted.sort_by(|a, b| a.total_cmp(b));
+                    let want: Vec<f64> = (1..bins).map(|j| round6(quantile(&sorted, j as f64 / bins as f64))).collect();
+                    let got: Vec<f64> = doc[dim].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                    assert_eq!(got, want, "n={n} bins={bins} {dim}");
+                    assert_eq!(doc["median"][dim].as_f64().unwrap(), round6(quantile(&sorted, 0.5)));
+                    let mean = sorted.iter().sum::<f64>() / n as f64;
+                    assert!((doc["mean"][dim].as_f64().unwrap() - mean).abs() <= 1e-6 * mean.abs().max(1.0));
+                }
+                pop.reverse();
+                pop.rotate_left(n / 3);
+                assert_eq!(quantile_breaks(&mut pop, bins, &opts, "x"), doc, "order-dependent, n={n}");
+            }
+        }
     }
 
     #[test]
