@@ -355,10 +355,15 @@ impl State {
             if e.seq as usize >= n || std::mem::replace(&mut seen[e.seq as usize], true) {
                 return Err(Error::binary("population partial state: bad customer sequence"));
             }
-            if st.map.contains(id) {
+            // one probe: a second entry for the same customer is corruption
+            let mut fresh = false;
+            st.map.get_or_insert(id, || {
+                fresh = true;
+                e
+            });
+            if !fresh {
                 return Err(Error::binary("population partial state: duplicate customer"));
             }
-            *st.map.get_or_insert(id, || e) = e;
         }
         for _ in 0..nd {
             let d = r.u32()? as i32;
@@ -1016,6 +1021,12 @@ mod tests {
         st.serialize_into(&mut b);
         assert!(State::deserialize(&b[..b.len() - 3]).is_err());
         assert!(State::deserialize(&b[..10]).is_err());
+        // two records for one customer: rejected, not merged into one entry
+        let hdr = 4 + 8 * 5 + 4 + json.len() + 16;
+        let first_id: [u8; 8] = b[hdr..hdr + 8].try_into().unwrap();
+        b[hdr + 8 + ENTRY_BYTES..hdr + 16 + ENTRY_BYTES].copy_from_slice(&first_id);
+        let e = State::deserialize(&b).err().expect("a duplicate customer must be rejected");
+        assert!(e.message.contains("duplicate customer"), "{}", e.message);
         let o = parse_options("{}").unwrap();
         let mut other = state(&rows, &opts, json);
         other.flush().unwrap();
