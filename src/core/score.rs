@@ -327,13 +327,7 @@ mod tests {
     /// depend on the order the values arrive in (parallel partial states arrive in any order).
     #[test]
     fn selected_quantiles_equal_sorted_and_ignore_order() {
-        let mut rng = 0x9E3779B97F4A7C15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::core::test_rng(0x9E3779B97F4A7C15u64);
         for n in [1usize, 2, 3, 7, 10, 101, 5_000] {
             for bins in [2, 3, 5, 10] {
                 let mut pop: Vec<Rfm> = (0..n)

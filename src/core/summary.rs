@@ -467,13 +467,7 @@ mod tests {
     /// rows gives byte-identical summaries.
     #[test]
     fn merge_is_associative_and_order_independent() {
-        let mut rng = 0x2545F4914F6CDD1Du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::core::test_rng(0x2545F4914F6CDD1Du64);
         for _ in 0..200 {
             let n = (next() % 40) as usize;
             let rows: Vec<(i64, i64, bool)> = (0..n)
