@@ -292,28 +292,57 @@ CREATE FUNCTION segment.alter_segment_view(view_name text, options jsonb) RETURN
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     r segment.segment_views;
-    job bigint;
     cron text;
     rel regclass;
+    old_rel regclass;
+    old_acl aclitem[];
+    old_owner oid;
+    extra_indexes text[];
+    idx text;
+    g record;
 BEGIN
     r := segment._view_row(view_name);
     IF jsonb_typeof(options) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'options must be a jsonb object (keys to change; null removes a key), got %', options USING ERRCODE = '22023';
     END IF;
-    job := r.cron_job;
-    IF job IS NOT NULL THEN
-        EXECUTE 'SELECT schedule FROM cron.job WHERE jobid = $1' INTO cron USING job;
+    IF r.cron_job IS NOT NULL THEN
+        EXECUTE 'SELECT schedule FROM cron.job WHERE jobid = $1' INTO cron USING r.cron_job;
     END IF;
+    -- what the rebuild would otherwise lose: privileges granted on the view, indexes added to it
+    -- (all but the unique index on customer_id that create_segment_view makes) and its owner
+    old_rel := format('%I.%I', r.view_schema, r.view_name)::regclass;
+    SELECT c.relacl, c.relowner INTO old_acl, old_owner FROM pg_catalog.pg_class c WHERE c.oid = old_rel;
+    SELECT array_agg(pg_catalog.pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid) INTO extra_indexes
+    FROM pg_catalog.pg_index i
+    WHERE i.indrelid = old_rel
+      AND NOT (i.indisunique AND i.indnatts = 1 AND i.indexprs IS NULL AND i.indpred IS NULL
+               AND i.indkey[0] = (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid = old_rel AND a.attname = 'customer_id'));
     PERFORM segment.drop_segment_view(format('%I.%I', r.view_schema, r.view_name), true);
     rel := segment.create_segment_view(format('%I.%I', r.view_schema, r.view_name), r.source, r.customer_column,
                                        r.ordered_at_column, r.amount_column, jsonb_strip_nulls(r.options || options));
+    FOREACH idx IN ARRAY coalesce(extra_indexes, '{}') LOOP
+        EXECUTE idx;  -- pg_get_indexdef's own text: names quoted by PostgreSQL
+    END LOOP;
+    FOR g IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM pg_catalog.aclexplode(old_acl) a WHERE a.grantee <> old_owner LOOP
+        -- privilege_type is one of PostgreSQL's own keywords (SELECT, INSERT, ...)
+        EXECUTE format('GRANT %s ON %I.%I TO %s%s', g.privilege_type, r.view_schema, r.view_name,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF old_owner IS DISTINCT FROM (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        -- e.g. a superuser altering a user's view: it stays that user's, and refreshes keep
+        -- reading the source with that user's rights
+        EXECUTE format('ALTER MATERIALIZED VIEW %I.%I OWNER TO %I', r.view_schema, r.view_name, pg_catalog.pg_get_userbyid(old_owner));
+        UPDATE segment.segment_views v SET owner = pg_catalog.pg_get_userbyid(old_owner)
+        WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
+    END IF;
     IF cron IS NOT NULL THEN
         PERFORM segment.schedule_refresh(format('%I.%I', r.view_schema, r.view_name), cron);
     END IF;
     RETURN rel;
 END $$;
 COMMENT ON FUNCTION segment.alter_segment_view(text, jsonb) IS
-    'Rebuilds a segmentation view with changed options (merged over the old ones; null removes a key); keeps its snapshots and schedule';
+    'Rebuilds a segmentation view with changed options (merged over the old ones; null removes a key); keeps its snapshots, schedule, privileges, added indexes and owner';
 
 CREATE FUNCTION segment.refresh_segment_view(view_name text, concurrently boolean DEFAULT true) RETURNS timestamptz
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$

@@ -45,11 +45,24 @@ SELECT count(*) AS changed, count(*) FILTER (WHERE customer_id <= 40) AS changed
        sum(revenue) AS revenue_between FROM segment_changes('shop.segments', '2026-01-15', '2026-02-15');
 SELECT customer_id, from_tier, to_tier, revenue FROM segment_changes('shop.segments', '2026-01-15', '2026-02-15') ORDER BY customer_id LIMIT 3;
 
--- alter: options merged (null removes a key), snapshots kept
+-- alter: options merged (null removes a key), snapshots kept; privileges granted on the view,
+-- indexes added to it and its owner survive the rebuild
+CREATE ROLE pgseg_reader NOLOGIN;
+CREATE ROLE pgseg_owner NOLOGIN;
+GRANT USAGE ON SCHEMA shop TO pgseg_owner;
+GRANT SELECT ON shop.orders TO pgseg_owner;
+GRANT SELECT ON shop.segments TO pgseg_reader;
+CREATE INDEX segments_by_tier ON shop.segments (tier, monetary DESC);
+ALTER MATERIALIZED VIEW shop.segments OWNER TO pgseg_owner;
 SELECT alter_segment_view('shop.segments', '{"lang": "zh", "scheme": "cn8", "filter": null}') AS altered;
-SELECT options FROM segment_views WHERE view_name = 'segments';
+SELECT options, owner FROM segment_views WHERE view_name = 'segments';
 SELECT segment, count(*) FROM shop.segments GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3;
 SELECT count(*) AS snapshots_kept FROM segment_snapshots;
+SELECT pg_get_userbyid(relowner) AS view_owner FROM pg_class WHERE oid = 'shop.segments'::regclass;
+SELECT has_table_privilege('pgseg_reader', 'shop.segments', 'SELECT') AS reader_keeps_select,
+       has_table_privilege('pgseg_reader', 'shop.segments', 'INSERT') AS reader_gets_no_more;
+SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'shop' AND tablename = 'segments' ORDER BY indexname;
+SELECT refresh_segment_view('shop.segments') IS NOT NULL AS refreshed_as_its_owner;
 
 -- hostile and odd names: quoted, mixed case, unicode, semicolons; nothing is injected
 CREATE TABLE shop."Odd ""Orders""; DROP TABLE shop.orders; --" AS
@@ -88,4 +101,6 @@ SELECT drop_segment_view('shop.segments');
 SELECT drop_segment_view('shop.s2');
 SELECT count(*) AS views_left, (SELECT count(*) FROM segment_snapshots) AS snapshots_left FROM segment_views;
 DROP SCHEMA shop CASCADE;
+DROP ROLE pgseg_reader;
+DROP ROLE pgseg_owner;
 DROP EXTENSION pg_segment CASCADE;
