@@ -26,12 +26,14 @@ PSQL=(psql -X -q -At -h "$WORK" -p "$PORT" -U postgres -d postgres -v ON_ERROR_S
 echo "[bench] generating the sample store ($CUSTOMERS customers)"
 "${PSQL[@]}" <<SQL
 CREATE EXTENSION IF NOT EXISTS pg_segment;
-DROP TABLE IF EXISTS orders, summary;
+DROP TABLE IF EXISTS orders, summary, plain, orders_text;
 CREATE TABLE orders AS SELECT customer_id, ordered_at, amount FROM segment.sample_orders($CUSTOMERS, 42, '$PARAMS') ORDER BY random();
 VACUUM ANALYZE orders;
 CREATE TABLE summary AS SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM orders GROUP BY 1;
 CREATE TABLE plain AS SELECT customer_id, max(ordered_at) last, count(*) n, sum(amount) m FROM orders GROUP BY 1;
-VACUUM ANALYZE summary; VACUUM ANALYZE plain;
+-- the same orders keyed by text codes, for a segmentation view over non-integer keys
+CREATE TABLE orders_text AS SELECT 'C' || lpad(customer_id::text, 8, '0') AS customer_code, ordered_at, amount FROM orders;
+VACUUM ANALYZE summary; VACUUM ANALYZE plain; VACUUM ANALYZE orders_text;
 SQL
 ROWS=$("${PSQL[@]}" -c "SELECT count(*) FROM orders")
 NCUST=$("${PSQL[@]}" -c "SELECT count(*) FROM summary")
@@ -54,6 +56,7 @@ QUERIES=(
 "population_2_workers|$PAR|SELECT count(x) FROM segment.population_rows((SELECT segment.population_agg(customer_id, ordered_at, amount, $AS_OF, '{$TZO, \"lang\": \"en\"}') FROM orders)) x"
 "population_2_workers_no_leader|$PAR SET parallel_leader_participation = off;|SELECT count(x) FROM segment.population_rows((SELECT segment.population_agg(customer_id, ordered_at, amount, $AS_OF, '{$TZO, \"lang\": \"en\"}') FROM orders)) x"
 "view_create|SELECT segment.drop_segment_view(view_name) FROM segment.segment_views WHERE view_name = 'bench_view';|SELECT segment.create_segment_view('bench_view', 'orders', 'customer_id', 'ordered_at', 'amount', '{\"as_of\": \"2026-01-01 00:00+08\", $TZO}')"
+"view_create_text_keys|SELECT segment.drop_segment_view(view_name) FROM segment.segment_views WHERE view_name = 'bench_text_view';|SELECT segment.create_segment_view('bench_text_view', 'orders_text', 'customer_code', 'ordered_at', 'amount', '{\"as_of\": \"2026-01-01 00:00+08\", $TZO}')"
 "view_refresh_concurrently||SELECT segment.refresh_segment_view('bench_view')"
 "view_refresh||SELECT segment.refresh_segment_view('bench_view', false)"
 )

@@ -44,7 +44,7 @@ COMMENT ON TABLE segment.segment_snapshots IS
 -- one row per customer per snapshot (simple to query and to prune; see the README for sizes)
 CREATE TABLE segment.segment_snapshot_rows (
     snapshot_id bigint NOT NULL REFERENCES segment.segment_snapshots ON DELETE CASCADE,
-    customer_id bigint NOT NULL,
+    customer_id text NOT NULL,  -- the view's key as text: integer ids and text or uuid keys alike
     tier text,
     segment text,
     lifecycle_stage text,
@@ -163,6 +163,10 @@ DECLARE
     fcol name;
     vals text[];
     pop jsonb;
+    mapped boolean;
+    cust text;
+    rest text;
+    where_clause text;
     view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column'];
 BEGIN
     IF source IS NULL THEN
@@ -178,25 +182,36 @@ BEGIN
             HINT = 'Pass a table, partitioned table, view, materialized view or foreign table of order rows.';
     END IF;
 
+    -- Source columns are read through the alias s. Integer customer ids go to population_agg as
+    -- they are; other keys (text, varchar, uuid, numeric, ...) are numbered first (see below).
     t := segment._column_type(source, customer_column, 'customer_column');
-    IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
-        RAISE EXCEPTION 'customer_column "%" of % must be an integer type, it is %', customer_column, source, t
-            USING ERRCODE = '42804', HINT = 'Map text or uuid customer keys to bigint (e.g. a lookup table with an identity column), or use rfm_agg ... GROUP BY your key.';
+    cust := format('s.%I', customer_column);
+    mapped := t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype);
+    IF mapped THEN
+        BEGIN
+            -- the numbering groups and joins on the key, and the unique index orders it
+            EXECUTE format('SELECT 1 FROM %s s WHERE false GROUP BY %s ORDER BY %s', source, cust, cust);
+        EXCEPTION WHEN undefined_function THEN
+            RAISE EXCEPTION 'customer_column "%" of % has type %, which has no equality and ordering operators', customer_column, source, t
+                USING ERRCODE = '42804', HINT = 'Use an integer, text, uuid or other comparable customer key.';
+        END;
+        customer_expr := 'keys.n';
+    ELSE
+        customer_expr := cust || '::bigint';
     END IF;
-    customer_expr := format('%I::bigint', customer_column);
 
     t := segment._column_type(source, ordered_at_column, 'ordered_at_column');
     IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
         RAISE EXCEPTION 'ordered_at_column "%" of % must be timestamptz, timestamp or date, it is %', ordered_at_column, source, t
             USING ERRCODE = '42804';
     END IF;
-    at_expr := format('%I::timestamptz', ordered_at_column);
+    at_expr := format('s.%I::timestamptz', ordered_at_column);
 
     t := segment._column_type(source, amount_column, 'amount_column');
     IF t IN ('numeric'::regtype, 'bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
-        amount_expr := format('%I::numeric', amount_column);
+        amount_expr := format('s.%I::numeric', amount_column);
     ELSIF t IN ('double precision'::regtype, 'real'::regtype) THEN
-        amount_expr := format('%I::float8', amount_column);
+        amount_expr := format('s.%I::float8', amount_column);
     ELSE
         RAISE EXCEPTION 'amount_column "%" of % must be numeric, an integer or a float type, it is %', amount_column, source, t
             USING ERRCODE = '42804';
@@ -208,7 +223,7 @@ BEGIN
         IF t <> 'boolean'::regtype THEN
             RAISE EXCEPTION 'options.refund_column "%" of % must be boolean, it is %', fcol, source, t USING ERRCODE = '42804';
         END IF;
-        refund_expr := format('coalesce(%I, false), ', fcol);
+        refund_expr := format('coalesce(s.%I, false), ', fcol);
     END IF;
 
     -- as_of: "now" (default: now() at each refresh) or a fixed instant
@@ -237,8 +252,8 @@ BEGIN
             fcol := f->>'column';
             PERFORM segment._column_type(source, fcol, 'options.filter column');
             SELECT array_agg(v) INTO vals FROM jsonb_array_elements_text(coalesce(f->'in', f->'not_in')) v;
-            conds := conds || CASE WHEN f ? 'in' THEN format('%I::text = ANY (%L::text[])', fcol, coalesce(vals, '{}'))
-                                   ELSE format('%I::text <> ALL (%L::text[])', fcol, coalesce(vals, '{}')) END;
+            conds := conds || CASE WHEN f ? 'in' THEN format('s.%I::text = ANY (%L::text[])', fcol, coalesce(vals, '{}'))
+                                   ELSE format('s.%I::text <> ALL (%L::text[])', fcol, coalesce(vals, '{}')) END;
         END LOOP;
     END IF;
 
@@ -246,9 +261,25 @@ BEGIN
     pop := options - view_keys;
     PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop);
 
-    RETURN format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s%s)) p',
-                  as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
-                  CASE WHEN cardinality(conds) > 0 THEN ' WHERE ' || array_to_string(conds, ' AND ') ELSE '' END);
+    where_clause := CASE WHEN cardinality(conds) > 0 THEN ' WHERE ' || array_to_string(conds, ' AND ') ELSE '' END;
+    IF NOT mapped THEN
+        RETURN format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
+                      as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source, where_clause);
+    END IF;
+    -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
+    -- materialized CTE); population_agg groups by n and the rows get their key back by n.
+    -- This costs a DISTINCT and two joins, about as much as a native GROUP BY on top.
+    SELECT string_agg(format('p.%I', a.name), ', ' ORDER BY a.ord) INTO rest
+    FROM pg_catalog.pg_proc pr,
+         unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+    WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
+      AND a.mode = 'o' AND a.name <> 'customer_id';
+    RETURN format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
+                  'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
+                  'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
+                  'FROM %2$s s JOIN keys ON keys.key = %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
+                  cust, source, CASE WHEN cardinality(conds) > 0 THEN ' AND ' || array_to_string(conds, ' AND ') ELSE '' END,
+                  rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop, where_clause);
 END $$;
 COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
     'The SELECT of a segmentation view, checked: source kind, column existence and types, options';
@@ -452,7 +483,7 @@ BEGIN
     INSERT INTO segment.segment_snapshots (view_schema, view_name, taken_at, customers)
     VALUES (r.view_schema, r.view_name, taken_at, 0) RETURNING snapshot_id INTO id;
     EXECUTE format('INSERT INTO segment.segment_snapshot_rows (snapshot_id, customer_id, tier, segment, lifecycle_stage, orders, monetary)
-                    SELECT $1, customer_id, tier, segment, lifecycle_stage, orders, monetary FROM %I.%I', r.view_schema, r.view_name)
+                    SELECT $1, customer_id::text, tier, segment, lifecycle_stage, orders, monetary FROM %I.%I', r.view_schema, r.view_name)
         USING id;
     GET DIAGNOSTICS n = ROW_COUNT;
     EXECUTE format('SELECT max(as_of) FROM %I.%I', r.view_schema, r.view_name) INTO STRICT contents_as_of;
@@ -484,7 +515,7 @@ COMMENT ON FUNCTION segment._snapshot_at(segment.segment_views, timestamptz, tex
 
 -- each customer of either snapshot in force at two instants, side by side
 CREATE FUNCTION segment._snapshot_pair(view_name text, "from" timestamptz, "to" timestamptz)
-    RETURNS TABLE (customer_id bigint, from_tier text, to_tier text, from_segment text, to_segment text,
+    RETURNS TABLE (customer_id text, from_tier text, to_tier text, from_segment text, to_segment text,
                    from_stage text, to_stage text, revenue numeric)
     LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 #variable_conflict use_column
@@ -515,12 +546,12 @@ COMMENT ON FUNCTION segment.tier_migration(text, timestamptz, timestamptz) IS
     'Migration matrix between the snapshots in force at two instants: customers per (from tier, to tier) and their net spend between the snapshots (NULL tier: not a customer then)';
 
 CREATE FUNCTION segment.segment_changes(view_name text, "from" timestamptz, "to" timestamptz)
-    RETURNS TABLE (customer_id bigint, from_tier text, to_tier text, from_segment text, to_segment text,
+    RETURNS TABLE (customer_id text, from_tier text, to_tier text, from_segment text, to_segment text,
                    from_stage text, to_stage text, revenue numeric)
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT * FROM segment._snapshot_pair(view_name, "from", "to") p
     WHERE p.from_tier IS DISTINCT FROM p.to_tier OR p.from_segment IS DISTINCT FROM p.to_segment
-    ORDER BY p.customer_id $$;
+    ORDER BY length(p.customer_id), p.customer_id $$;  -- shorter keys first: non-negative integer ids in numeric order
 COMMENT ON FUNCTION segment.segment_changes(text, timestamptz, timestamptz) IS
     'Customers whose tier or segment changed between the snapshots in force at two instants';
 
