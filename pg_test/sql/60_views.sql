@@ -77,6 +77,16 @@ SELECT (SELECT count(*) FROM shop.coded) AS customers, (SELECT count(*) FROM sho
                                      segment, tier, lifecycle_stage, cadence, as_of FROM shop.segments
                               EXCEPT SELECT * FROM shop.coded) x) AS differing;
 SELECT customer_id, orders, tier FROM shop.coded ORDER BY customer_id LIMIT 2;
+-- with a filter: the same as population_agg over the filtered integer-keyed rows
+SELECT create_segment_view('shop.coded_paid', 'shop.coded_orders', 'customer_code', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "lang": "en", "refund_column": "is_refund",
+      "filter": {"column": "status", "in": ["paid"]}}') AS coded_paid;
+SELECT (SELECT count(*) FROM shop.coded_paid) AS customers,
+       (SELECT count(*) FROM (SELECT 'C-' || lpad(customer_id::text, 5, '0'), orders, monetary, r, f, m, segment, tier, lifecycle_stage, cadence
+                              FROM population_rows((SELECT population_agg(customer_id, ordered_at, amount, is_refund, '2025-12-31 23:59:59+08',
+                                                                          '{"tz": "Asia/Shanghai", "lang": "en"}') FROM shop.orders WHERE status = 'paid'))
+                              EXCEPT SELECT customer_id, orders, monetary, r, f, m, segment, tier, lifecycle_stage, cadence FROM shop.coded_paid) x) AS differing;
+SELECT drop_segment_view('shop.coded_paid');
 SELECT take_snapshot('shop.coded', '2026-01-01') > 0 AS coded_snapshot;
 -- the first 普通会员 customer spends a fortune
 CREATE TABLE shop.riser AS SELECT customer_id FROM shop.coded WHERE tier = '普通会员' ORDER BY customer_id LIMIT 1;
