@@ -136,8 +136,10 @@ unsafe fn check_converged(fc: FunctionCallInfo, n: usize, attno: i16, model: &st
     let d = pg_sys::GetAttributeByNum(tup, attno, &mut isnull);
     // a hand-made model may leave converged NULL; a fit that did not converge is refused
     if !isnull && d.value() == 0 {
-        raise(Error::invalid(format!("{model}: the model did not converge, its parameters are not a maximum-likelihood estimate"))
-            .with_hint("check the input (enough repeat buyers, consistent time unit); the fields are still readable"));
+        raise(
+            Error::invalid(format!("{model}: the model did not converge, its parameters are not a maximum-likelihood estimate"))
+                .with_hint("check the input (enough repeat buyers, consistent time unit); the fields are still readable"),
+        );
     }
 }
 

@@ -224,7 +224,10 @@ impl Zone {
         let c = CString::new(name).unwrap_or_else(|_| raise(Error::invalid("tz contains a NUL byte")));
         let tz = pg_sys::pg_tzset(c.as_ptr());
         if tz.is_null() {
-            raise(Error::invalid(format!("tz: time zone \"{name}\" is not recognized")).with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"));
+            raise(
+                Error::invalid(format!("tz: time zone \"{name}\" is not recognized"))
+                    .with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"),
+            );
         }
         LAST_ZONE.with(|l| *l.borrow_mut() = Some((name.to_string(), tz as usize)));
         Zone(tz)
@@ -306,7 +309,15 @@ impl DayCache {
             let mut boundary: pg_sys::pg_time_t = 0;
             let mut after_gmtoff: std::ffi::c_long = 0;
             let mut after_isdst: std::ffi::c_int = 0;
-            let r = pg_sys::pg_next_dst_boundary(&start, &mut before_gmtoff, &mut before_isdst, &mut boundary, &mut after_gmtoff, &mut after_isdst, self.zone.0);
+            let r = pg_sys::pg_next_dst_boundary(
+                &start,
+                &mut before_gmtoff,
+                &mut before_isdst,
+                &mut boundary,
+                &mut after_gmtoff,
+                &mut after_isdst,
+                self.zone.0,
+            );
             if r == 0 || (r == 1 && boundary >= start + 86_400) {
                 before_gmtoff as i64 * 1_000_000
             } else {

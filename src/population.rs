@@ -88,14 +88,16 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
             let mut days = DayCache::new(zone_of(&opts));
             let as_of_day = days.day(as_of);
             let st = State::new(as_of, as_of_day, opts.window_days(), json, limit_bytes());
-            let options_bytes = if nargs(fc) > at_options && !is_null(fc, at_options) { arg_bytes(fc, at_options).to_vec() } else { Vec::new() };
+            let options_bytes =
+                if nargs(fc) > at_options && !is_null(fc, at_options) { arg_bytes(fc, at_options).to_vec() } else { Vec::new() };
             pgrx::PgMemoryContexts::For(agg_context(fc, "population_agg")).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes })
         }
     };
     let a = &mut *agg;
     if nargs(fc) > at_options {
         // the options must be the same on every row (a short byte comparison per row)
-        let same = if is_null(fc, at_options) { a.options_bytes.is_empty() } else { arg_bytes(fc, at_options) == a.options_bytes.as_slice() };
+        let same =
+            if is_null(fc, at_options) { a.options_bytes.is_empty() } else { arg_bytes(fc, at_options) == a.options_bytes.as_slice() };
         if !same {
             raise(Error::invalid("population_agg: options must be the same for every row of the aggregate"));
         }
@@ -105,7 +107,8 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
     }
     let id = arg_i64(fc, 1);
     let at = arg_instant(fc, 2, "ordered_at");
-    let amount = if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
+    let amount =
+        if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
     let refund = flag && !is_null(fc, 4) && arg_bool(fc, 4);
     if let Some(amount) = signed_amount(amount, refund) {
         let day = if at <= as_of { a.days.day(at) } else { 0 };

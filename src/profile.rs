@@ -3,7 +3,9 @@
 //! `crate::core::profile`, the SQL objects in `sql/profile.sql`.
 
 use crate::core::config::Lang;
-use crate::core::profile::{age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES};
+use crate::core::profile::{
+    age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
+};
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
@@ -126,6 +128,10 @@ pub mod segment {
             name!(north_south, &'static str),
         ),
     > {
-        TableIterator::new(PROVINCES.iter().map(|p| (p.zh, p.official, p.en, p.region.label(Lang::Zh), p.region.label(Lang::En), side_label(p.north, Lang::Code))))
+        TableIterator::new(
+            PROVINCES
+                .iter()
+                .map(|p| (p.zh, p.official, p.en, p.region.label(Lang::Zh), p.region.label(Lang::En), side_label(p.north, Lang::Code))),
+        )
     }
 }

@@ -33,7 +33,10 @@ impl State {
         if self.len + extra > self.cap {
             let cap = (self.len + extra).max(self.cap * 2);
             if cap > (1usize << 30) / std::mem::size_of::<Event>() {
-                raise(Error::out_of_range("rfm_agg: more than 67 million order rows for one customer").with_hint("aggregate per customer, or roll up smaller partial summaries"));
+                raise(
+                    Error::out_of_range("rfm_agg: more than 67 million order rows for one customer")
+                        .with_hint("aggregate per customer, or roll up smaller partial summaries"),
+                );
             }
             self.data = pg_sys::repalloc(self.data as *mut _, cap * std::mem::size_of::<Event>()) as *mut Event;
             self.cap = cap;
@@ -85,7 +88,8 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool) -> Datum {
         return state_or_null(fc, state);
     }
     let at = arg_instant(fc, 1, "ordered_at");
-    let amount = if numeric { decode_numeric(arg_bytes(fc, 2), "amount").or_raise() } else { from_f64(arg_f64(fc, 2), "amount").or_raise() };
+    let amount =
+        if numeric { decode_numeric(arg_bytes(fc, 2), "amount").or_raise() } else { from_f64(arg_f64(fc, 2), "amount").or_raise() };
     let refund = nargs(fc) > 3 && !is_null(fc, 3) && arg_bool(fc, 3);
     let st = match state {
         Some(s) => s,

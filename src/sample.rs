@@ -111,7 +111,8 @@ mod segment {
             (
                 o.order_id,
                 o.customer_id,
-                TimestampWithTimeZone::try_from(o.ordered_at_us).unwrap_or_else(|_| raise(Error::datetime("generated instant out of range"))),
+                TimestampWithTimeZone::try_from(o.ordered_at_us)
+                    .unwrap_or_else(|_| raise(Error::datetime("generated instant out of range"))),
                 o.amount_fen,
                 o.is_refund,
                 o.promotion,

@@ -250,8 +250,12 @@ unsafe fn score_args(fc: FunctionCallInfo) -> Option<crate::core::score::Score> 
         return None;
     }
     Some(crate::core::score::Score {
-        r: arg_i32(fc, 0), f: arg_i32(fc, 1), m: arg_i32(fc, 2),
-        r_high: arg_bool(fc, 3), f_high: arg_bool(fc, 4), m_high: arg_bool(fc, 5),
+        r: arg_i32(fc, 0),
+        f: arg_i32(fc, 1),
+        m: arg_i32(fc, 2),
+        r_high: arg_bool(fc, 3),
+        f_high: arg_bool(fc, 4),
+        m_high: arg_bool(fc, 5),
         bins: [arg_i32(fc, 6), arg_i32(fc, 7), arg_i32(fc, 8)],
     })
 }
@@ -325,4 +329,3 @@ unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
 
 pg_fn!(fn pgseg_purchase_cadence(fc) { cadence(fc, false) });
 pg_fn!(fn pgseg_purchase_cadence_tz(fc) { cadence(fc, true) });
-

@@ -21,10 +21,9 @@ mod tests {
 
     #[pg_test]
     fn numeric_amounts_are_exact() {
-        let m: pgrx::AnyNumeric = one(
-            "SELECT segment.monetary(segment.rfm_agg(now(), a)) FROM (SELECT 0.1::numeric FROM generate_series(1, 1000)) v(a)",
-        )
-        .unwrap();
+        let m: pgrx::AnyNumeric =
+            one("SELECT segment.monetary(segment.rfm_agg(now(), a)) FROM (SELECT 0.1::numeric FROM generate_series(1, 1000)) v(a)")
+                .unwrap();
         assert_eq!(m.to_string(), "100.00");
     }
 

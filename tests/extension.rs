@@ -7,7 +7,9 @@ use pg_segment_integration::{connect, TestDb};
 fn non_superuser_creates_uses_and_drops_the_trusted_extension() {
     let db = TestDb::new("trusted");
     let mut admin = db.client();
-    for sql in ["DROP ROLE IF EXISTS pgseg_owner_{0}", "CREATE ROLE pgseg_owner_{0} LOGIN", "GRANT CREATE ON DATABASE {0} TO pgseg_owner_{0}"] {
+    for sql in
+        ["DROP ROLE IF EXISTS pgseg_owner_{0}", "CREATE ROLE pgseg_owner_{0} LOGIN", "GRANT CREATE ON DATABASE {0} TO pgseg_owner_{0}"]
+    {
         admin.batch_execute(&sql.replace("{0}", &db.name)).unwrap();
     }
     {
@@ -85,7 +87,10 @@ fn parallel_plan_equals_serial_row_by_row() {
     )
     .unwrap();
     let plan: Vec<String> = c.query(&format!("EXPLAIN (COSTS OFF) {q}"), &[]).unwrap().iter().map(|r| r.get(0)).collect();
-    assert!(plan.iter().any(|l| l.contains("Partial GroupAggregate") || l.contains("Partial HashAggregate") || l.contains("Partial Aggregate")), "{plan:#?}");
+    assert!(
+        plan.iter().any(|l| l.contains("Partial GroupAggregate") || l.contains("Partial HashAggregate") || l.contains("Partial Aggregate")),
+        "{plan:#?}"
+    );
     let parallel: Vec<(i64, String, Option<String>)> = c.query(q, &[]).unwrap().iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     assert_eq!(serial.len(), 20000);
     assert_eq!(serial, parallel);

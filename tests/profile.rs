@@ -45,7 +45,8 @@ fn user_city_tiers_survive_dump_and_restore() {
             &[],
         )
         .unwrap();
-    let (lhasa, lasa, foshan, builtin, user): (Option<String>, Option<String>, Option<String>, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let (lhasa, lasa, foshan, builtin, user): (Option<String>, Option<String>, Option<String>, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     assert_eq!(lhasa.as_deref(), Some("tier3"));
     assert_eq!(lasa.as_deref(), Some("tier3"));
     assert_eq!(foshan.as_deref(), Some("new_tier1"), "the user row overrides the built-in one");

@@ -72,7 +72,8 @@ fn concurrent_writers_readers_and_refreshes_lose_nothing() {
         handles.push(std::thread::spawn(move || {
             let mut c = db.client();
             while !stop.load(Ordering::SeqCst) {
-                let n: i64 = c.query_one("SELECT count(*) FROM segments WHERE tier IS NOT NULL", &[]).expect("a reader saw an error").get(0);
+                let n: i64 =
+                    c.query_one("SELECT count(*) FROM segments WHERE tier IS NOT NULL", &[]).expect("a reader saw an error").get(0);
                 assert!(n >= 3000, "a reader saw {n} customers");
                 reads.fetch_add(1, Ordering::SeqCst);
             }
@@ -113,7 +114,8 @@ fn interrupted_refresh(db: &Arc<TestDb>, how: &str, concurrently: bool) -> postg
     let refresher = std::thread::spawn(move || {
         let mut c = db2.client();
         c.batch_execute("SET application_name = 'pgseg_slow_refresh'").unwrap();
-        c.batch_execute(&format!("SELECT segment.refresh_segment_view('segments', {concurrently})")).expect_err("the refresh should have been stopped")
+        c.batch_execute(&format!("SELECT segment.refresh_segment_view('segments', {concurrently})"))
+            .expect_err("the refresh should have been stopped")
     });
     let mut c = db.client();
     let t0 = Instant::now();
@@ -129,7 +131,10 @@ fn interrupted_refresh(db: &Arc<TestDb>, how: &str, concurrently: bool) -> postg
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(700));
-    let ok: Option<bool> = c.query_one(&format!("SELECT bool_and({how}(pid)) FROM pg_stat_activity WHERE application_name = 'pgseg_slow_refresh'"), &[]).unwrap().get(0);
+    let ok: Option<bool> = c
+        .query_one(&format!("SELECT bool_and({how}(pid)) FROM pg_stat_activity WHERE application_name = 'pgseg_slow_refresh'"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(ok, Some(true), "the refresh ended before it could be stopped");
     refresher.join().unwrap()
 }
@@ -199,13 +204,19 @@ fn pg_dump_and_restore_give_the_same_view() {
     assert_eq!(checksum(&mut d, "segments"), before, "restored contents");
     d.batch_execute("SELECT segment.refresh_segment_view('segments')").unwrap();
     assert_eq!(checksum(&mut d, "segments"), before, "contents after a refresh in the restored database");
-    let registered: i64 = d.query_one("SELECT count(*) FROM segment.segment_views WHERE view_name = 'segments' AND source = 'orders'::regclass", &[]).unwrap().get(0);
+    let registered: i64 = d
+        .query_one("SELECT count(*) FROM segment.segment_views WHERE view_name = 'segments' AND source = 'orders'::regclass", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(registered, 1, "the registry row survives pg_dump");
     let snap: i64 = d.query_one("SELECT count(*) FROM segment.segment_snapshot_rows", &[]).unwrap().get(0);
     assert_eq!(snap, 1500, "snapshots survive pg_dump");
     // the restored registry drives the functions
     d.batch_execute("SELECT segment.take_snapshot('segments', '2026-02-01')").unwrap();
-    let moved: i64 = d.query_one("SELECT sum(customers)::bigint FROM segment.tier_migration('segments', '2026-01-15', '2026-02-15')", &[]).unwrap().get(0);
+    let moved: i64 = d
+        .query_one("SELECT sum(customers)::bigint FROM segment.tier_migration('segments', '2026-01-15', '2026-02-15')", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(moved, 1500);
 }
 
@@ -238,7 +249,8 @@ fn a_non_superuser_owner_and_row_level_security() {
         .unwrap();
         let n: i64 = a.query_one("SELECT count(*) FROM alice.segments", &[]).unwrap().get(0);
         assert_eq!(n, 1000, "the owner of the table sees every customer");
-        let definer: i64 = a.query_one("SELECT count(*) FROM pg_proc WHERE pronamespace = 'segment'::regnamespace AND prosecdef", &[]).unwrap().get(0);
+        let definer: i64 =
+            a.query_one("SELECT count(*) FROM pg_proc WHERE pronamespace = 'segment'::regnamespace AND prosecdef", &[]).unwrap().get(0);
         assert_eq!(definer, 0, "no SECURITY DEFINER function");
         a.batch_execute("SELECT segment.refresh_segment_view('alice.segments'); SELECT segment.take_snapshot('alice.segments')").unwrap();
     }
@@ -263,7 +275,10 @@ fn a_non_superuser_owner_and_row_level_security() {
         a.batch_execute("SELECT segment.drop_segment_view('alice.segments'); DROP SCHEMA alice CASCADE").unwrap();
     }
     admin
-        .batch_execute(&format!("DROP EXTENSION pg_segment; REVOKE CREATE ON DATABASE {0} FROM {alice}, {bob}; DROP ROLE {alice}; DROP ROLE {bob};", db.name))
+        .batch_execute(&format!(
+            "DROP EXTENSION pg_segment; REVOKE CREATE ON DATABASE {0} FROM {alice}, {bob}; DROP ROLE {alice}; DROP ROLE {bob};",
+            db.name
+        ))
         .unwrap();
 }
 
@@ -301,7 +316,8 @@ fn pg_cron_refreshes_a_view_on_schedule() {
         assert!(t0.elapsed() < Duration::from_secs(150), "pg_cron did not refresh the view within 150 s");
         std::thread::sleep(Duration::from_secs(2));
     }
-    let ok: i64 = c.query_one("SELECT count(*) FROM cron.job_run_details WHERE jobid = $1 AND status = 'succeeded'", &[&job]).unwrap().get(0);
+    let ok: i64 =
+        c.query_one("SELECT count(*) FROM cron.job_run_details WHERE jobid = $1 AND status = 'succeeded'", &[&job]).unwrap().get(0);
     assert!(ok >= 1);
     let removed: bool = c.query_one("SELECT segment.unschedule_refresh('segments')", &[]).unwrap().get(0);
     assert!(removed);

@@ -58,8 +58,10 @@ pub fn check_btyd(frequency: f64, recency: f64, t: f64) -> Result<()> {
         return Err(Error::invalid(format!("recency must not exceed t, got recency {recency} and t {t}")));
     }
     if frequency > 0.0 && recency == 0.0 {
-        return Err(Error::invalid(format!("recency must be positive when frequency is positive, got recency 0 with frequency {frequency}"))
-            .with_hint("recency is the customer's age at the last repeat purchase, as segment.btyd() computes it"));
+        return Err(Error::invalid(format!(
+            "recency must be positive when frequency is positive, got recency 0 with frequency {frequency}"
+        ))
+        .with_hint("recency is the customer's age at the last repeat purchase, as segment.btyd() computes it"));
     }
     if frequency == 0.0 && recency != 0.0 {
         return Err(Error::invalid(format!("recency must be 0 when frequency is 0, got recency {recency}")));
@@ -720,7 +722,8 @@ pub fn fit_gamma_gamma(data: &Tuples<2>) -> Result<Option<Fit<3>>> {
 /// Log-likelihood of one repeat buyer's mean spend under a model.
 pub fn gamma_gamma_log_likelihood(g: &GammaGamma, x: f64, m: f64) -> f64 {
     let GammaGamma { p, q, gamma } = *g;
-    ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * gamma.ln() + (p * x - 1.0) * m.ln() + p * x * x.ln() - (p * x + q) * (x * m + gamma).ln()
+    ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * gamma.ln() + (p * x - 1.0) * m.ln() + p * x * x.ln()
+        - (p * x + q) * (x * m + gamma).ln()
 }
 
 /// E[spend per purchase | x, m̄]: p(γ + x·m̄) / (p·x + q − 1); the population mean p·γ/(q−1) for x = 0.
@@ -763,7 +766,17 @@ impl TimeUnit {
 /// E[X((i−1)·u)]) / (1 + discount_rate)^i with u units per month (lifetimes'
 /// `customer_lifetime_value` with its default freq conventions).
 #[allow(clippy::too_many_arguments)]
-pub fn clv(bg: &Bgnbd, gg: &GammaGamma, x: f64, tx: f64, age: f64, m: f64, horizon: i32, discount_rate: f64, unit: TimeUnit) -> Result<f64> {
+pub fn clv(
+    bg: &Bgnbd,
+    gg: &GammaGamma,
+    x: f64,
+    tx: f64,
+    age: f64,
+    m: f64,
+    horizon: i32,
+    discount_rate: f64,
+    unit: TimeUnit,
+) -> Result<f64> {
     if !(1..=1200).contains(&horizon) {
         return Err(Error::invalid(format!("horizon must be between 1 and 1200 months, got {horizon}")));
     }
@@ -789,7 +802,15 @@ mod tests {
     /// A small hand-made data set with every shape of row.
     fn toy() -> Tuples<3> {
         let mut t = Tuples::new();
-        for (x, tx, tt, w) in [(0.0, 0.0, 30.0, 40.0), (0.0, 0.0, 80.0, 25.0), (1.0, 10.0, 50.0, 9.0), (2.0, 40.0, 60.0, 6.0), (3.0, 70.0, 75.0, 5.0), (5.0, 20.0, 90.0, 2.0), (1.0, 60.0, 60.0, 3.0)] {
+        for (x, tx, tt, w) in [
+            (0.0, 0.0, 30.0, 40.0),
+            (0.0, 0.0, 80.0, 25.0),
+            (1.0, 10.0, 50.0, 9.0),
+            (2.0, 40.0, 60.0, 6.0),
+            (3.0, 70.0, 75.0, 5.0),
+            (5.0, 20.0, 90.0, 2.0),
+            (1.0, 60.0, 60.0, 3.0),
+        ] {
             t.add([x, tx, tt], w);
         }
         t
@@ -965,7 +986,11 @@ mod tests {
         let mut half = Tuples::new();
         let mut other = Tuples::new();
         for (i, (v, w)) in t.sorted().into_iter().enumerate() {
-            if i % 2 == 0 { half.add(v, w) } else { other.add(v, w) }
+            if i % 2 == 0 {
+                half.add(v, w)
+            } else {
+                other.add(v, w)
+            }
         }
         half.merge(&other);
         assert_eq!(half, t);

@@ -41,9 +41,7 @@ impl<'a> Obj<'a> {
     pub fn i64(&mut self, key: &str, default: i64) -> Result<i64> {
         match self.take(key) {
             None => Ok(default),
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| Error::invalid(format!("{}: key \"{key}\" must be a whole number, got {v}", self.what))),
+            Some(v) => v.as_i64().ok_or_else(|| Error::invalid(format!("{}: key \"{key}\" must be a whole number, got {v}", self.what))),
         }
     }
 

@@ -233,13 +233,18 @@ fn generate_customer(seed: i64, customer_id: i64, p: &SampleParams, out: &mut Ve
         let amount_fen = ((spend.sample(&mut rng) * 100.0).round() as i64).max(1);
         let promotion = in_promotion(t);
         let discount_pct: i16 = if promotion {
-            if rng.gen_bool((0.5 + lat.sensitivity / 2.0).min(1.0)) { rng.gen_range(10..=50) } else { 5 }
+            if rng.gen_bool((0.5 + lat.sensitivity / 2.0).min(1.0)) {
+                rng.gen_range(10..=50)
+            } else {
+                5
+            }
         } else if rng.gen_bool(lat.sensitivity) {
             rng.gen_range(5..=30)
         } else {
             0
         };
-        let category = if rng.gen_bool(0.7) { CATEGORIES[lat.preferred] } else { CATEGORIES[weighted(&mut rng, CATEGORY_WEIGHTS.iter().copied())] };
+        let category =
+            if rng.gen_bool(0.7) { CATEGORIES[lat.preferred] } else { CATEGORIES[weighted(&mut rng, CATEGORY_WEIGHTS.iter().copied())] };
         let row = OrderRow { order_id: 0, customer_id, ordered_at_us: t, amount_fen, is_refund: false, promotion, discount_pct, category };
         if rng.gen_bool(p.refund_rate) {
             let back = if rng.gen_bool(0.7) { amount_fen } else { ((amount_fen as f64) * rng.gen_range(0.1..0.9)).round().max(1.0) as i64 };
@@ -326,7 +331,9 @@ mod tests {
     fn deterministic_and_independent_of_population_size() {
         assert_eq!(rows(50, 1), rows(50, 1));
         assert_ne!(rows(50, 1), rows(50, 2));
-        let strip = |v: Vec<OrderRow>| v.into_iter().filter(|o| o.customer_id == 7).map(|o| (o.ordered_at_us, o.amount_fen, o.is_refund)).collect::<Vec<_>>();
+        let strip = |v: Vec<OrderRow>| {
+            v.into_iter().filter(|o| o.customer_id == 7).map(|o| (o.ordered_at_us, o.amount_fen, o.is_refund)).collect::<Vec<_>>()
+        };
         assert_eq!(strip(rows(10, 3)), strip(rows(1000, 3)));
         let ids: Vec<i64> = rows(100, 4).iter().map(|o| o.order_id).collect();
         assert!(ids.windows(2).all(|w| w[1] == w[0] + 1) && ids[0] == 1);

@@ -55,7 +55,13 @@ pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 1024.0;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { standardize: Standardization::Zscore, max_iterations: 300, tolerance: 1e-4, n_init: 1, memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB }
+        Options {
+            standardize: Standardization::Zscore,
+            max_iterations: 300,
+            tolerance: 1e-4,
+            n_init: 1,
+            memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB,
+        }
     }
 }
 
@@ -79,7 +85,9 @@ impl Options {
             return Err(Error::invalid(format!("options: key \"n_init\" must be between 1 and 100, got {n_init}")));
         }
         if !(memory_limit_mb > 0.0 && memory_limit_mb <= 1_048_576.0) {
-            return Err(Error::invalid(format!("options: key \"memory_limit_mb\" must be above 0 and at most 1048576, got {memory_limit_mb}")));
+            return Err(Error::invalid(format!(
+                "options: key \"memory_limit_mb\" must be above 0 and at most 1048576, got {memory_limit_mb}"
+            )));
         }
         Ok(Options { standardize, max_iterations: max_iterations as usize, tolerance, n_init: n_init as usize, memory_limit_mb })
     }

@@ -31,15 +31,27 @@ pub struct Rule {
 
 impl Rule {
     fn is_catch_all(&self) -> bool {
-        self.r.is_none() && self.f.is_none() && self.m.is_none() && self.fm.is_none() && self.total.is_none()
-            && self.r_high.is_none() && self.f_high.is_none() && self.m_high.is_none()
+        self.r.is_none()
+            && self.f.is_none()
+            && self.m.is_none()
+            && self.fm.is_none()
+            && self.total.is_none()
+            && self.r_high.is_none()
+            && self.f_high.is_none()
+            && self.m_high.is_none()
     }
 
     fn matches(&self, s: &Scaled) -> bool {
         let ok = |c: &Option<Range>, x: f64| c.map_or(true, |r| r.holds(x));
         let okb = |c: &Option<bool>, x: bool| c.map_or(true, |b| b == x);
-        ok(&self.r, s.r) && ok(&self.f, s.f) && ok(&self.m, s.m) && ok(&self.fm, (s.f + s.m) / 2.0) && ok(&self.total, s.total)
-            && okb(&self.r_high, s.r_high) && okb(&self.f_high, s.f_high) && okb(&self.m_high, s.m_high)
+        ok(&self.r, s.r)
+            && ok(&self.f, s.f)
+            && ok(&self.m, s.m)
+            && ok(&self.fm, (s.f + s.m) / 2.0)
+            && ok(&self.total, s.total)
+            && okb(&self.r_high, s.r_high)
+            && okb(&self.f_high, s.f_high)
+            && okb(&self.m_high, s.m_high)
     }
 }
 
@@ -104,7 +116,9 @@ impl RuleSet {
                     Some(Value::Array(a)) if a.len() == 2 && a[0].is_number() && a[1].is_number() && a[0].as_f64() <= a[1].as_f64() => {
                         Ok(Some(Range(a[0].as_f64().unwrap(), a[1].as_f64().unwrap())))
                     }
-                    Some(other) => Err(Error::invalid(format!("rules[{i}]: key \"{k}\" must be a number or [low, high] with low <= high, got {other}"))),
+                    Some(other) => Err(Error::invalid(format!(
+                        "rules[{i}]: key \"{k}\" must be a number or [low, high] with low <= high, got {other}"
+                    ))),
                 }
             };
             let (r, f, m, fm, total) = (range("r")?, range("f")?, range("m")?, range("fm")?, range("total")?);
@@ -191,14 +205,20 @@ impl Tiers {
                     let label = Label::read(&mut to, i)?;
                     let share = to.f64("share", f64::NAN)?;
                     if !(share > 0.0 && share <= 100.0) {
-                        return Err(Error::invalid(format!("customer_tier config.tiers[{i}]: key \"share\" is required: a percentage above 0 and at most 100")));
+                        return Err(Error::invalid(format!(
+                            "customer_tier config.tiers[{i}]: key \"share\" is required: a percentage above 0 and at most 100"
+                        )));
                     }
                     to.finish()?;
                     t.push((share, label));
                 }
                 t
             }
-            Some(v) => return Err(Error::invalid(format!("customer_tier config: key \"tiers\" must be a non-empty array of {{\"label\": ..., \"share\": percent}}, got {v}"))),
+            Some(v) => {
+                return Err(Error::invalid(format!(
+                    "customer_tier config: key \"tiers\" must be a non-empty array of {{\"label\": ..., \"share\": percent}}, got {v}"
+                )))
+            }
         };
         o.finish()?;
         let sum: f64 = tiers.iter().map(|t| t.0).sum();
@@ -212,7 +232,9 @@ impl Tiers {
     /// `cume_dist() OVER (ORDER BY value DESC)` gives it.
     pub fn tier(&self, rank_share: f64) -> Result<&Label> {
         if !(rank_share > 0.0 && rank_share <= 1.0) {
-            return Err(Error::invalid(format!("rank_share must be in (0, 1] (use cume_dist() OVER (ORDER BY value DESC)), got {rank_share}")));
+            return Err(Error::invalid(format!(
+                "rank_share must be in (0, 1] (use cume_dist() OVER (ORDER BY value DESC)), got {rank_share}"
+            )));
         }
         let mut acc = 0.0;
         for (share, label) in &self.tiers {
@@ -333,7 +355,9 @@ impl Cadence {
         };
         o.finish()?;
         if !(0.0 < c.monthly && c.monthly < c.quarterly && c.quarterly < c.half_yearly && c.half_yearly < c.yearly && c.max_cv > 0.0) {
-            return Err(Error::invalid("cadence config: need 0 < monthly_days < quarterly_days < half_yearly_days < yearly_days and max_cv > 0"));
+            return Err(Error::invalid(
+                "cadence config: need 0 < monthly_days < quarterly_days < half_yearly_days < yearly_days and max_cv > 0",
+            ));
         }
         Ok(c)
     }

@@ -75,7 +75,19 @@ const _: () = assert!(ENTRY_BYTES == 64);
 
 impl Entry {
     fn new(seq: u32) -> Entry {
-        Entry { first: i64::MAX, last: i64::MIN, monetary: 0, refunded: 0, w_monetary: 0, orders: 0, refunds: 0, future: 0, w_orders: 0, seq, _pad: 0 }
+        Entry {
+            first: i64::MAX,
+            last: i64::MIN,
+            monetary: 0,
+            refunded: 0,
+            w_monetary: 0,
+            orders: 0,
+            refunds: 0,
+            future: 0,
+            w_orders: 0,
+            seq,
+            _pad: 0,
+        }
     }
 }
 
@@ -325,7 +337,8 @@ impl State {
         let rows = r.u64()?;
         let limit = r.u64()? as usize;
         let olen = r.u32()? as usize;
-        let options_json = String::from_utf8(r.take(olen)?.to_vec()).map_err(|_| Error::binary("population partial state: options are not UTF-8"))?;
+        let options_json =
+            String::from_utf8(r.take(olen)?.to_vec()).map_err(|_| Error::binary("population partial state: options are not UTF-8"))?;
         let n = r.u64()? as usize;
         let nd = r.u64()? as usize;
         if n.saturating_mul(8 + ENTRY_BYTES).saturating_add(nd.saturating_mul(8)) != bytes.len() - r.pos {
@@ -430,7 +443,14 @@ impl State {
         let (breaks, breaks_doc) = match &opts.fixed {
             Some((b, doc)) => (b.clone(), doc.clone()),
             None if values.is_empty() => {
-                return Ok(Output { as_of: self.as_of, rows, labels: Vec::new(), breaks: Value::Null, rows_read: self.rows, state_bytes: self.peak_bytes() });
+                return Ok(Output {
+                    as_of: self.as_of,
+                    rows,
+                    labels: Vec::new(),
+                    breaks: Value::Null,
+                    rows_read: self.rows,
+                    state_bytes: self.peak_bytes(),
+                });
             }
             None => {
                 let mut doc = quantile_breaks(&mut values, opts.bins, &opts.breaks, &format_instant(self.as_of));
@@ -481,7 +501,13 @@ impl State {
             .enumerate()
             .filter_map(|(i, r)| {
                 let s = r.score.as_ref()?;
-                let v = if opts.tier_by_total { s.total() as i64 } else if windowed { r.w_monetary } else { r.monetary };
+                let v = if opts.tier_by_total {
+                    s.total() as i64
+                } else if windowed {
+                    r.w_monetary
+                } else {
+                    r.monetary
+                };
                 Some((v, i as u32))
             })
             .collect();
@@ -502,7 +528,14 @@ impl State {
             }
             start = end + 1;
         }
-        Ok(Output { as_of: self.as_of, rows, labels: labels.names, breaks: breaks_doc, rows_read: self.rows, state_bytes: self.peak_bytes() })
+        Ok(Output {
+            as_of: self.as_of,
+            rows,
+            labels: labels.names,
+            breaks: breaks_doc,
+            rows_read: self.rows,
+            state_bytes: self.peak_bytes(),
+        })
     }
 }
 
@@ -623,7 +656,8 @@ pub fn parse_options(text: &str) -> Result<Options> {
             if let Some(m) = doc.as_object_mut() {
                 m.remove("tz");
             }
-            let b = Breaks::from_json(&doc.to_string()).map_err(|e| Error::invalid(format!("population options: key \"breaks\": {}", e.message)))?;
+            let b = Breaks::from_json(&doc.to_string())
+                .map_err(|e| Error::invalid(format!("population options: key \"breaks\": {}", e.message)))?;
             Some((b, v))
         }
     };
@@ -639,7 +673,9 @@ pub fn parse_options(text: &str) -> Result<Options> {
         None | Some(Value::Null) => RuleSet::builtin("rfm11")?,
         Some(Value::String(s)) => RuleSet::builtin(&s)?,
         Some(v @ Value::Array(_)) => RuleSet::parse(&v.to_string())?,
-        Some(v) => return Err(Error::invalid(format!("population options: key \"scheme\" must be 'rfm11', 'cn8' or a rule array, got {v}"))),
+        Some(v) => {
+            return Err(Error::invalid(format!("population options: key \"scheme\" must be 'rfm11', 'cn8' or a rule array, got {v}")))
+        }
     };
     let tiers = match o.take("tiers") {
         None | Some(Value::Null) => Tiers::parse("{}")?,
@@ -648,7 +684,11 @@ pub fn parse_options(text: &str) -> Result<Options> {
     let tier_by_total = match o.string("tier_by", "monetary")?.as_str() {
         "monetary" => false,
         "rfm_total" => true,
-        other => return Err(Error::invalid(format!("population options: key \"tier_by\" must be \"monetary\" or \"rfm_total\", got \"{other}\""))),
+        other => {
+            return Err(Error::invalid(format!(
+                "population options: key \"tier_by\" must be \"monetary\" or \"rfm_total\", got \"{other}\""
+            )))
+        }
     };
     let lifecycle = Lifecycle::parse(&sub(&mut o, "lifecycle")?)?;
     let cadence = Cadence::parse(&sub(&mut o, "cadence")?)?;
@@ -768,7 +808,11 @@ impl Output {
             w.put(&r.recency.to_le_bytes());
             w.put(&r.tenure.to_le_bytes());
             let (sc, bins, hi) = match &r.score {
-                Some(s) => ([s.r as u8, s.f as u8, s.m as u8], [s.bins[0] as u8, s.bins[1] as u8, s.bins[2] as u8], (s.r_high as u8) | (s.f_high as u8) << 1 | (s.m_high as u8) << 2 | 8),
+                Some(s) => (
+                    [s.r as u8, s.f as u8, s.m as u8],
+                    [s.bins[0] as u8, s.bins[1] as u8, s.bins[2] as u8],
+                    (s.r_high as u8) | (s.f_high as u8) << 1 | (s.m_high as u8) << 2 | 8,
+                ),
                 None => ([0; 3], [0; 3], 0),
             };
             w.put(&[sc[0], sc[1], sc[2], hi | if r.windowed { 16 } else { 0 }]);
@@ -801,8 +845,10 @@ impl<'a> PopulationView<'a> {
         }
         let version = r.take(4)?[0];
         if version > POPULATION_VERSION {
-            return Err(Error::not_supported(format!("rfm_population version {version} is not supported (this pg_segment reads version {POPULATION_VERSION})"))
-                .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+            return Err(Error::not_supported(format!(
+                "rfm_population version {version} is not supported (this pg_segment reads version {POPULATION_VERSION})"
+            ))
+            .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
         }
         let as_of = r.i64()?;
         let rows_read = r.u64()?;
@@ -911,7 +957,10 @@ mod tests {
 
     /// The composable path, computed from per-customer summaries with the core functions the
     /// SQL functions call.
-    fn composable(rows: &[(i64, i64, i64, bool)], opts: &Options) -> Vec<(i64, Option<Score>, String, Option<String>, String, Option<String>, i64, i64)> {
+    fn composable(
+        rows: &[(i64, i64, i64, bool)],
+        opts: &Options,
+    ) -> Vec<(i64, Option<Score>, String, Option<String>, String, Option<String>, i64, i64)> {
         let mut by: std::collections::BTreeMap<i64, Summary> = Default::default();
         for &(c, at, amount, flag) in rows {
             by.entry(c).or_insert_with(Summary::new).push(at, amount, flag);
@@ -928,7 +977,11 @@ mod tests {
                 Some(d) => v.window_metrics(AS_OF, d, &local),
                 None => all,
             };
-            let x = all.last_order.map(|l| Rfm { recency: (day_of(AS_OF) - day_of(l)) as f64, frequency: w.orders as f64, monetary: w.monetary as f64 / SCALE as f64 });
+            let x = all.last_order.map(|l| Rfm {
+                recency: (day_of(AS_OF) - day_of(l)) as f64,
+                frequency: w.orders as f64,
+                monetary: w.monetary as f64 / SCALE as f64,
+            });
             if let Some(x) = x {
                 values.push(x);
             }
@@ -978,7 +1031,10 @@ mod tests {
             assert_eq!(r.monetary, e.6);
             assert_eq!(r.future as i64, e.7);
             let v = view.row(i);
-            assert_eq!((v.id, v.monetary, v.orders, v.recency, v.tenure, v.score.clone(), v.segment, v.tier, v.stage, v.cadence), (r.id, r.monetary, r.orders, r.recency, r.tenure, r.score.clone(), r.segment, r.tier, r.stage, r.cadence));
+            assert_eq!(
+                (v.id, v.monetary, v.orders, v.recency, v.tenure, v.score.clone(), v.segment, v.tier, v.stage, v.cadence),
+                (r.id, r.monetary, r.orders, r.recency, r.tenure, r.score.clone(), r.segment, r.tier, r.stage, r.cadence)
+            );
         }
     }
 

@@ -145,7 +145,8 @@ pub enum Region {
 }
 
 impl Region {
-    pub const ALL: [Region; 7] = [Region::Northeast, Region::North, Region::East, Region::Central, Region::South, Region::Southwest, Region::Northwest];
+    pub const ALL: [Region; 7] =
+        [Region::Northeast, Region::North, Region::East, Region::Central, Region::South, Region::Southwest, Region::Northwest];
 
     pub fn label(self, lang: Lang) -> &'static str {
         let (code, zh, en) = match self {
@@ -391,7 +392,14 @@ mod tests {
     fn every_province_by_every_name() {
         assert_eq!(PROVINCES.len(), 34);
         for p in &PROVINCES {
-            let mut forms = vec![p.zh.to_string(), p.official.to_string(), p.en.to_string(), p.en.to_uppercase(), p.en.to_lowercase(), format!(" {} ", p.en)];
+            let mut forms = vec![
+                p.zh.to_string(),
+                p.official.to_string(),
+                p.en.to_string(),
+                p.en.to_uppercase(),
+                p.en.to_lowercase(),
+                format!(" {} ", p.en),
+            ];
             forms.extend(p.en_aliases.iter().map(|a| a.to_string()));
             for f in forms {
                 assert!(std::ptr::eq(province(&f).unwrap_or_else(|| panic!("{f}")), p), "{f}");
@@ -422,7 +430,10 @@ mod tests {
         assert_eq!(china_region("台湾"), Some(Region::East));
         assert_eq!(china_region("Atlantis"), None);
         let north: Vec<&str> = PROVINCES.iter().filter(|p| p.north).map(|p| p.zh).collect();
-        assert_eq!(north, ["北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "山东", "河南", "陕西", "甘肃", "青海", "宁夏", "新疆"]);
+        assert_eq!(
+            north,
+            ["北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "山东", "河南", "陕西", "甘肃", "青海", "宁夏", "新疆"]
+        );
         assert_eq!(is_north("江苏"), Some(false));
         assert_eq!(is_north("Anhui"), Some(false));
         assert_eq!(is_north("西藏"), Some(false));

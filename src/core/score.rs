@@ -119,7 +119,11 @@ impl Breaks {
             None => None,
             Some(v) => match v.as_i64() {
                 Some(d) if (1..=36_500).contains(&d) => Some(d),
-                _ => return Err(Error::invalid(format!("breaks: key \"window_days\" must be a whole number of days from 1 to 36500 or null, got {v}"))),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "breaks: key \"window_days\" must be a whole number of days from 1 to 36500 or null, got {v}"
+                    )))
+                }
             },
         };
         let center = match o.take("center") {
@@ -196,13 +200,20 @@ pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
     let center = match o.string("center", "mean")?.as_str() {
         "mean" => Center::Mean,
         "median" => Center::Median,
-        other => return Err(Error::invalid(format!("rfm_breaks options: key \"center\" must be \"mean\" or \"median\", got \"{other}\"")).with_hint("for fixed centres, edit the \"center\" of the breaks value or use rfm_thresholds")),
+        other => {
+            return Err(Error::invalid(format!("rfm_breaks options: key \"center\" must be \"mean\" or \"median\", got \"{other}\""))
+                .with_hint("for fixed centres, edit the \"center\" of the breaks value or use rfm_thresholds"))
+        }
     };
     let window_days = match o.take("window_days") {
         None => None,
         Some(v) => match v.as_i64() {
             Some(d) if (1..=36_500).contains(&d) => Some(d),
-            _ => return Err(Error::invalid(format!("rfm_breaks options: key \"window_days\" must be a whole number from 1 to 36500, got {v}"))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "rfm_breaks options: key \"window_days\" must be a whole number from 1 to 36500, got {v}"
+                )))
+            }
         },
     };
     o.finish()?;
@@ -330,9 +341,8 @@ mod tests {
         let mut next = crate::core::test_rng(0x9E3779B97F4A7C15u64);
         for n in [1usize, 2, 3, 7, 10, 101, 5_000] {
             for bins in [2, 3, 5, 10] {
-                let mut pop: Vec<Rfm> = (0..n)
-                    .map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0))
-                    .collect();
+                let mut pop: Vec<Rfm> =
+                    (0..n).map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0)).collect();
                 let opts = BreaksOptions { center: Center::Mean, window_days: None };
                 let doc = quantile_breaks(&mut pop.clone(), bins, &opts, "x");
                 for (k, dim) in ["recency", "frequency", "monetary"].iter().enumerate() {

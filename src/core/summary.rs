@@ -509,9 +509,8 @@ mod tests {
         let mut next = crate::core::test_rng(0x2545F4914F6CDD1Du64);
         for _ in 0..200 {
             let n = (next() % 40) as usize;
-            let rows: Vec<(i64, i64, bool)> = (0..n)
-                .map(|_| ((next() % 1000) as i64 * 3_600_000_000, (next() % 20_000) as i64 - 2_000, next() % 7 == 0))
-                .collect();
+            let rows: Vec<(i64, i64, bool)> =
+                (0..n).map(|_| ((next() % 1000) as i64 * 3_600_000_000, (next() % 20_000) as i64 - 2_000, next() % 7 == 0)).collect();
             let mut whole = Summary::new();
             rows.iter().for_each(|r| whole.push(r.0, r.1, r.2));
             let cut1 = if n == 0 { 0 } else { (next() as usize) % (n + 1) };

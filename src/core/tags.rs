@@ -61,21 +61,38 @@ impl Rules {
             min_orders: o.i64("min_orders", d.min_orders)?,
         };
         o.finish()?;
-        let share = |k: &str, v: f64| if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(super::Error::invalid(format!("rules: key \"{k}\" must be between 0 and 1, got {v}"))) };
+        let share = |k: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(super::Error::invalid(format!("rules: key \"{k}\" must be between 0 and 1, got {v}")))
+            }
+        };
         share("discount_threshold", r.discount_threshold)?;
         share("price_sensitive_share", r.price_sensitive_share)?;
         share("promotion_share", r.promotion_share)?;
         share("new_arrival_share", r.new_arrival_share)?;
         share("category_share", r.category_share)?;
-        let count = |k: &str, v: i64, min: i64| if (min..=1_000_000).contains(&v) { Ok(()) } else { Err(super::Error::invalid(format!("rules: key \"{k}\" must be a whole number between {min} and 1000000, got {v}"))) };
+        let count = |k: &str, v: i64, min: i64| {
+            if (min..=1_000_000).contains(&v) {
+                Ok(())
+            } else {
+                Err(super::Error::invalid(format!("rules: key \"{k}\" must be a whole number between {min} and 1000000, got {v}")))
+            }
+        };
         count("promotion_min_orders", r.promotion_min_orders, 1)?;
         count("min_orders", r.min_orders, 1)?;
         count("interval_min_purchases", r.interval_min_purchases, 2)?;
         if !(r.new_arrival_days >= 0.0 && r.new_arrival_days <= 3650.0) {
-            return Err(super::Error::invalid(format!("rules: key \"new_arrival_days\" must be between 0 and 3650, got {}", r.new_arrival_days)));
+            return Err(super::Error::invalid(format!(
+                "rules: key \"new_arrival_days\" must be between 0 and 3650, got {}",
+                r.new_arrival_days
+            )));
         }
         if !(r.weekly_max_days > 0.0 && r.weekly_max_days <= r.monthly_max_days && r.monthly_max_days <= 3650.0) {
-            return Err(super::Error::invalid("rules: keys \"weekly_max_days\" and \"monthly_max_days\" must satisfy 0 < weekly_max_days <= monthly_max_days <= 3650"));
+            return Err(super::Error::invalid(
+                "rules: keys \"weekly_max_days\" and \"monthly_max_days\" must satisfy 0 < weekly_max_days <= monthly_max_days <= 3650",
+            ));
         }
         Ok(r)
     }
@@ -99,7 +116,16 @@ pub struct Evidence {
 
 impl Evidence {
     /// One order row: amount in 10^-4 units (refund rows never reach here).
-    pub fn add(&mut self, at: i64, amount: i64, discount: Option<f64>, promotion: Option<bool>, category: Option<&str>, launched_at: Option<i64>, rules: &Rules) {
+    pub fn add(
+        &mut self,
+        at: i64,
+        amount: i64,
+        discount: Option<f64>,
+        promotion: Option<bool>,
+        category: Option<&str>,
+        launched_at: Option<i64>,
+        rules: &Rules,
+    ) {
         self.orders += 1;
         if discount.is_some_and(|d| d >= rules.discount_threshold && d > 0.0) {
             self.discounted += 1;
@@ -220,7 +246,8 @@ pub fn with_high_end(tags: &[String], avg_unit_price: f64, threshold: f64, requi
     let promo = tags.iter().any(|t| t == "promotion_buyer");
     if avg_unit_price >= threshold && (promo || !require_promotion) {
         // after promotion_buyer / new_arrival_buyer, before category_focused: the TAGS order
-        let pos = out.iter().position(|t| TAGS.iter().position(|x| x.0 == t) > TAGS.iter().position(|x| x.0 == "high_end")).unwrap_or(out.len());
+        let pos =
+            out.iter().position(|t| TAGS.iter().position(|x| x.0 == t) > TAGS.iter().position(|x| x.0 == "high_end")).unwrap_or(out.len());
         out.insert(pos, "high_end".into());
     }
     out
@@ -245,10 +272,20 @@ mod tests {
     fn each_tag_at_its_threshold() {
         let r = Rules::default();
         // 2 of 4 orders at 10% off: exactly the default share 0.5
-        let e = ev(&[(0, 10, 0.10, false, "a", None), (100 * DAY, 10, 0.0, false, "b", None), (200 * DAY, 10, 0.3, false, "c", None), (300 * DAY, 10, 0.05, false, "d", None)]);
+        let e = ev(&[
+            (0, 10, 0.10, false, "a", None),
+            (100 * DAY, 10, 0.0, false, "b", None),
+            (200 * DAY, 10, 0.3, false, "c", None),
+            (300 * DAY, 10, 0.05, false, "d", None),
+        ]);
         assert_eq!(e.tags(&r), vec!["price_sensitive"]);
         // 1 of 4 discounted: not
-        let e = ev(&[(0, 10, 0.10, false, "a", None), (100 * DAY, 10, 0.0, false, "b", None), (200 * DAY, 10, 0.09, false, "c", None), (300 * DAY, 10, 0.05, false, "d", None)]);
+        let e = ev(&[
+            (0, 10, 0.10, false, "a", None),
+            (100 * DAY, 10, 0.0, false, "b", None),
+            (200 * DAY, 10, 0.09, false, "c", None),
+            (300 * DAY, 10, 0.05, false, "d", None),
+        ]);
         assert!(e.tags(&r).is_empty());
         // promotion: 2 of 3 orders
         let e = ev(&[(0, 10, 0.0, true, "a", None), (100 * DAY, 10, 0.0, true, "b", None), (200 * DAY, 10, 0.0, false, "c", None)]);
@@ -291,14 +328,27 @@ mod tests {
     #[test]
     fn merge_equals_one_pass() {
         let r = Rules::default();
-        let rows: Vec<(i64, i64, f64, bool, &str, Option<i64>)> =
-            (0..20).map(|i| (i * 3 * DAY, 10 + i, if i % 3 == 0 { 0.2 } else { 0.0 }, i % 2 == 0, ["a", "b", "c"][i as usize % 3], if i % 4 == 0 { Some(i * 3 * DAY - DAY) } else { None })).collect();
+        let rows: Vec<(i64, i64, f64, bool, &str, Option<i64>)> = (0..20)
+            .map(|i| {
+                (
+                    i * 3 * DAY,
+                    10 + i,
+                    if i % 3 == 0 { 0.2 } else { 0.0 },
+                    i % 2 == 0,
+                    ["a", "b", "c"][i as usize % 3],
+                    if i % 4 == 0 { Some(i * 3 * DAY - DAY) } else { None },
+                )
+            })
+            .collect();
         let all = ev(&rows);
         let mut a = ev(&rows[..7]);
         a.merge(&ev(&rows[7..]));
         assert_eq!(a.tags(&r), all.tags(&r));
         assert_eq!(a.preferred_category(), all.preferred_category());
-        assert_eq!((a.orders, a.discounted, a.promotion, a.with_launch, a.new_arrival, a.spend), (all.orders, all.discounted, all.promotion, all.with_launch, all.new_arrival, all.spend));
+        assert_eq!(
+            (a.orders, a.discounted, a.promotion, a.with_launch, a.new_arrival, a.spend),
+            (all.orders, all.discounted, all.promotion, all.with_launch, all.new_arrival, all.spend)
+        );
     }
 
     #[test]
@@ -320,7 +370,10 @@ mod tests {
     #[test]
     fn high_end_is_a_second_step() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(with_high_end(&t(&["promotion_buyer", "weekly_buyer"]), 300.0, 250.0, true), t(&["promotion_buyer", "high_end", "weekly_buyer"]));
+        assert_eq!(
+            with_high_end(&t(&["promotion_buyer", "weekly_buyer"]), 300.0, 250.0, true),
+            t(&["promotion_buyer", "high_end", "weekly_buyer"])
+        );
         assert_eq!(with_high_end(&t(&["weekly_buyer"]), 300.0, 250.0, true), t(&["weekly_buyer"]));
         assert_eq!(with_high_end(&t(&["weekly_buyer"]), 300.0, 250.0, false), t(&["high_end", "weekly_buyer"]));
         assert_eq!(with_high_end(&t(&["promotion_buyer"]), 200.0, 250.0, true), t(&["promotion_buyer"]));
