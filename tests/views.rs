@@ -6,7 +6,7 @@ use pg_segment_integration::{connect, host, port, TestDb};
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const AS_OF: &str = "2030-01-01 00:00+00";
 
@@ -106,10 +106,13 @@ fn concurrent_writers_readers_and_refreshes_lose_nothing() {
     assert_eq!(new_customers, 100);
 }
 
-/// Starts a refresh in another session that takes about 3 seconds (its source sleeps once),
-/// stops it with `how` (pg_cancel_backend / pg_terminate_backend) and returns the refresh's
-/// error.
+/// Starts a refresh in another session and stops it with `how` (pg_cancel_backend /
+/// pg_terminate_backend) while it is midway: its source takes a shared advisory lock that this
+/// session holds exclusively, so the refresh waits inside its scan until it is stopped. Returns
+/// the refresh's error.
 fn interrupted_refresh(db: &Arc<TestDb>, how: &str, concurrently: bool) -> postgres::Error {
+    let mut c = db.client();
+    c.batch_execute("SELECT pg_advisory_lock(4242)").unwrap();
     let db2 = db.clone();
     let refresher = std::thread::spawn(move || {
         let mut c = db2.client();
@@ -117,26 +120,30 @@ fn interrupted_refresh(db: &Arc<TestDb>, how: &str, concurrently: bool) -> postg
         c.batch_execute(&format!("SELECT segment.refresh_segment_view('segments', {concurrently})"))
             .expect_err("the refresh should have been stopped")
     });
-    let mut c = db.client();
-    let t0 = Instant::now();
+    // wait for the refresh to reach the lock (no time limit: it either waits there or ends)
     loop {
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgseg_slow_refresh' AND state = 'active' AND query LIKE '%refresh_segment_view%'", &[])
+        let waiting: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                 WHERE l.locktype = 'advisory' AND l.objid = 4242 AND NOT l.granted AND a.application_name = 'pgseg_slow_refresh'",
+                &[],
+            )
             .unwrap()
             .get(0);
-        if n == 1 {
+        if waiting == 1 {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(20), "the refresh never started");
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(!refresher.is_finished(), "the refresh ended before it reached its source's lock");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(700));
     let ok: Option<bool> = c
         .query_one(&format!("SELECT bool_and({how}(pid)) FROM pg_stat_activity WHERE application_name = 'pgseg_slow_refresh'"), &[])
         .unwrap()
         .get(0);
     assert_eq!(ok, Some(true), "the refresh ended before it could be stopped");
-    refresher.join().unwrap()
+    let err = refresher.join().unwrap();
+    c.batch_execute("SELECT pg_advisory_unlock(4242)").unwrap();
+    err
 }
 
 #[test]
@@ -146,8 +153,9 @@ fn a_cancelled_or_killed_refresh_leaves_the_previous_contents() {
     c.batch_execute(
         "CREATE EXTENSION pg_segment;
          CREATE TABLE orders AS SELECT customer_id, ordered_at, amount FROM segment.sample_orders(2000, 8);
-         -- a source whose every scan takes 3 seconds, so that a refresh can be stopped midway
-         CREATE VIEW slow_orders AS SELECT o.* FROM orders o, (SELECT pg_sleep(3)) s;
+         -- a source whose scan waits while another session holds advisory lock 4242 exclusively,
+         -- so that a refresh can be stopped midway
+         CREATE VIEW slow_orders AS SELECT o.* FROM orders o, (SELECT pg_advisory_xact_lock_shared(4242)) s;
          SET statement_timeout = 0;",
     )
     .unwrap();
@@ -307,13 +315,21 @@ fn pg_cron_refreshes_a_view_on_schedule() {
     assert_eq!(name, "pg_segment refresh cron_it.segments");
     assert_eq!(command, "SELECT segment.refresh_segment_view('cron_it.segments')");
     c.batch_execute("INSERT INTO orders VALUES (777777, now() - interval '1 hour', 42)").unwrap();
-    let t0 = Instant::now();
+    // wait for a scheduled run (at the next minute): no time limit, but a failed run or a
+    // missing pg_cron scheduler fails the test at once
     loop {
         let n: i64 = c.query_one("SELECT count(*) FROM segments WHERE customer_id = 777777", &[]).unwrap().get(0);
         if n == 1 {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(150), "pg_cron did not refresh the view within 150 s");
+        let failed: Option<String> = c
+            .query_opt("SELECT return_message FROM cron.job_run_details WHERE jobid = $1 AND status = 'failed' LIMIT 1", &[&job])
+            .unwrap()
+            .map(|r| r.get(0));
+        assert_eq!(failed, None, "the scheduled refresh failed");
+        let scheduler: i64 =
+            c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'", &[]).unwrap().get(0);
+        assert_eq!(scheduler, 1, "pg_cron's scheduler is not running");
         std::thread::sleep(Duration::from_secs(2));
     }
     let ok: i64 =
