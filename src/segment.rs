@@ -171,13 +171,11 @@ pg_fn!(fn pgseg_breaks_final(fc) {
     match breaks_state(fc, 0) {
         None => ret_null(fc),
         Some(st) => {
-            let st = &mut *st;
+            let st = &*st;
             if st.values.is_empty() {
                 return ret_null(fc);
             }
-            // quantile_breaks copies the values it orders: the state stays as it was
-            let doc = quantile_breaks(&mut st.values, st.bins, &st.options, &format_instant(st.as_of));
-            let mut doc = doc;
+            let mut doc = quantile_breaks(&st.values, st.bins, &st.options, &format_instant(st.as_of));
             if let Some(tz) = &st.tz {
                 doc["tz"] = serde_json::Value::String(tz.clone());
             }

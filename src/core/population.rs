@@ -453,7 +453,7 @@ impl State {
                 });
             }
             None => {
-                let mut doc = quantile_breaks(&mut values, opts.bins, &opts.breaks, &format_instant(self.as_of));
+                let mut doc = quantile_breaks(&values, opts.bins, &opts.breaks, &format_instant(self.as_of));
                 if let Some(tz) = &opts.tz {
                     doc["tz"] = Value::String(tz.clone());
                 }
@@ -989,7 +989,7 @@ mod tests {
         }
         let breaks = match &opts.fixed {
             Some((b, _)) => b.clone(),
-            None => Breaks::from_json(&quantile_breaks(&mut values, opts.bins, &opts.breaks, "x").to_string()).unwrap(),
+            None => Breaks::from_json(&quantile_breaks(&values, opts.bins, &opts.breaks, "x").to_string()).unwrap(),
         };
         let mut spend: Vec<i64> = per.iter().filter(|p| p.4.is_some()).map(|p| p.3.monetary as i64).collect();
         spend.sort_unstable_by(|a, b| b.cmp(a));

@@ -239,16 +239,16 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// Puts the elements of ranks `ranks` (ascending, distinct, all `< d.len()`) in their sorted
 /// places, as if `d` were sorted there: a quickselect that splits at the middle rank and recurses
 /// into both sides, O(n log k) for k ranks instead of a full sort's O(n log n).
-fn select_ranks(d: &mut [f64], ranks: &[usize]) {
+/// `base` is the rank of `d[0]` in the whole slice.
+fn select_ranks(d: &mut [f64], ranks: &[usize], base: usize) {
     if ranks.is_empty() || d.is_empty() {
         return;
     }
     let mid = ranks.len() / 2;
-    let r = ranks[mid];
+    let r = ranks[mid] - base;
     let (left, _, right) = d.select_nth_unstable_by(r, |a, b| a.total_cmp(b));
-    select_ranks(left, &ranks[..mid]);
-    let shifted: Vec<usize> = ranks[mid + 1..].iter().map(|&x| x - r - 1).collect();
-    select_ranks(right, &shifted);
+    select_ranks(left, &ranks[..mid], base);
+    select_ranks(right, &ranks[mid + 1..], base + r + 1);
 }
 
 /// Ranks that [`quantile`] reads for the quantiles `qs` of `n` values.
@@ -277,7 +277,7 @@ fn exact_mean(d: &[f64]) -> f64 {
 }
 
 /// Builds a quantile breaks document from the population's values (one `Rfm` per customer).
-pub fn quantile_breaks(values: &mut [Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Value {
+pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Value {
     let n = values.len();
     let mut dims: [Vec<f64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)];
     for v in values.iter() {
@@ -292,7 +292,7 @@ pub fn quantile_breaks(values: &mut [Rfm], bins: i32, opts: &BreaksOptions, as_o
     let mut medians = [0.0; 3];
     for (i, d) in dims.iter_mut().enumerate() {
         // only the order statistics the quantiles read are put in place; `quantile` reads no other
-        select_ranks(d, &ranks);
+        select_ranks(d, &ranks, 0);
         breaks.push(qs[..qs.len() - 1].iter().map(|&q| round6(quantile(d, q))).collect());
         means[i] = round6(exact_mean(d));
         medians[i] = round6(quantile(d, 0.5));
@@ -344,7 +344,7 @@ mod tests {
                 let mut pop: Vec<Rfm> =
                     (0..n).map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0)).collect();
                 let opts = BreaksOptions { center: Center::Mean, window_days: None };
-                let doc = quantile_breaks(&mut pop.clone(), bins, &opts, "x");
+                let doc = quantile_breaks(&pop, bins, &opts, "x");
                 for (k, dim) in ["recency", "frequency", "monetary"].iter().enumerate() {
                     let mut sorted: Vec<f64> = pop.iter().map(|v| [v.recency, v.frequency, v.monetary][k]).collect();
                     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -357,15 +357,15 @@ mod tests {
                 }
                 pop.reverse();
                 pop.rotate_left(n / 3);
-                assert_eq!(quantile_breaks(&mut pop, bins, &opts, "x"), doc, "order-dependent, n={n}");
+                assert_eq!(quantile_breaks(&pop, bins, &opts, "x"), doc, "order-dependent, n={n}");
             }
         }
     }
 
     #[test]
     fn quantile_scores_ties_equal_and_monotone() {
-        let mut pop: Vec<Rfm> = (0..100).map(|i| rfm(i as f64, if i < 60 { 1.0 } else { (i - 58) as f64 }, i as f64 * 10.0)).collect();
-        let doc = quantile_breaks(&mut pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x");
+        let pop: Vec<Rfm> = (0..100).map(|i| rfm(i as f64, if i < 60 { 1.0 } else { (i - 58) as f64 }, i as f64 * 10.0)).collect();
+        let doc = quantile_breaks(&pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x");
         let b = Breaks::from_json(&doc.to_string()).unwrap();
         // all one-time buyers share the lowest frequency score
         let s1 = b.score(&rfm(5.0, 1.0, 10.0));
