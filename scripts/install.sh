@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Builds pg_segment in release mode and installs it into the system PostgreSQL 15.
+# Builds pg_segment in release mode and installs it into the PostgreSQL whose pg_config is
+# $PG_CONFIG (default: the system PostgreSQL 15), with the frozen install scripts of earlier
+# releases (sql/pg_segment--X.Y.Z.sql) beside the generated one; `cargo pgrx install` itself
+# copies the upgrade scripts (sql/pg_segment--A--B.sql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+[ -n "${PGSEG_SETUP_DONE:-}" ] || bash scripts/setup.sh
 PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
-echo "[install] cargo pgrx install --release"
-cargo pgrx install --release --pg-config "$PG_CONFIG" 2>&1 | grep -Ev '^\s*$' | tail -n 5
+echo "[install] cargo pgrx install --release --pg-config $PG_CONFIG"
+cargo pgrx install --release --pg-config "$PG_CONFIG" 2>&1 | grep -Ev '^\s*$' | tail -n 3
+ext="$("$PG_CONFIG" --sharedir)/extension"
+for f in sql/pg_segment--*.sql; do
+    case "$(basename "$f")" in
+        pg_segment--*--*.sql) ;;            # upgrade scripts: copied by cargo pgrx install
+        *) cp "$f" "$ext/" ;;               # frozen install scripts of released versions
+    esac
+done

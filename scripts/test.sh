@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Runs every test layer and ends with one summary line "summary: N passed, M failed".
+# Runs every test layer on every PostgreSQL major in $PG (default: all the tested majors) and ends
+# with one summary line "summary: N passed, M failed". Per major:
 #   1. pure-Rust core tests and #[pg_test]s   (cargo pgrx test, inside a real backend)
 #   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster)
 #   3. integration tests in tests/             (a separate crate talking to the cluster over TCP)
+#   4. segment.btyd() against Python lifetimes (private virtualenv)
+# Each major builds into a private installation (scripts/pg.sh), so test builds never touch the
+# system PostgreSQL and two checkouts can test at once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. scripts/lock.sh
 ROOT="$PWD"
-WORK="$ROOT/.pg_segment/test"
-PORT="${PGSEG_TEST_PORT:-54329}"
-BIN=/usr/lib/postgresql/15/bin
-PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+MAJORS="${PG:-15}"
+BASE_PORT="${PGSEG_TEST_PORT:-54329}"
 passed=0; failed=0
-layer_failed=()
 
 bash scripts/setup.sh || { echo "summary: 0 passed, 1 failed"; exit 1; }
-mkdir -p "$WORK"
+export PGSEG_SETUP_DONE=1
 . scripts/rundir.sh
+. scripts/pg.sh
 
 count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo test log
     local log="$1" p f
@@ -25,9 +26,17 @@ count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo t
     echo "$p $f"
 }
 
+run_major() {
+local major="$1"
+pg_prepare "$major" || { failed=$((failed + 1)); return; }
+local PORT=$((BASE_PORT + ${major} - 15))
+[ "$major" = 15 ] && PORT=$BASE_PORT
+WORK="$ROOT/.pg_segment/test/pg$major"
+mkdir -p "$WORK"
+echo "=== PostgreSQL $major ($("$PG_CONFIG" --version)), private install $PG_PREFIX, port $PORT"
 # ---- 1. core tests + pg_tests ----
 echo "== layer 1: core #[test]s and #[pg_test]s (cargo pgrx test)"
-PGTEST_DIR="$RUNDIR/pgtest"
+PGTEST_DIR="$RUNDIR/pgtest$major"
 if [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$PGTEST_DIR"; chown postgres "$PGTEST_DIR"
     # the test framework's files must be reachable by user postgres
@@ -37,27 +46,27 @@ else
     runas=()
 fi
 log="$WORK/pgrx-test.log"
-cargo pgrx test pg15 "${runas[@]}" >"$log" 2>&1
+cargo pgrx test "pg$major" "${runas[@]}" >"$log" 2>&1
 rc=$?
 read -r p f < <(count_cargo "$log")
 grep -E '^test .* \.\.\. (ok|FAILED|ignored)' "$log" | sed 's/^/   /' | grep -v ' ok$' || true
 echo "   core and pg_test: $p passed, $f failed (log: $log)"
 passed=$((passed + p)); failed=$((failed + f))
 if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-    tail -n 40 "$log"; failed=$((failed + 1)); layer_failed+=("cargo pgrx test exited $rc")
+    tail -n 40 "$log"; failed=$((failed + 1)); 
 fi
 
 # ---- 2. pg_regress ----
 echo "== layer 2: pg_regress (pg_test/)"
-bash scripts/install.sh || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
+bash scripts/install.sh >"$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log"; failed=$((failed + 1)); return; }
 # pg_cron is preloaded for the scheduled-refresh test (tests/views.rs); its jobs run in
 # background workers, in database pg_segment_cron
-bash scripts/cluster.sh start "$RUNDIR/test" "$PORT" "max_parallel_workers_per_gather = 2" \
+bash scripts/cluster.sh start "$RUNDIR/test$major" "$PORT" "max_parallel_workers_per_gather = 2" \
     "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'pg_segment_cron'" \
     "cron.use_background_workers = on" "cron.max_running_jobs = 2" "max_worker_processes = 16" >/dev/null \
-    || { echo "summary: $passed passed, $((failed + 1)) failed"; exit 1; }
-trap 'bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test"' EXIT
-PSQL=("$BIN/psql" -X -q -h "$RUNDIR/test" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+    || { failed=$((failed + 1)); return; }
+trap 'bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test'"$major"'"' EXIT
+PSQL=("$PG_BIN/psql" -X -q -h "$RUNDIR/test$major" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
 # pg_cron's database: created once and never dropped while the server runs (its scheduler
 # exits for good when its database goes away)
@@ -65,7 +74,7 @@ PSQL=("$BIN/psql" -X -q -h "$RUNDIR/test" -p "$PORT" -U postgres -v ON_ERROR_STO
     || "${PSQL[@]}" -d postgres -c "CREATE DATABASE pg_segment_cron"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
 rm -rf "$WORK/regress"; mkdir -p "$WORK/regress"
-PGTZ=UTC "$PG_REGRESS" --use-existing --host="$RUNDIR/test" --port="$PORT" --user=postgres \
+PGTZ=UTC "$PG_REGRESS" --use-existing --host="$RUNDIR/test$major" --port="$PORT" --user=postgres \
     --inputdir=pg_test --outputdir="$WORK/regress" --dbname=pg_segment_regress $tests >"$WORK/regress.log" 2>&1
 rc=$?
 sed 's/^/   /' "$WORK/regress.log" | grep -E ' (ok|FAILED|failed)' || true
@@ -80,7 +89,7 @@ passed=$((passed + p)); failed=$((failed + f))
 # ---- 3. integration tests ----
 echo "== layer 3: integration tests (tests/)"
 log="$WORK/integration.log"
-PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$PORT" PGSEG_ROOT="$ROOT" \
+PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$PORT" PGSEG_ROOT="$ROOT" PG_BIN="$PG_BIN" \
     cargo test --release --no-fail-fast --manifest-path tests/Cargo.toml -- --test-threads=2 >"$log" 2>&1
 rc=$?
 read -r p f < <(count_cargo "$log")
@@ -114,6 +123,13 @@ f=$(grep -Eo '[0-9]+ failed' "$WORK/lifetimes.log" | awk '{print $1}'); f=${f:-0
 [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
 passed=$((passed + p)); failed=$((failed + f))
 
+bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test$major"
+trap - EXIT
+}
+
+for major in $MAJORS; do
+    run_major "$major"
+done
 echo
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -17,6 +17,11 @@ pub fn connect(db: &str, user: &str) -> Client {
     Client::connect(&conn, NoTls).unwrap_or_else(|e| panic!("cannot connect to {conn}: {e} (is the test cluster running? use `make test`)"))
 }
 
+/// The bin directory of the server under test (pg_dump, psql of the same major).
+pub fn pg_bin() -> String {
+    std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh database, dropped when the value is dropped.

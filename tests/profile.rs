@@ -4,7 +4,6 @@
 use pg_segment_integration::{host, port, TestDb};
 use std::process::Command;
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 #[test]
 fn user_city_tiers_survive_dump_and_restore() {
@@ -16,7 +15,8 @@ fn user_city_tiers_survive_dump_and_restore() {
          INSERT INTO segment.city_tiers (city, city_en, tier, aliases) VALUES ('拉萨', 'Lhasa', 'tier3', '{Lasa}'), ('佛山', 'Foshan', 'new_tier1', '{}');",
     )
     .unwrap();
-    let dump = Command::new(format!("{BIN}/pg_dump"))
+    let bin = pg_segment_integration::pg_bin();
+    let dump = Command::new(format!("{bin}/pg_dump"))
         .args(["-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &src.name])
         .output()
         .expect("pg_dump runs");
@@ -24,7 +24,7 @@ fn user_city_tiers_survive_dump_and_restore() {
     let text = String::from_utf8_lossy(&dump.stdout);
     assert!(text.contains("拉萨"), "the user row is dumped");
     assert!(!text.contains("深圳"), "built-in rows are not dumped");
-    let restore = Command::new(format!("{BIN}/psql"))
+    let restore = Command::new(format!("{bin}/psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &dst.name])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())

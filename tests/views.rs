@@ -191,7 +191,7 @@ fn pg_dump_and_restore_give_the_same_view() {
     c.batch_execute("SELECT segment.take_snapshot('segments', '2026-01-01')").unwrap();
     let before = checksum(&mut c, "segments");
     let dst = TestDb::new("views_restore");
-    let bin = std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+    let bin = pg_segment_integration::pg_bin();
     let dump = std::env::temp_dir().join(format!("{}.dump", src.name));
     let (h, p) = (host(), port().to_string());
     let out = std::process::Command::new(format!("{bin}/pg_dump"))
