@@ -6,6 +6,7 @@ use crate::core::config::Lang;
 use crate::core::profile::{
     age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
 };
+use crate::core::time::check_date;
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
@@ -55,10 +56,8 @@ pg_fn!(fn pgseg_next_birthday(fc) {
     if birthday > as_of {
         return ret_null(fc);
     }
-    let next = next_birthday(birthday, as_of);
-    if next > i32::MAX as i64 - 1 {
-        raise(Error::datetime("date out of range"));
-    }
+    // as_of in the last year of the date range has its next birthday beyond it
+    let next = check_date(next_birthday(birthday, as_of), "next_birthday").or_raise();
     ret_i32(next as i32)
 });
 

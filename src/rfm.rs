@@ -2,7 +2,8 @@
 //! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
 
 use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
-use crate::core::summary::{btyd, encode_events, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit};
+use crate::core::summary::{btyd, check_events, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit, MAX_EVENTS};
+use crate::core::time::check_instant;
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
@@ -31,13 +32,13 @@ impl State {
     #[inline]
     unsafe fn reserve(&mut self, extra: usize) {
         if self.len + extra > self.cap {
-            let cap = (self.len + extra).max(self.cap * 2);
-            if cap > (1usize << 30) / std::mem::size_of::<Event>() {
+            if self.len + extra > MAX_EVENTS {
                 raise(
-                    Error::out_of_range("rfm_agg: more than 67 million order rows for one customer")
+                    Error::limit(format!("rfm_agg: more than {MAX_EVENTS} order rows for one customer (an rfm_summary is at most 1 GB)"))
                         .with_hint("aggregate per customer, or roll up smaller partial summaries"),
                 );
             }
+            let cap = (self.len + extra).max(self.cap * 2).min(MAX_EVENTS);
             self.data = pg_sys::repalloc(self.data as *mut _, cap * std::mem::size_of::<Event>()) as *mut Event;
             self.cap = cap;
         }
@@ -136,7 +137,10 @@ pg_fn!(fn pgseg_rfm_final(fc) {
         None => ret_null(fc),
         Some(st) => {
             let events = (*st).slice();
-            varlena_from(encoded_len(events.len()), |out| encode_events(events, out))
+            events.sort_unstable();
+            // the same checks as the inputs: what rfm_agg and rollup build, the inputs accept
+            check_events(events, true).or_raise();
+            varlena_from(encoded_len(events.len()), |out| write_events(events, out))
         }
     }
 });
@@ -173,10 +177,11 @@ pg_fn!(fn pgseg_summary_send(fc) {
 });
 
 pg_fn!(fn pgseg_summary_recv(fc) {
-    // validate fully (version, length, order) before accepting
-    let mut s = Summary::decode(recv_bytes(fc)).or_raise();
-    let enc = s.encode();
-    varlena_from(enc.len(), |out| out.copy_from_slice(&enc))
+    // validated as fully as the text input (version, length, order, ranges, totals): exactly
+    // the values rfm_summary_send can write are accepted, byte for byte
+    let bytes = recv_bytes(fc);
+    Summary::decode_checked(bytes).or_raise();
+    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
 });
 
 // ---- accessors ----
@@ -213,14 +218,16 @@ pg_fn!(fn pgseg_average_order_value(fc) {
 
 pg_fn!(fn pgseg_first_order(fc) {
     match summary_arg(fc, 0).metrics(as_of_opt(fc)).first_order {
-        Some(t) => ret_i64(t),
+        // a value stored before the inputs were checked may hold any instant: never return one
+        // timestamptz cannot hold
+        Some(t) => ret_i64(check_instant(t, "first_order").or_raise()),
         None => ret_null(fc),
     }
 });
 
 pg_fn!(fn pgseg_last_order(fc) {
     match summary_arg(fc, 0).metrics(as_of_opt(fc)).last_order {
-        Some(t) => ret_i64(t),
+        Some(t) => ret_i64(check_instant(t, "last_order").or_raise()),
         None => ret_null(fc),
     }
 });

@@ -106,27 +106,74 @@ pub fn format_micro(v: i128) -> String {
     format!("{}{}.{}", if neg { "-" } else { "" }, int, frac)
 }
 
+/// Why a decimal text is not an amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadAmount {
+    /// not a plain decimal with at most 4 fractional digits
+    Syntax,
+    /// a decimal beyond ±10^14 ([`MAX_AMOUNT`])
+    OutOfRange,
+}
+
 /// Parses a decimal string (as written by [`format_micro`], or any plain decimal with up to 4
-/// fractional digits) into micro-units.
-pub fn parse_micro(s: &str) -> Option<i64> {
+/// fractional digits) into micro-units, telling bad syntax from a value out of range.
+pub fn parse_amount(s: &str) -> Result<i64, BadAmount> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s),
     };
     let (ip, fp) = body.split_once('.').unwrap_or((body, ""));
-    if ip.is_empty() || fp.len() > 4 || !ip.bytes().all(|c| c.is_ascii_digit()) || !fp.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
+    let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit());
+    if ip.is_empty() || fp.len() > 4 || !digits(ip) || !digits(fp) || body.ends_with('.') {
+        return Err(BadAmount::Syntax);
     }
-    let int: i64 = ip.parse().ok()?;
-    let mut frac: i64 = if fp.is_empty() { 0 } else { fp.parse().ok()? };
+    let ip = ip.trim_start_matches('0');
+    // more than 15 integer digits is beyond 10^14 whatever they are
+    if ip.len() > 15 {
+        return Err(BadAmount::OutOfRange);
+    }
+    let int: i64 = if ip.is_empty() { 0 } else { ip.parse().map_err(|_| BadAmount::Syntax)? };
+    let mut frac: i64 = if fp.is_empty() { 0 } else { fp.parse().map_err(|_| BadAmount::Syntax)? };
     for _ in fp.len()..4 {
         frac *= 10;
     }
-    let v = int.checked_mul(SCALE)?.checked_add(frac)?;
+    let v = int * SCALE + frac;
     if v > MAX_AMOUNT {
-        return None;
+        return Err(BadAmount::OutOfRange);
     }
-    Some(if neg { -v } else { v })
+    Ok(if neg { -v } else { v })
+}
+
+/// [`parse_amount`] as an `Option`.
+pub fn parse_micro(s: &str) -> Option<i64> {
+    parse_amount(s).ok()
+}
+
+/// The most one customer's orders may total, and the most its refunds may total, in
+/// micro-units: 922,337,203,685,477.5807 currency units, so that every net figure (orders minus
+/// refunds, over any period) fits in 64 bits whatever the order of the rows. `rfm_agg`, `rollup`,
+/// the `rfm_summary` inputs and `population_agg` apply the same limit, with SQLSTATE 22003.
+pub const MAX_TOTAL: i64 = i64::MAX;
+
+/// The error of totals beyond [`MAX_TOTAL`]; `whose` names the customer or the value.
+pub fn total_error(what: &str, whose: &str) -> Error {
+    Error::out_of_range(format!(
+        "monetary: the {what} of {whose} total more than {}, the most one customer's orders or refunds may total",
+        format_micro(MAX_TOTAL as i128)
+    ))
+    .with_hint("amounts are summed per customer: check for duplicated or mis-scaled amounts")
+}
+
+/// Checks one customer's totals of orders (non-negative amounts) and of refunds (as a positive
+/// number) against [`MAX_TOTAL`].
+pub fn check_totals(orders: i128, refunds: i128, whose: &str) -> Result<(), Error> {
+    if orders > MAX_TOTAL as i128 {
+        return Err(total_error("orders", whose));
+    }
+    if refunds > MAX_TOTAL as i128 {
+        return Err(total_error("refunds", whose));
+    }
+    Ok(())
 }
 
 /// The display scale `numeric_in` gives [`format_micro`]'s text: 2 to 4 decimals.
@@ -260,6 +307,24 @@ mod tests {
         assert_eq!(format_micro(-50_000), "-5.00");
         assert_eq!(parse_micro("1.23456"), None);
         assert_eq!(parse_micro("abc"), None);
+        assert_eq!(parse_amount("100000000000000"), Ok(MAX_AMOUNT));
+        assert_eq!(parse_amount("-100000000000000.0000"), Ok(-MAX_AMOUNT));
+        assert_eq!(parse_amount("000000000000000000000001.5"), Ok(15_000));
+        for big in ["100000000000000.0001", "-100000000000001", "99999999999999999999999"] {
+            assert_eq!(parse_amount(big), Err(BadAmount::OutOfRange), "{big}");
+        }
+        for bad in ["", "-", ".5", "5.", "1e5", "+5", "1.23456", "١٢", " 5", "--5", "5-"] {
+            assert_eq!(parse_amount(bad), Err(BadAmount::Syntax), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn totals_are_checked_against_one_limit() {
+        assert!(check_totals(MAX_TOTAL as i128, MAX_TOTAL as i128, "x").is_ok());
+        let e = check_totals(MAX_TOTAL as i128 + 1, 0, "customer 7").unwrap_err();
+        assert_eq!(e.code, super::super::ErrCode::OutOfRange);
+        assert!(e.message.starts_with("monetary: the orders of customer 7") && e.message.contains("922337203685477.5807"), "{}", e.message);
+        assert!(check_totals(0, MAX_TOTAL as i128 + 1, "x").unwrap_err().message.contains("refunds"));
     }
 
     #[test]

@@ -8,14 +8,58 @@
 //! Binary layout of a stored summary (little endian), after the varlena header:
 //! `[version u8][flags u8][reserved u16][count u32][count × (instant i64, amount i64)]`,
 //! events sorted by (instant, amount).
+//!
+//! A valid summary (what `rfm_agg` and `rollup` produce, and exactly what the text and binary
+//! inputs accept, see [`check_events`]): flags and reserved bytes zero, at most [`MAX_EVENTS`]
+//! events in (instant, amount) order, every instant inside `timestamptz`'s range, every amount
+//! within ±10^14, orders and refunds each totalling at most [`MAX_TOTAL`](super::numeric::MAX_TOTAL).
 
-use super::numeric::{format_micro, parse_micro};
-use super::time::{day_of, format_instant, parse_instant, week_of_day};
+use super::numeric::{check_totals, format_micro, parse_amount, BadAmount, MAX_AMOUNT};
+use super::time::{day_of, format_instant, is_valid_instant, parse_instant_any, week_of_day};
 use super::{Error, Result};
 
 pub const SUMMARY_VERSION: u8 = 1;
 const HEADER: usize = 8;
 const EVENT: usize = 16;
+/// The most events one summary holds: its value (with the 4-byte varlena header) must stay
+/// within PostgreSQL's 1 GB limit on a value.
+pub const MAX_EVENTS: usize = (0x3FFF_FFFF - 4 - HEADER) / EVENT;
+
+/// Checks that `events` form a valid summary (see the module documentation). `binary` picks the
+/// SQLSTATE of a misordered list: 22P03 for the binary input, 22P02 for the text input; values out
+/// of range are 22008 (instants) and 22003 (amounts, totals) either way.
+pub fn check_events(events: &[Event], binary: bool) -> Result<()> {
+    if events.len() > MAX_EVENTS {
+        return Err(Error::limit(format!("rfm_summary: {} events are more than the {MAX_EVENTS} one value may hold", events.len())));
+    }
+    let (mut orders, mut refunds) = (0i128, 0i128);
+    for (i, e) in events.iter().enumerate() {
+        if !is_valid_instant(e.at) {
+            return Err(Error::datetime(format!(
+                "rfm_summary: event {} has an instant out of range ({} microseconds; timestamptz runs from 4714-11-24 BC to 294276-12-31 AD)",
+                i + 1,
+                e.at
+            )));
+        }
+        if e.amount.unsigned_abs() > MAX_AMOUNT as u64 {
+            return Err(Error::out_of_range(format!(
+                "rfm_summary: event {} has an amount beyond ±10^14 ({} micro-units)",
+                i + 1,
+                e.amount
+            )));
+        }
+        if i > 0 && events[i - 1] > *e {
+            let msg = format!("rfm_summary: event {} is out of order: events are sorted by instant, then amount", i + 1);
+            return Err(if binary { Error::binary(msg) } else { Error::invalid_text(msg) });
+        }
+        if e.amount < 0 {
+            refunds -= e.amount as i128;
+        } else {
+            orders += e.amount as i128;
+        }
+    }
+    check_totals(orders, refunds, "one rfm_summary")
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Event {
@@ -106,6 +150,18 @@ impl Summary {
         v
     }
 
+    /// Reads a binary value from outside (the binary input): everything [`check_events`] checks,
+    /// and zero flags and reserved bytes. Exactly what [`Summary::encode`] can write is accepted.
+    pub fn decode_checked(bytes: &[u8]) -> Result<Summary> {
+        let view = SummaryView::new(bytes)?;
+        if bytes[1..4] != [0, 0, 0] {
+            return Err(Error::binary("rfm_summary value is corrupt: flags and reserved bytes must be zero"));
+        }
+        let events: Vec<Event> = view.iter().collect();
+        check_events(&events, true)?;
+        Ok(Summary { events, sorted: true })
+    }
+
     /// Reads the binary layout, checking version and length.
     pub fn decode(bytes: &[u8]) -> Result<Summary> {
         let view = SummaryView::new(bytes)?;
@@ -130,6 +186,8 @@ impl Summary {
         s
     }
 
+    /// Reads the text form: exactly the values [`Summary::to_text`] can write (the same checks as
+    /// the binary input, see [`check_events`]).
     pub fn parse_text(text: &str) -> Result<Summary> {
         let bad = |what: &str| {
             Error::invalid_text(format!("invalid input syntax for type rfm_summary: {what}"))
@@ -138,30 +196,48 @@ impl Summary {
         let text = text.trim();
         let rest = text.strip_prefix('v').ok_or_else(|| bad("missing version prefix"))?;
         let (ver, body) = rest.split_once(':').ok_or_else(|| bad("missing ':' after the version"))?;
+        if ver.is_empty() || ver.len() > 9 || !ver.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad("version is not a number"));
+        }
         let ver: u32 = ver.parse().map_err(|_| bad("version is not a number"))?;
+        if ver == 0 {
+            return Err(bad("there is no version 0"));
+        }
         check_version(ver)?;
         let mut events = Vec::new();
         if !body.is_empty() {
-            for item in body.split('|') {
+            for (i, item) in body.split('|').enumerate() {
+                if events.len() >= MAX_EVENTS {
+                    return Err(Error::limit(format!("rfm_summary: more than the {MAX_EVENTS} events one value may hold")));
+                }
                 let (at, amount) = item.trim().split_once(' ').ok_or_else(|| bad(item))?;
-                let at = parse_instant(at).ok_or_else(|| bad(item))?;
-                let amount = parse_micro(amount).ok_or_else(|| bad(item))?;
+                let at = match parse_instant_any(at) {
+                    None => return Err(bad(item)),
+                    Some(us) => i64::try_from(us).ok().filter(|&us| is_valid_instant(us)).ok_or_else(|| {
+                        Error::datetime(format!(
+                            "rfm_summary: event {} has an instant out of range: {at} (timestamptz runs from -4713-11-24T00:00:00Z, 4714 BC, to 294276-12-31T23:59:59.999999Z)",
+                            i + 1
+                        ))
+                    })?,
+                };
+                let amount = match parse_amount(amount) {
+                    Ok(v) => v,
+                    Err(BadAmount::Syntax) => return Err(bad(item)),
+                    Err(BadAmount::OutOfRange) => {
+                        return Err(Error::out_of_range(format!("rfm_summary: event {} has an amount beyond ±10^14: {amount}", i + 1)))
+                    }
+                };
                 events.push(Event { at, amount });
             }
         }
-        Ok(Summary::from_events(events))
+        check_events(&events, false)?;
+        Ok(Summary { events, sorted: true })
     }
 }
 
 /// Size of the binary layout for `n` events.
 pub fn encoded_len(n: usize) -> usize {
     HEADER + EVENT * n
-}
-
-/// Sorts `events` and writes the binary layout into `out` (`encoded_len(events.len())` long).
-pub fn encode_events(events: &mut [Event], out: &mut [u8]) {
-    events.sort_unstable();
-    write_events(events, out);
 }
 
 /// Writes the binary layout without sorting (serialization of partial aggregate states).
@@ -177,7 +253,7 @@ pub fn write_events(events: &[Event], out: &mut [u8]) {
 }
 
 fn check_version(ver: u32) -> Result<()> {
-    if ver == 0 || ver > SUMMARY_VERSION as u32 {
+    if ver > SUMMARY_VERSION as u32 {
         return Err(Error::not_supported(format!(
             "rfm_summary format version {ver} is not supported by this pg_segment (it reads versions 1 to {SUMMARY_VERSION})"
         ))
@@ -197,6 +273,9 @@ impl<'a> SummaryView<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < HEADER {
             return Err(Error::binary("rfm_summary value is truncated"));
+        }
+        if bytes[0] == 0 {
+            return Err(Error::binary("rfm_summary value is corrupt: there is no version 0"));
         }
         check_version(bytes[0] as u32)?;
         let n = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
@@ -500,6 +579,87 @@ mod tests {
         assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::core::ErrCode::InvalidBinary);
         assert!(Summary::parse_text("v1:2024-01-01T00:00:00Z abc").is_err());
         assert!(Summary::parse_text("1:").is_err());
+    }
+
+    /// The text and the binary input accept the same values, exactly those the outputs write:
+    /// edge instants and amounts round-trip, anything beyond them is refused with its SQLSTATE.
+    #[test]
+    fn inputs_accept_exactly_what_outputs_write() {
+        use crate::core::numeric::MAX_AMOUNT;
+        use crate::core::time::{END_INSTANT, MIN_INSTANT};
+        use crate::core::ErrCode::*;
+        let edge = vec![
+            Event { at: MIN_INSTANT, amount: -MAX_AMOUNT },
+            Event { at: MIN_INSTANT, amount: 0 },
+            Event { at: at(-1, 12, 31, 23), amount: 1 },
+            Event { at: 0, amount: MAX_AMOUNT },
+            Event { at: END_INSTANT - 1, amount: -1 },
+        ];
+        let mut s = Summary::from_events(edge.clone());
+        let bytes = s.encode();
+        let text = s.to_text();
+        assert!(
+            text.starts_with("v1:-4713-11-24T00:00:00Z -100000000000000.00|-4713-11-24T00:00:00Z 0.00|-0001-12-31T23:00:00Z 0.0001|"),
+            "{text}"
+        );
+        assert_eq!(Summary::parse_text(&text).unwrap().events, edge);
+        assert_eq!(Summary::decode_checked(&bytes).unwrap().events, edge);
+        let code = |r: Result<Summary>| r.unwrap_err().code;
+        // binary: one event changed at a time, each refused with its own SQLSTATE
+        let with = |i: usize, e: Event| {
+            let mut v = edge.clone();
+            v[i] = e;
+            let mut b = vec![0u8; encoded_len(v.len())];
+            write_events(&v, &mut b);
+            b
+        };
+        assert_eq!(code(Summary::decode_checked(&with(0, Event { at: MIN_INSTANT - 1, amount: 0 }))), DatetimeOverflow);
+        assert_eq!(code(Summary::decode_checked(&with(4, Event { at: END_INSTANT, amount: 0 }))), DatetimeOverflow);
+        assert_eq!(code(Summary::decode_checked(&with(4, Event { at: i64::MAX, amount: 0 }))), DatetimeOverflow);
+        assert_eq!(code(Summary::decode_checked(&with(3, Event { at: 0, amount: MAX_AMOUNT + 1 }))), OutOfRange);
+        assert_eq!(code(Summary::decode_checked(&with(0, Event { at: MIN_INSTANT, amount: i64::MIN }))), OutOfRange);
+        assert_eq!(code(Summary::decode_checked(&with(1, Event { at: END_INSTANT - 1, amount: 0 }))), InvalidBinary);
+        let mut flagged = bytes.clone();
+        flagged[1] = 1;
+        assert_eq!(code(Summary::decode_checked(&flagged)), InvalidBinary);
+        let mut v0 = bytes.clone();
+        v0[0] = 0;
+        assert_eq!(code(Summary::decode_checked(&v0)), InvalidBinary);
+        let mut huge_count = bytes.clone();
+        huge_count[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(code(Summary::decode_checked(&huge_count)), InvalidBinary);
+        assert_eq!(code(Summary::decode_checked(&bytes[..bytes.len() - 1])), InvalidBinary);
+        assert_eq!(code(Summary::decode_checked(&bytes[..3])), InvalidBinary);
+        // text: the same values refused, out of order is bad syntax there
+        for (t, want) in [
+            ("v1:-4713-11-23T23:59:59.999999Z 1.00", DatetimeOverflow),
+            ("v1:294277-01-01T00:00:00Z 1.00", DatetimeOverflow),
+            ("v1:300000000-01-01T00:00:00Z 1.00", DatetimeOverflow),
+            ("v1:2024-01-01T00:00:00Z 100000000000000.0001", OutOfRange),
+            ("v1:2024-01-01T00:00:00Z -1000000000000000000000", OutOfRange),
+            ("v1:2024-01-02T00:00:00Z 1.00|2024-01-01T00:00:00Z 1.00", InvalidText),
+            ("v1:2024-01-01T00:00:00Z 2.00|2024-01-01T00:00:00Z 1.00", InvalidText),
+            ("v0:", InvalidText),
+            ("v+1:", InvalidText),
+            ("v99999999999:", InvalidText),
+            ("v1:|", InvalidText),
+            ("v1:2024-01-01T00:00:00Z 1.", InvalidText),
+            ("v2:", NotSupported),
+        ] {
+            assert_eq!(code(Summary::parse_text(t)), want, "{t}");
+        }
+        // totals: 10 orders of 10^14 are more than one customer's orders may total
+        let many: Vec<Event> = (0..10).map(|i| Event { at: i, amount: MAX_AMOUNT }).collect();
+        let e = check_events(&many, true).unwrap_err();
+        assert_eq!(e.code, OutOfRange);
+        assert!(e.message.starts_with("monetary: the orders of one rfm_summary"), "{}", e.message);
+        let refunds: Vec<Event> = (0..10).map(|i| Event { at: i, amount: -MAX_AMOUNT }).collect();
+        assert!(check_events(&refunds, false).unwrap_err().message.contains("refunds"));
+        let text = Summary::from_events(many).to_text();
+        assert_eq!(code(Summary::parse_text(&text)), OutOfRange);
+        // nine are within the limit, and refunds only or no event at all are valid summaries
+        assert!(check_events(&(0..9).map(|i| Event { at: i, amount: MAX_AMOUNT }).collect::<Vec<_>>(), true).is_ok());
+        assert!(check_events(&refunds[..1], true).is_ok() && check_events(&[], true).is_ok());
     }
 
     /// combine is associative and order-independent: any split and merge order of the same
