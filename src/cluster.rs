@@ -154,7 +154,7 @@ unsafe fn opt_bytes<'a>(fc: FunctionCallInfo, n: usize) -> &'a [u8] {
 
 unsafe fn json_of(fc: FunctionCallInfo, n: usize) -> String {
     if n < nargs(fc) {
-        arg_json(fc, n)
+        arg_json(fc, n, "options")
     } else {
         "{}".into()
     }
@@ -230,9 +230,10 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             if !(2..=crate::core::kmeans::MAX_SILHOUETTE_SAMPLE).contains(&sample) {
                 raise(Error::invalid(format!("sample_size must be between 2 and {}, got {sample}", crate::core::kmeans::MAX_SILHOUETTE_SAMPLE)));
             }
-            let model = Model::from_json(&arg_json(fc, 1)).or_raise();
+            let json = arg_json(fc, 1, "model");
+            let model = Model::from_json(&json).or_raise();
             let mut limit = Options::default();
-            limit.memory_limit_mb = model_limit(&arg_json(fc, 1));
+            limit.memory_limit_mb = model_limit(&json).or_raise();
             new_state(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params: params.to_vec(), limit, points: Vec::new() })
         }
     };
@@ -240,12 +241,16 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
     Datum::from(st)
 });
 
-/// The memory limit recorded in a model's options (the default when absent).
-fn model_limit(json: &str) -> f64 {
-    serde_json::from_str::<serde_json::Value>(json)
-        .ok()
-        .and_then(|v| v.pointer("/options/memory_limit_mb").and_then(|x| x.as_f64()))
-        .unwrap_or(crate::core::kmeans::DEFAULT_MEMORY_LIMIT_MB)
+/// The memory limit recorded in a model's options (the default when absent; an error naming the
+/// key when it is not a number).
+fn model_limit(json: &str) -> Result<f64, Error> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| Error::invalid(format!("model: not valid JSON: {e}")))?;
+    match v.pointer("/options/memory_limit_mb") {
+        None | Some(serde_json::Value::Null) => Ok(crate::core::kmeans::DEFAULT_MEMORY_LIMIT_MB),
+        Some(x) => x.as_f64().filter(|m| *m > 0.0).ok_or_else(|| {
+            Error::invalid(format!("model: key \"options.memory_limit_mb\" must be a number of megabytes above 0, got {x}"))
+        }),
+    }
 }
 
 // kmeans_elbow transition: (state, features float8[], k_min int, k_max int [, seed bigint [, options jsonb]])
@@ -366,16 +371,9 @@ unsafe fn opts_of(s: &KState) -> Options {
         Options::default()
     } else {
         // the bytes are a jsonb value: parse them through jsonb_out
-        let text = jsonb_text(&s.params);
+        let text = jsonb_bytes_text(&s.params, "options");
         Options::parse(&text).or_raise()
     }
-}
-
-/// The JSON text of raw jsonb bytes (without varlena header).
-unsafe fn jsonb_text(bytes: &[u8]) -> String {
-    let d = varlena_from(bytes.len(), |out| out.copy_from_slice(bytes));
-    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
-    std::ffi::CStr::from_ptr(out.cast_mut_ptr()).to_string_lossy().into_owned()
 }
 
 pg_fn!(fn pgseg_kmeans_fit_final(fc) {
@@ -393,7 +391,7 @@ pg_fn!(fn pgseg_kmeans_silhouette_final(fc) {
         None => return ret_null(fc),
         Some(s) => &mut *s,
     };
-    let model = Model::from_json(&jsonb_text(&st.params)).or_raise();
+    let model = Model::from_json(&jsonb_bytes_text(&st.params, "model")).or_raise();
     match silhouette(&model, &mut st.points, st.a).or_raise() {
         Some(s) => ret_f64(s),
         None => ret_null(fc),
@@ -417,7 +415,7 @@ pg_fn!(fn pgseg_kmeans_elbow_final(fc) {
 
 // kmeans_assign(model jsonb, features float8[]) -> int
 pg_fn!(fn pgseg_kmeans_assign(fc) {
-    let model = cached(fc, arg_bytes(fc, 0), || Model::from_json(&arg_json(fc, 0)).or_raise());
+    let model = cached(fc, arg_bytes(fc, 0), || Model::from_json(&arg_json(fc, 0, "model")).or_raise());
     let id = ROW.with(|row| {
         let mut row = row.borrow_mut();
         row.clear();

@@ -39,6 +39,7 @@ pub fn raise(e: Error) -> ! {
         ErrCode::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         ErrCode::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
         ErrCode::InvalidBinary => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
+        ErrCode::BadEncoding => PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
         ErrCode::NotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         ErrCode::OutOfMemory => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
         ErrCode::LimitExceeded => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
@@ -113,17 +114,34 @@ pub unsafe fn arg_bytes<'a>(fc: FunctionCallInfo, n: usize) -> &'a [u8] {
     bytes_of(arg(fc, n))
 }
 
-pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str {
-    std::str::from_utf8(arg_bytes(fc, n)).unwrap_or_else(|_| raise(Error::invalid_text(format!("{name} is not valid UTF-8"))))
+/// `bytes` as UTF-8 text; 22021 naming `name` when they are not (a SQL_ASCII database stores
+/// any bytes in text and jsonb), never a lossy replacement.
+pub fn utf8<'a>(bytes: &'a [u8], name: &str) -> &'a str {
+    std::str::from_utf8(bytes)
+        .unwrap_or_else(|e| raise(Error::encoding(format!("{name} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))))
 }
 
-/// A jsonb argument as JSON text (`{}` when NULL or absent).
-pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
+pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str {
+    utf8(arg_bytes(fc, n), name)
+}
+
+/// A jsonb argument as JSON text (`{}` when NULL or absent); `name` names it in errors.
+pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize, name: &str) -> String {
     if is_null(fc, n) {
         return "{}".into();
     }
-    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(arg(fc, n))]).unwrap();
-    CStr::from_ptr(out.cast_mut_ptr()).to_string_lossy().into_owned()
+    jsonb_datum_text(arg(fc, n), name)
+}
+
+/// The JSON text of a jsonb datum, checked to be UTF-8.
+pub unsafe fn jsonb_datum_text(d: Datum, name: &str) -> String {
+    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
+    utf8(CStr::from_ptr(out.cast_mut_ptr()).to_bytes(), name).to_owned()
+}
+
+/// The JSON text of raw jsonb bytes (a jsonb value without its varlena header).
+pub unsafe fn jsonb_bytes_text(bytes: &[u8], name: &str) -> String {
+    jsonb_datum_text(varlena_from(bytes.len(), |out| out.copy_from_slice(bytes)), name)
 }
 
 /// The unread bytes of a binary-receive argument (a StringInfo), marked as read.

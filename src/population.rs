@@ -83,7 +83,7 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
             a
         }
         None => {
-            let json = if nargs(fc) > at_options { arg_json(fc, at_options) } else { "{}".into() };
+            let json = if nargs(fc) > at_options { arg_json(fc, at_options, "options") } else { "{}".into() };
             let opts = parse_options(&json).or_raise();
             let mut days = DayCache::new(zone_of(&opts));
             let as_of_day = days.day(as_of);

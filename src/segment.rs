@@ -5,7 +5,7 @@
 use crate::core::config::{Label, Lang};
 use crate::core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
 use crate::core::numeric::{decode_numeric, SCALE};
-use crate::core::score::{breaks_options, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
+use crate::core::score::{breaks_options_with_tz, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
 use crate::core::summary::{purchase_days, SummaryView};
 use crate::core::time::format_instant;
 use crate::core::Error;
@@ -38,14 +38,8 @@ struct BreaksState {
 }
 
 fn read_options(json: &str) -> (BreaksOptions, Option<String>) {
-    // the time zone rides in the options ({"tz": "Asia/Shanghai"}); the rest is checked by core
-    let mut v: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
-    let tz = match v.as_object_mut().and_then(|o| o.remove("tz")) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(other) => raise(Error::invalid(format!("rfm_breaks options: key \"tz\" must be a time zone name, got {other}"))),
-    };
-    (breaks_options(&v.to_string()).or_raise(), tz)
+    // the time zone rides in the options ({"tz": "Asia/Shanghai"}); all of it is checked by core
+    breaks_options_with_tz(json).or_raise()
 }
 
 unsafe fn breaks_state(fc: FunctionCallInfo, n: usize) -> Option<*mut BreaksState> {
@@ -72,7 +66,7 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
         }
         None => {
             check_bins(bins).or_raise();
-            let options_json = arg_json(fc, 4);
+            let options_json = arg_json(fc, 4, "options");
             let (options, tz) = read_options(&options_json);
             if let Some(t) = &tz {
                 Zone::named(t);
@@ -151,9 +145,10 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
     let as_of = i64::from_le_bytes(take(8).try_into().unwrap());
     let bins = i32::from_le_bytes(take(4).try_into().unwrap());
     let olen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let options_json = String::from_utf8_lossy(take(olen)).into_owned();
+    let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap_or_else(|_| raise(Error::binary("rfm_breaks partial state holds invalid UTF-8")));
+    let options_json = utf8(take(olen));
     let tlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let tz = if tlen == 0 { None } else { Some(String::from_utf8_lossy(take(tlen)).into_owned()) };
+    let tz = if tlen == 0 { None } else { Some(utf8(take(tlen))) };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
     let mut values = Vec::with_capacity(n);
     for _ in 0..n {
@@ -193,10 +188,8 @@ struct ScoreCache {
 
 unsafe fn parse_breaks(fc: FunctionCallInfo, n: usize) -> &'static ScoreCache {
     cached(fc, arg_bytes(fc, n), || {
-        let json = arg_json(fc, n);
-        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
-        let tz = v.as_object_mut().and_then(|o| o.remove("tz")).and_then(|t| t.as_str().map(String::from));
-        ScoreCache { breaks: Breaks::from_json(&v.to_string()).or_raise(), tz }
+        let (breaks, tz) = Breaks::from_json_with_tz(&arg_json(fc, n, "breaks")).or_raise();
+        ScoreCache { breaks, tz }
     })
 }
 
@@ -226,7 +219,7 @@ pg_fn!(fn pgseg_rfm_score(fc) {
 });
 
 pg_fn!(fn pgseg_rfm_thresholds(fc) {
-    ret_jsonb(&thresholds(&arg_json(fc, 0)).or_raise().to_string())
+    ret_jsonb(&thresholds(&arg_json(fc, 0, "rules")).or_raise().to_string())
 });
 
 // ---- labels ----
@@ -276,7 +269,7 @@ pg_fn!(fn pgseg_rfm_segment_rules(fc) {
         raise(Error::invalid("rules must be a jsonb array, got NULL"));
     }
     let key = arg_bytes(fc, 9).to_vec();
-    let set = cached(fc, &key, || RuleSet::parse(&arg_json(fc, 9)).or_raise());
+    let set = cached(fc, &key, || RuleSet::parse(&arg_json(fc, 9, "rules")).or_raise());
     ret_label(set.classify(&s), lang_arg(fc, 10))
 });
 
@@ -284,14 +277,14 @@ pg_fn!(fn pgseg_rfm_segment_rules(fc) {
 pg_fn!(fn pgseg_customer_tier(fc) {
     let share = arg_f64(fc, 0);
     let key = if is_null(fc, 1) { Vec::new() } else { arg_bytes(fc, 1).to_vec() };
-    let tiers = cached(fc, &key, || Tiers::parse(&arg_json(fc, 1)).or_raise());
+    let tiers = cached(fc, &key, || Tiers::parse(&arg_json(fc, 1, "config")).or_raise());
     ret_label(tiers.tier(share).or_raise(), lang_arg(fc, 2))
 });
 
 // spend_tier(spend numeric, config, lang)
 pg_fn!(fn pgseg_spend_tier(fc) {
     let spend = decode_numeric(arg_bytes(fc, 0), "spend").or_raise() as f64 / SCALE as f64;
-    ret_label(&spend_tier(spend, &arg_json(fc, 1)).or_raise(), lang_arg(fc, 2))
+    ret_label(&spend_tier(spend, &arg_json(fc, 1, "config")).or_raise(), lang_arg(fc, 2))
 });
 
 //// Arguments of the per-customer label functions: (s, as_of, config, lang [, tz]); tz comes last
@@ -306,7 +299,7 @@ unsafe fn label_args<'a>(fc: FunctionCallInfo, with_tz: bool) -> (SummaryView<'a
 
 unsafe fn lifecycle(fc: FunctionCallInfo, with_tz: bool) -> Datum {
     let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let l = cached(fc, &key, || Lifecycle::parse(&arg_json(fc, 2)).or_raise());
+    let l = cached(fc, &key, || Lifecycle::parse(&arg_json(fc, 2, "config")).or_raise());
     let m = view.metrics(Some(as_of));
     let recency = m.last_order.map(|t| days_between(&zone, t, as_of));
     let tenure = m.first_order.map(|t| days_between(&zone, t, as_of));
@@ -318,7 +311,7 @@ pg_fn!(fn pgseg_lifecycle_stage_tz(fc) { lifecycle(fc, true) });
 
 unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
     let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let c = cached(fc, &key, || Cadence::parse(&arg_json(fc, 2)).or_raise());
+    let c = cached(fc, &key, || Cadence::parse(&arg_json(fc, 2, "config")).or_raise());
     match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t))) {
         None => ret_null(fc),
         Some(label) => ret_label(&label, lang_arg(fc, 3)),

@@ -8,7 +8,7 @@ use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, ret_tuple};
-use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use pgrx::pg_sys::{Datum, FunctionCallInfo};
 use pgrx::IntoDatum;
 
 struct TagState {
@@ -52,7 +52,7 @@ pg_fn!(fn pgseg_tags_trans(fc) {
             s
         }
         None => {
-            let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 7)).or_raise() };
+            let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 7, "rules")).or_raise() };
             new_state(fc, TagState { rules_bytes: rules_bytes.to_vec(), rules, ev: Evidence::default() })
         }
     };
@@ -164,7 +164,7 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
     let mut categories = Vec::with_capacity(ncat.min(1024));
     for _ in 0..ncat {
         let l = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-        let name = String::from_utf8_lossy(take(l)).into_owned();
+        let name = utf8(take(l), "behaviour_tags partial state: category").to_owned();
         let v = i128::from_le_bytes(take(16).try_into().unwrap());
         categories.push((name, v));
     }
@@ -174,9 +174,7 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
     let rules = if rules_bytes.is_empty() {
         Rules::default()
     } else {
-        let d = varlena_from(rules_bytes.len(), |o| o.copy_from_slice(&rules_bytes));
-        let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
-        Rules::parse(&std::ffi::CStr::from_ptr(text.cast_mut_ptr()).to_string_lossy()).or_raise()
+        Rules::parse(&jsonb_bytes_text(&rules_bytes, "rules")).or_raise()
     };
     let ev = Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], categories, spend, instants };
     let st = TagState { rules_bytes, rules, ev };

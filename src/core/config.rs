@@ -134,9 +134,14 @@ impl Label {
             Some(Value::String(s)) => (s.clone(), s),
             Some(Value::Object(m)) => {
                 let mut l = Obj { what: "label", map: m };
-                let zh = l.take("zh").and_then(|v| v.as_str().map(String::from));
-                let en = l.take("en").and_then(|v| v.as_str().map(String::from));
+                let (zh, en) = (l.take("zh"), l.take("en"));
                 l.finish().map_err(|e| Error::invalid(format!("{what}: {}", e.message)))?;
+                let text = |lang: &str, v: Option<Value>| match v {
+                    None => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    Some(v) => Err(Error::invalid(format!("{what}: key \"label\".\"{lang}\" must be a string, got {v}"))),
+                };
+                let (zh, en) = (text("zh", zh)?, text("en", en)?);
                 match (zh, en) {
                     (Some(z), Some(e)) => (z, e),
                     (Some(z), None) => (z.clone(), z),

@@ -29,6 +29,8 @@ pub enum ErrCode {
     DatetimeOverflow,
     /// 22P03 invalid_binary_representation
     InvalidBinary,
+    /// 22021 character_not_in_repertoire (text that is not valid UTF-8)
+    BadEncoding,
     /// 0A000 feature_not_supported (e.g. a summary written by a newer version)
     NotSupported,
     /// 53200 out_of_memory (a configured memory limit would be exceeded)
@@ -64,6 +66,9 @@ impl Error {
     }
     pub fn binary(message: impl Into<String>) -> Self {
         Self::new(ErrCode::InvalidBinary, message.into())
+    }
+    pub fn encoding(message: impl Into<String>) -> Self {
+        Self::new(ErrCode::BadEncoding, message.into())
     }
     pub fn not_supported(message: impl Into<String>) -> Self {
         Self::new(ErrCode::NotSupported, message.into())

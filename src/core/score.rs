@@ -146,6 +146,32 @@ impl Breaks {
     }
 }
 
+/// Takes the time zone out of a breaks document or of `rfm_breaks` options: `tz` rides beside
+/// the breakpoints (`rfm_breaks` writes it) and says in which zone days are counted. A `tz` that
+/// is not a string is an error naming it, never silently dropped.
+pub fn take_tz(doc: &mut Value, what: &str) -> Result<Option<String>> {
+    match doc.as_object_mut().and_then(|o| o.remove("tz")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(Error::invalid(format!("{what}: key \"tz\" must be a time zone name such as \"Asia/Shanghai\", got {v}"))),
+    }
+}
+
+/// Parses JSON text read from a jsonb argument; `what` names the argument in the error (deep
+/// nesting beyond serde_json's limit included: never a silent default).
+pub fn parse_json(text: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::invalid(format!("{what}: not valid JSON: {e}")))
+}
+
+impl Breaks {
+    /// Reads a breaks document with its optional `tz` (see [`take_tz`]).
+    pub fn from_json_with_tz(text: &str) -> Result<(Breaks, Option<String>)> {
+        let mut v = parse_json(text, "breaks")?;
+        let tz = take_tz(&mut v, "breaks")?;
+        Ok((Breaks::from_json(&v.to_string())?, tz))
+    }
+}
+
 /// Without an explicit centre: the middle breakpoint of each dimension.
 fn default_center(r: &[f64], f: &[f64], m: &[f64]) -> [f64; 3] {
     let mid = |v: &[f64]| v[(v.len() - 1) / 2];
@@ -218,6 +244,13 @@ pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
     };
     o.finish()?;
     Ok(BreaksOptions { center, window_days })
+}
+
+/// Options of the `rfm_breaks` aggregate with their optional `tz`.
+pub fn breaks_options_with_tz(text: &str) -> Result<(BreaksOptions, Option<String>)> {
+    let mut v = parse_json(text, "rfm_breaks options")?;
+    let tz = take_tz(&mut v, "rfm_breaks options")?;
+    Ok((breaks_options(&v.to_string())?, tz))
 }
 
 pub fn check_bins(bins: i32) -> Result<()> {
@@ -410,5 +443,30 @@ mod tests {
         let e = Breaks::from_json(r#"{"version": 2, "recency":[1], "frequency":[1], "monetary":[1]}"#).unwrap_err();
         assert_eq!(e.code, super::super::ErrCode::NotSupported);
         assert!(Breaks::from_json(r#"{"recency":[1]}"#).unwrap_err().message.contains("\"frequency\" is required"));
+    }
+
+    /// A tz of the wrong type and JSON nested past serde_json's limit are errors naming the key
+    /// or the argument, never the defaults.
+    #[test]
+    fn tz_and_deep_nesting_are_never_silent_defaults() {
+        let doc = thresholds("{}").unwrap();
+        let mut with = doc.clone();
+        with["tz"] = json!("Asia/Shanghai");
+        let (b, tz) = Breaks::from_json_with_tz(&with.to_string()).unwrap();
+        assert_eq!((b, tz.as_deref()), (Breaks::from_json(&doc.to_string()).unwrap(), Some("Asia/Shanghai")));
+        for bad in [json!(8), json!(["UTC"]), json!({"name": "UTC"}), json!(true)] {
+            with["tz"] = bad;
+            let e = Breaks::from_json_with_tz(&with.to_string()).unwrap_err();
+            assert_eq!(e.code, super::super::ErrCode::InvalidParameter);
+            assert!(e.message.contains("\"tz\""), "{}", e.message);
+            let e = breaks_options_with_tz(&json!({"tz": with["tz"]}).to_string()).unwrap_err();
+            assert!(e.message.starts_with("rfm_breaks options: key \"tz\""), "{}", e.message);
+        }
+        let deep = format!("{{\"center\": {}\"median\"{}}}", "[".repeat(200), "]".repeat(200));
+        let e = breaks_options_with_tz(&deep).unwrap_err();
+        assert_eq!(e.code, super::super::ErrCode::InvalidParameter);
+        assert!(e.message.starts_with("rfm_breaks options: not valid JSON"), "{}", e.message);
+        assert!(Breaks::from_json_with_tz(&deep).unwrap_err().message.starts_with("breaks: not valid JSON"));
+        assert_eq!(breaks_options_with_tz(r#"{"tz": null, "center": "median"}"#).unwrap().0.center, Center::Median);
     }
 }
