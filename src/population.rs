@@ -6,8 +6,8 @@
 use crate::core::numeric::{decode_numeric, encode_numeric, from_f64};
 use crate::core::population::{parse_options, Options, PopulationView, State};
 use crate::core::summary::signed_amount;
-use crate::core::time::format_instant;
-use crate::core::Error;
+use crate::core::time::{check_instant, format_instant};
+use crate::core::{ErrCode, Error};
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::agg_context;
@@ -216,7 +216,8 @@ pg_fn!(fn pgseg_population_in(fc) {
         }
     };
     let bytes: Vec<u8> = hex.chunks(2).map(|p| nib(p[0]) << 4 | nib(p[1])).collect();
-    PopulationView::new(&bytes).or_raise();
+    // the same checks as the binary input; a corrupt value is bad text here
+    check_population(&bytes).map_err(|e| if e.code == ErrCode::InvalidBinary { Error { code: ErrCode::InvalidText, ..e } } else { e }).or_raise();
     varlena_from(bytes.len(), |o| o.copy_from_slice(&bytes))
 });
 
@@ -227,15 +228,22 @@ pg_fn!(fn pgseg_population_send(fc) {
 
 pg_fn!(fn pgseg_population_recv(fc) {
     let bytes = recv_bytes(fc);
-    PopulationView::new(bytes).or_raise();
+    check_population(bytes).or_raise();
     varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
 });
+
+/// What both inputs check: exactly the values population_agg can produce are accepted.
+fn check_population(bytes: &[u8]) -> Result<(), Error> {
+    check_varlena(bytes.len(), "the population value");
+    PopulationView::new(bytes)?.validate(bytes)
+}
 
 // ---- accessors ----
 
 pg_fn!(fn pgseg_population_breaks(fc) {
     let p = population_arg(fc, 0);
-    let info: serde_json::Value = serde_json::from_str(p.info).unwrap_or(serde_json::Value::Null);
+    let info: serde_json::Value =
+        serde_json::from_str(p.info).unwrap_or_else(|e| raise(Error::binary(format!("rfm_population value is corrupt: info is not JSON: {e}"))));
     match info.get("breaks") {
         None | Some(serde_json::Value::Null) => ret_null(fc),
         Some(b) => ret_jsonb(&b.to_string()),
@@ -294,6 +302,11 @@ pg_fn!(fn pgseg_population_rows(fc) {
         values[0] = Datum::from(r.id);
         values[1] = Datum::from(r.orders as i64);
         values[2] = money_in(b0, r.monetary);
+        if has {
+            // a value stored before the inputs were checked may hold any instant
+            check_instant(r.first, "population_rows first_order").or_raise();
+            check_instant(r.last, "population_rows last_order").or_raise();
+        }
         values[3] = Datum::from(r.first);
         values[4] = Datum::from(r.last);
         values[5] = Datum::from(r.recency);

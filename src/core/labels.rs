@@ -228,6 +228,15 @@ impl Tiers {
         Ok(Tiers { tiers })
     }
 
+    /// Number of tiers.
+    pub fn len(&self) -> usize {
+        self.tiers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tiers.is_empty()
+    }
+
     /// `rank_share`: the customer's share from the top, in (0, 1], as
     /// `cume_dist() OVER (ORDER BY value DESC)` gives it.
     pub fn tier(&self, rank_share: f64) -> Result<&Label> {
@@ -459,6 +468,12 @@ mod tests {
         assert_eq!(set.classify(&score(4, 4, 4)).zh, "甲");
         assert_eq!(set.classify(&score(1, 4, 4)).en, "B");
         assert!(RuleSet::builtin("rfm12").is_err());
+        // a label of the wrong type is an error naming it, never dropped for the other language
+        for label in [r#"{"zh": 5, "en": "A"}"#, r#"{"zh": "甲", "en": ["A"]}"#] {
+            let e = RuleSet::parse(&format!(r#"[{{"label": {label}}}]"#)).unwrap_err();
+            assert_eq!(e.code, crate::core::ErrCode::InvalidParameter);
+            assert!(e.message.contains("\"label\".\"") && e.message.contains("must be a string"), "{}", e.message);
+        }
     }
 
     #[test]

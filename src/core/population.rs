@@ -12,9 +12,9 @@
 use super::config::{Label, Lang, Obj};
 use super::idtable::IdTable;
 use super::labels::{Cadence, Lifecycle, RuleSet, Tiers};
-use super::numeric::SCALE;
+use super::numeric::{total_error, SCALE};
 use super::score::{breaks_options, check_bins, quantile_breaks, Breaks, BreaksOptions, Rfm, Score};
-use super::time::format_instant;
+use super::time::{check_instant, format_instant};
 use super::{Error, Result};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -98,6 +98,27 @@ const BATCH: usize = 32;
 
 fn overflow(what: &str, id: i64) -> Error {
     Error::out_of_range(format!("population: {what} of customer {id} is out of range"))
+}
+
+/// Adds `amount` (an order when >= 0, else a refund) to an entry's totals at or before as_of.
+/// Orders and refunds are limited separately (the same [`MAX_TOTAL`](super::numeric::MAX_TOTAL)
+/// as summaries), so whether
+/// a population is within the limit does not depend on the order the rows arrive in, and every
+/// net figure (`monetary`, `w_monetary`) fits without a check of its own.
+#[inline]
+fn add_amount(e: &mut Entry, amount: i64, in_window: bool, id: i64) -> Result<()> {
+    if amount < 0 {
+        e.refunded = e.refunded.checked_sub(amount).ok_or_else(|| total_error("refunds", &format!("customer {id}")))?;
+    } else {
+        // monetary + refunded is the orders' total, in range whenever both totals are
+        let orders = e.monetary + e.refunded;
+        orders.checked_add(amount).ok_or_else(|| total_error("orders", &format!("customer {id}")))?;
+    }
+    e.monetary += amount;
+    if in_window {
+        e.w_monetary += amount;
+    }
+    Ok(())
 }
 
 /// The aggregate state.
@@ -236,13 +257,9 @@ impl State {
             }
             return Ok(());
         }
-        e.monetary = e.monetary.checked_add(amount).ok_or_else(|| overflow("net spend", id))?;
-        if in_window {
-            e.w_monetary = e.w_monetary.checked_add(amount).ok_or_else(|| overflow("window spend", id))?;
-        }
+        add_amount(e, amount, in_window, id)?;
         if amount < 0 {
             e.refunds = e.refunds.checked_add(1).ok_or_else(|| overflow("refunds", id))?;
-            e.refunded = e.refunded.checked_sub(amount).ok_or_else(|| overflow("refunded amount", id))?;
             return Ok(());
         }
         e.orders = e.orders.checked_add(1).ok_or_else(|| overflow("orders", id))?;
@@ -271,9 +288,12 @@ impl State {
             let e = self.entry(id)?;
             e.first = e.first.min(o.first);
             e.last = e.last.max(o.last);
-            e.monetary = e.monetary.checked_add(o.monetary).ok_or_else(|| overflow("net spend", id))?;
-            e.refunded = e.refunded.checked_add(o.refunded).ok_or_else(|| overflow("refunded amount", id))?;
-            e.w_monetary = e.w_monetary.checked_add(o.w_monetary).ok_or_else(|| overflow("window spend", id))?;
+            let whose = || format!("customer {id}");
+            let orders = (e.monetary + e.refunded).checked_add(o.monetary + o.refunded).ok_or_else(|| total_error("orders", &whose()))?;
+            e.refunded = e.refunded.checked_add(o.refunded).ok_or_else(|| total_error("refunds", &whose()))?;
+            e.monetary = orders - e.refunded;
+            // a window total is part of its customer's totals: in range whenever they are
+            e.w_monetary += o.w_monetary;
             e.orders = e.orders.checked_add(o.orders).ok_or_else(|| overflow("orders", id))?;
             e.refunds = e.refunds.checked_add(o.refunds).ok_or_else(|| overflow("refunds", id))?;
             e.future = e.future.checked_add(o.future).ok_or_else(|| overflow("future orders", id))?;
@@ -441,7 +461,9 @@ impl State {
         }
         // breaks: given, or quantiles of the population (exactly what rfm_breaks computes)
         let (breaks, breaks_doc) = match &opts.fixed {
-            Some((b, doc)) => (b.clone(), doc.clone()),
+            Some((b, doc)) => (Some(b.clone()), doc.clone()),
+            // customers, but none with an order by as_of: no breaks, every customer a prospect
+            None if values.is_empty() && n > 0 => (None, Value::Null),
             None if values.is_empty() => {
                 return Ok(Output {
                     as_of: self.as_of,
@@ -453,28 +475,26 @@ impl State {
                 });
             }
             None => {
-                let mut doc = quantile_breaks(&values, opts.bins, &opts.breaks, &format_instant(self.as_of));
+                let doc = quantile_breaks(&values, opts.bins, &opts.breaks, &format_instant(self.as_of));
+                let breaks = Breaks::from_json(&doc.to_string())?;
+                let mut doc = doc;
                 if let Some(tz) = &opts.tz {
                     doc["tz"] = Value::String(tz.clone());
                 }
-                let mut for_parse = doc.clone();
-                if let Some(o) = for_parse.as_object_mut() {
-                    o.remove("tz");
-                }
-                (Breaks::from_json(&for_parse.to_string())?, doc)
+                (Some(breaks), doc)
             }
         };
         let mut labels = Interner::default();
-        let stages: Vec<u16> = (0..Lifecycle::STAGES).map(|i| labels.add(Lifecycle::label(i).get(opts.lang))).collect();
-        let cadences: Vec<u16> = (0..Cadence::CLASSES).map(|i| labels.add(Cadence::label(i).get(opts.lang))).collect();
+        let stages: Vec<u16> = (0..Lifecycle::STAGES).map(|i| labels.add(Lifecycle::label(i).get(opts.lang))).collect::<Result<_>>()?;
+        let cadences: Vec<u16> = (0..Cadence::CLASSES).map(|i| labels.add(Cadence::label(i).get(opts.lang))).collect::<Result<_>>()?;
         let mut v = values.iter();
         let mut buf: Vec<i64> = Vec::new();
         for (k, row) in rows.iter_mut().enumerate() {
             let e = order[k].1;
             if e.orders > 0 {
                 let x = v.next().expect("one value per customer with orders");
-                let s = breaks.score(x);
-                row.segment = labels.get(opts.scheme.classify(&s), opts.lang);
+                let s = breaks.as_ref().expect("breaks whenever a customer has an order").score(x);
+                row.segment = labels.get(opts.scheme.classify(&s), opts.lang)?;
                 row.score = Some(s);
                 row.stage = stages[opts.lifecycle.stage_index(Some(row.recency as i64), Some(row.tenure as i64))];
             } else {
@@ -522,7 +542,7 @@ impl State {
             // peers share the position of the last of them, as cume_dist() does
             let share = (end + 1) as f64 / total as f64;
             let label = opts.tiers.tier(share)?;
-            let t = labels.get(label, opts.lang);
+            let t = labels.get(label, opts.lang)?;
             for r in &ranked[start..=end] {
                 rows[r.1 as usize].tier = t;
             }
@@ -588,21 +608,28 @@ struct Interner {
 }
 
 impl Interner {
-    fn add(&mut self, text: &str) -> u16 {
+    fn add(&mut self, text: &str) -> Result<u16> {
+        // label indices are u16 in the stored value and u16::MAX means "no label"
+        if self.names.len() >= MAX_LABELS {
+            return Err(Error::limit(format!("population: more than {MAX_LABELS} distinct labels")));
+        }
         self.names.push(text.to_string());
-        (self.names.len() - 1) as u16
+        Ok((self.names.len() - 1) as u16)
     }
 
-    fn get(&mut self, label: &Label, lang: Lang) -> u16 {
+    fn get(&mut self, label: &Label, lang: Lang) -> Result<u16> {
         let key = label as *const Label as usize;
         if let Some(&i) = self.by_address.get(&key) {
-            return i;
+            return Ok(i);
         }
-        let i = self.add(label.get(lang));
+        let i = self.add(label.get(lang))?;
         self.by_address.insert(key, i);
-        i
+        Ok(i)
     }
 }
+
+/// The most labels one population value can index (u16 indices, [`NO_LABEL`] excluded).
+pub const MAX_LABELS: usize = NO_LABEL as usize;
 
 // ---- options ----
 
@@ -652,13 +679,9 @@ pub fn parse_options(text: &str) -> Result<Options> {
             if window.is_some() || center.is_some() {
                 return Err(Error::invalid("population options: \"window_days\" and \"center\" belong to quantile breaks; with \"breaks\" given, put them in the breaks value"));
             }
-            let mut doc = v.clone();
-            if let Some(m) = doc.as_object_mut() {
-                m.remove("tz");
-            }
-            let b = Breaks::from_json(&doc.to_string())
-                .map_err(|e| Error::invalid(format!("population options: key \"breaks\": {}", e.message)))?;
-            Some((b, v))
+            let (b, tz) = Breaks::from_json_with_tz(&v.to_string())
+                .map_err(|e| Error { message: format!("population options: key \"breaks\": {}", e.message), ..e })?;
+            Some((b, v, tz))
         }
     };
     let mut bo = serde_json::Map::new();
@@ -694,11 +717,24 @@ pub fn parse_options(text: &str) -> Result<Options> {
     let cadence = Cadence::parse(&sub(&mut o, "cadence")?)?;
     let lang = Lang::parse(&o.string("lang", "zh")?)?;
     let tz = match o.take("tz") {
-        None | Some(Value::Null) => None,
+        // without a tz of its own, the days are counted in the tz of the given breaks, as
+        // rfm_score(s, breaks, as_of) counts them
+        None | Some(Value::Null) => fixed.as_ref().and_then(|f| f.2.clone()),
         Some(Value::String(s)) => Some(s),
         Some(v) => return Err(Error::invalid(format!("population options: key \"tz\" must be a time zone name, got {v}"))),
     };
+    let fixed = fixed.map(|(b, v, _)| (b, v));
     o.finish().map_err(|e| Error { message: format!("{} (known keys: {OPTION_KEYS})", e.message), ..e })?;
+    // every label a population can use gets a u16 index in the stored value
+    let labels = scheme.rules.len() + tiers.len() + Lifecycle::STAGES + Cadence::CLASSES;
+    if labels > MAX_LABELS {
+        return Err(Error::invalid(format!(
+            "population options: keys \"scheme\" and \"tiers\" hold {} rules and {} tiers: with the {} lifecycle and cadence labels that is more than the {MAX_LABELS} labels one population can name",
+            scheme.rules.len(),
+            tiers.len(),
+            Lifecycle::STAGES + Cadence::CLASSES
+        )));
+    }
     Ok(Options { bins: bins as i32, breaks, fixed, scheme, tiers, tier_by_total, lifecycle, cadence, lang, tz })
 }
 
@@ -869,6 +905,95 @@ impl<'a> PopulationView<'a> {
         Ok(PopulationView { as_of, rows_read, state_bytes, len, info, labels, rows })
     }
 
+    /// Checks everything `population_agg` guarantees of a value, so that the text and binary
+    /// inputs accept exactly the values it can produce: version 1 with zero padding, an info
+    /// document holding valid breaks, labels without NUL, and rows in strictly ascending
+    /// customer order whose instants, totals, scores and label indices are consistent.
+    /// `bytes` is the value the view was made from.
+    pub fn validate(&self, bytes: &[u8]) -> Result<()> {
+        let bad = |what: String| Error::binary(format!("rfm_population value is corrupt: {what}"));
+        if bytes[4..8] != [POPULATION_VERSION, 0, 0, 0] {
+            return Err(bad(format!(
+                "version {} with padding {:?} (this pg_segment writes version {POPULATION_VERSION})",
+                bytes[4],
+                &bytes[5..8]
+            )));
+        }
+        check_instant(self.as_of, "rfm_population as_of")?;
+        let info: Value = serde_json::from_str(self.info).map_err(|e| bad(format!("info is not JSON: {e}")))?;
+        match info.as_object() {
+            Some(o) if o.len() == 1 => match o.get("breaks") {
+                Some(Value::Null) => {}
+                Some(b @ Value::Object(_)) => {
+                    Breaks::from_json_with_tz(&b.to_string()).map_err(|e| bad(format!("info.breaks: {}", e.message)))?;
+                }
+                _ => return Err(bad("info must be {\"breaks\": null or a breaks object}".into())),
+            },
+            _ => return Err(bad("info must be {\"breaks\": ...}".into())),
+        }
+        if self.labels.len() > MAX_LABELS {
+            return Err(bad(format!("{} labels, more than {MAX_LABELS}", self.labels.len())));
+        }
+        if self.labels.iter().chain([&self.info]).any(|l| l.contains('\0')) {
+            return Err(bad("a label or the info holds a NUL character".into()));
+        }
+        let n_labels = self.labels.len();
+        let label_ok = |i: u16, required: bool| if i == NO_LABEL { !required } else { (i as usize) < n_labels };
+        let mut prev: Option<i64> = None;
+        for i in 0..self.len {
+            let b = &self.rows[i * ROW..(i + 1) * ROW];
+            let r = self.row(i);
+            let row = |what: &str| bad(format!("row {} (customer {}): {what}", i + 1, r.id));
+            if prev.is_some_and(|p| p >= r.id) {
+                return Err(row("customers are not in strictly ascending id order"));
+            }
+            prev = Some(r.id);
+            if b[75] & !31 != 0 || b[79..84] != [0; 5] {
+                return Err(row("unknown flags or nonzero padding"));
+            }
+            // totals: refunds and orders each within the limit population_agg applies
+            let orders_total = r.monetary.checked_add(r.refunded);
+            if r.refunded < 0 || orders_total.is_none_or(|t| t < 0) || (r.refunds == 0) != (r.refunded == 0) {
+                return Err(row("inconsistent net spend, refunds and refunded amount"));
+            }
+            let orders_total = orders_total.unwrap();
+            if r.w_orders > r.orders
+                || !(-r.refunded..=orders_total).contains(&r.w_monetary)
+                || !r.windowed && (r.w_orders, r.w_monetary) != (0, 0)
+            {
+                return Err(row("window figures outside the customer's figures"));
+            }
+            if r.orders == 0 {
+                let empty = (r.first, r.last, r.recency, r.tenure, orders_total, r.segment, r.tier)
+                    == (i64::MAX, i64::MIN, 0, 0, 0, NO_LABEL, NO_LABEL);
+                if !empty || b[72..75] != [0; 3] || b[76..79] != [0; 3] || b[75] & !16 != 0 {
+                    return Err(row("a customer without orders has order figures"));
+                }
+            } else {
+                check_instant(r.first, "rfm_population first_order")?;
+                check_instant(r.last, "rfm_population last_order")?;
+                if r.first > r.last || r.last > self.as_of || r.recency < 0 || r.tenure < r.recency {
+                    return Err(row("first and last order, recency and tenure are inconsistent"));
+                }
+                let Some(s) = &r.score else { return Err(row("a customer with orders has no score")) };
+                let ok = |v: i32, bins: i32| (2..=10).contains(&bins) && (1..=bins).contains(&v);
+                if !(ok(s.r, s.bins[0]) && ok(s.f, s.bins[1]) && ok(s.m, s.bins[2])) {
+                    return Err(row("scores outside their bins"));
+                }
+                if !label_ok(r.segment, true) || !label_ok(r.tier, true) {
+                    return Err(row("segment or tier label index out of range"));
+                }
+            }
+            // pg_segment 0.1.0 wrote populations without any order by as_of with no labels at
+            // all (no lifecycle stage): such values stay readable
+            let legacy_prospect = n_labels == 0 && r.orders == 0 && r.stage == NO_LABEL;
+            if !(legacy_prospect || label_ok(r.stage, true)) || !label_ok(r.cadence, false) {
+                return Err(row("lifecycle stage or cadence label index out of range"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn label(&self, i: u16) -> Option<&'a str> {
         if i == NO_LABEL {
             None
@@ -919,8 +1044,10 @@ impl<'a> PopulationView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::numeric::MAX_TOTAL;
     use crate::core::summary::{purchase_days, signed_amount, Summary, SummaryView};
     use crate::core::time::{day_of, USECS_PER_DAY};
+    use crate::core::ErrCode;
     use rand::{Rng, SeedableRng};
 
     const AS_OF: i64 = 800 * USECS_PER_DAY + 12 * 3_600_000_000;
@@ -1120,6 +1247,126 @@ mod tests {
             assert_eq!(e.code, crate::core::ErrCode::InvalidParameter, "{json}");
             assert!(e.message.contains(needle), "{json}: {}", e.message);
         }
+    }
+
+    /// Label indices are u16 in the stored value: options that could name more labels are refused
+    /// up front, and the interner itself never wraps.
+    #[test]
+    fn label_indices_never_wrap() {
+        let n = MAX_LABELS - Lifecycle::STAGES - Cadence::CLASSES;
+        let tiers = |n: usize| {
+            let t: Vec<Value> = (0..n).map(|i| json!({"label": format!("t{i}"), "share": 100.0 / n as f64})).collect();
+            json!({ "tiers": t }).to_string()
+        };
+        // 11 rules of rfm11 plus n tiers: one too many
+        let e = parse_options(&tiers(n - 10)).err().expect("too many labels");
+        assert_eq!(e.code, crate::core::ErrCode::InvalidParameter);
+        assert!(e.message.contains("\"tiers\"") && e.message.contains(&MAX_LABELS.to_string()), "{}", e.message);
+        assert!(parse_options(&tiers(n - 11)).is_ok());
+        let mut i = Interner::default();
+        for k in 0..MAX_LABELS {
+            assert_eq!(i.add("x").unwrap() as usize, k);
+        }
+        assert_eq!(i.add("x").unwrap_err().code, crate::core::ErrCode::LimitExceeded);
+    }
+
+    /// The inputs accept what population_agg produces and refuse values it cannot produce.
+    #[test]
+    fn validation_accepts_produced_values_and_refuses_crafted_ones() {
+        let json = r#"{"window_days": 90}"#;
+        let opts = parse_options(json).unwrap();
+        let mut rows = rows(5, 60);
+        rows.push((1_000_000, AS_OF - 1, MAX_TOTAL - 5, false)); // at the limit with the next row
+        rows.push((1_000_000, AS_OF - 2, 5, false));
+        let out = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
+        let mut bytes = vec![0u8; out.encoded_len()];
+        out.encode_into(&mut bytes);
+        PopulationView::new(&bytes).unwrap().validate(&bytes).unwrap();
+        let empty = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX).finish(&opts, &mut |t| day_of(t)).unwrap();
+        let mut eb = vec![0u8; empty.encoded_len()];
+        empty.encode_into(&mut eb);
+        PopulationView::new(&eb).unwrap().validate(&eb).unwrap();
+        let rows_at = bytes.len() - out.rows.len() * ROW;
+        let check = |b: &[u8]| PopulationView::new(b).and_then(|v| v.validate(b));
+        let patched = |at: usize, v: &[u8]| {
+            let mut b = bytes.clone();
+            b[at..at + v.len()].copy_from_slice(v);
+            b
+        };
+        let k = out.rows.iter().position(|r| r.orders > 0 && r.id > out.rows[0].id).unwrap();
+        let row1 = rows_at + k * ROW; // a customer with orders after the first one
+        for (what, b) in [
+            ("version 0", patched(4, &[0])),
+            ("padding", patched(5, &[1])),
+            ("first order out of range", patched(row1 + 32, &i64::MIN.to_le_bytes())),
+            ("last order after as_of", patched(row1 + 40, &(AS_OF + 1).to_le_bytes())),
+            ("ids out of order", patched(row1, &i64::MIN.to_le_bytes())),
+            ("negative refunds", patched(row1 + 16, &(-1i64).to_le_bytes())),
+            ("score beyond its bins", patched(row1 + 72, &[9])),
+            ("bins beyond 10", patched(row1 + 76, &[11])),
+            ("unknown flag", patched(row1 + 75, &[0x28])),
+            ("segment index out of range", patched(row1 + 84, &(out.labels.len() as u16).to_le_bytes())),
+            ("stage without label", patched(row1 + 88, &NO_LABEL.to_le_bytes())),
+            ("window beyond the customer", patched(row1 + 60, &u32::MAX.to_le_bytes())),
+        ] {
+            let e = check(&b).err().unwrap_or_else(|| panic!("{what} must be refused"));
+            assert!(matches!(e.code, ErrCode::InvalidBinary | ErrCode::DatetimeOverflow), "{what}: {e:?}");
+        }
+        assert!(check(&bytes[..bytes.len() - 1]).is_err());
+        // a value whose info is not {"breaks": ...}
+        let mut other = Output { as_of: out.as_of, rows: vec![], labels: vec![], breaks: json!([1]), rows_read: 0, state_bytes: 0 };
+        let mut ob = vec![0u8; other.encoded_len()];
+        other.encode_into(&mut ob);
+        assert!(check(&ob).is_err());
+        other.breaks = json!({"recency": [1]});
+        let mut ob = vec![0u8; other.encoded_len()];
+        other.encode_into(&mut ob);
+        assert!(check(&ob).unwrap_err().message.contains("info.breaks"));
+    }
+
+    /// Orders and refunds are limited separately, so the limit does not depend on row order: a
+    /// refund arriving first does not make room for orders beyond the limit.
+    #[test]
+    fn totals_limit_is_independent_of_row_order() {
+        let whole = |rows: &[(i64, i64)]| {
+            let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+            rows.iter().try_for_each(|&(at, a)| st.add(1, at, a, day_of(at)))?;
+            st.flush()
+        };
+        let big = MAX_TOTAL / 2 + 1;
+        let rows = [(0, big), (1, -big), (2, big)];
+        let mut orders: Vec<Vec<(i64, i64)>> = vec![rows.to_vec(), vec![rows[1], rows[0], rows[2]], vec![rows[2], rows[0], rows[1]]];
+        for r in orders.drain(..) {
+            let e = whole(&r).unwrap_err();
+            assert_eq!(e.code, ErrCode::OutOfRange);
+            assert!(e.message.starts_with("monetary: the orders of customer 1"), "{}", e.message);
+        }
+        assert!(whole(&[(0, big), (1, -big), (2, big - 2)]).is_ok());
+    }
+
+    /// Customers without any order by as_of are prospects, as lifecycle_stage says (0.1.0 left
+    /// their stage empty); values 0.1.0 wrote that way still validate.
+    #[test]
+    fn populations_without_orders_are_prospects() {
+        let opts = parse_options(r#"{"lang": "code"}"#).unwrap();
+        let rows = [(7, AS_OF - USECS_PER_DAY, 10_000, true), (8, AS_OF + USECS_PER_DAY, 10_000, false)];
+        let out = state(&rows, &opts, "{}").finish(&opts, &mut |t| day_of(t)).unwrap();
+        let mut bytes = vec![0u8; out.encoded_len()];
+        out.encode_into(&mut bytes);
+        let view = PopulationView::new(&bytes).unwrap();
+        view.validate(&bytes).unwrap();
+        for i in 0..view.len {
+            let r = view.row(i);
+            assert_eq!((view.label(r.stage), view.label(r.segment), view.label(r.tier)), (Some("prospect"), None, None));
+        }
+        assert!(out.breaks.is_null());
+        // the 0.1.0 form of the same population: no labels, no stage
+        let mut legacy = out;
+        legacy.labels.clear();
+        legacy.rows.iter_mut().for_each(|r| r.stage = NO_LABEL);
+        let mut old = vec![0u8; legacy.encoded_len()];
+        legacy.encode_into(&mut old);
+        PopulationView::new(&old).unwrap().validate(&old).unwrap();
     }
 
     #[test]
