@@ -143,21 +143,50 @@ impl Scaler {
         }
     }
 
-    pub fn apply(&self, x: &[f64], out: &mut [f64]) {
-        for j in 0..x.len() {
-            out[j] = (self.transform1(x[j]) - self.mean[j]) / self.scale[j];
+    /// Standardizes one value of feature `j`. When `t - mean` overflows (features near ±f64::MAX
+    /// have a scale of the same size), the quotients are taken first; the result is non-finite only
+    /// for a value far outside the data the scaler was fitted on.
+    #[inline]
+    fn z1(&self, j: usize, x: f64) -> f64 {
+        self.z_of_t(j, self.transform1(x))
+    }
+
+    /// [`Scaler::z1`] of a value already transformed (ln(1 + x) for log_zscore).
+    #[inline]
+    fn z_of_t(&self, j: usize, t: f64) -> f64 {
+        let z = (t - self.mean[j]) / self.scale[j];
+        if z.is_finite() {
+            z
+        } else {
+            t / self.scale[j] - self.mean[j] / self.scale[j]
         }
     }
 
-    /// Back to original units.
+    pub fn apply(&self, x: &[f64], out: &mut [f64]) {
+        for j in 0..x.len() {
+            out[j] = self.z1(j, x[j]);
+        }
+    }
+
+    /// Back to original units. A centroid lies within its points, so a result that rounds past
+    /// ±f64::MAX is that bound.
     pub fn invert(&self, z: &[f64]) -> Vec<f64> {
         z.iter()
             .enumerate()
-            .map(|(j, v)| {
-                let t = v * self.scale[j] + self.mean[j];
-                match self.kind {
+            .map(|(j, &v)| {
+                let (scale, mean) = (self.scale[j], self.mean[j]);
+                let mut t = v * scale + mean;
+                if !t.is_finite() {
+                    t = scale * (v + mean / scale);
+                }
+                let x = match self.kind {
                     Standardization::LogZscore => t.exp_m1(),
                     _ => t,
+                };
+                if x.is_infinite() && t.is_finite() {
+                    f64::MAX.copysign(x)
+                } else {
+                    x
                 }
             })
             .collect()
@@ -198,18 +227,40 @@ impl Scaler {
                 }
             }
             for j in 0..dims {
-                let sd = (var[j] / n as f64).sqrt();
+                let mut sd = (var[j] / n as f64).sqrt();
+                if !(mean[j].is_finite() && sd.is_finite()) {
+                    // the sums overflowed (features beyond about 1e154): the same figures from
+                    // the values divided by the largest magnitude, which cannot overflow
+                    (mean[j], sd) = scaled_moments(&t, dims, j);
+                }
                 // a constant feature is left unscaled (as scikit-learn's StandardScaler does)
-                scale[j] = if sd > 0.0 && sd.is_finite() { sd } else { 1.0 };
+                scale[j] = if sd > 0.0 { sd } else { 1.0 };
             }
+        }
+        let scaler = Scaler { kind, mean, scale };
+        if kind != Standardization::None {
             for row in t.chunks_exact_mut(dims) {
                 for j in 0..dims {
-                    row[j] = (row[j] - mean[j]) / scale[j];
+                    row[j] = scaler.z_of_t(j, row[j]);
                 }
             }
         }
-        Ok((Scaler { kind, mean, scale }, t))
+        Ok((scaler, t))
     }
+}
+
+/// Mean and standard deviation of column `j` of `t` (n × dims), computed on the values divided
+/// by their largest magnitude M and scaled back: every intermediate stays within [-2, 4], so the
+/// figures are finite for any finite input (the mean within [-M, M], the deviation at most M).
+fn scaled_moments(t: &[f64], dims: usize, j: usize) -> (f64, f64) {
+    let big = t.chunks_exact(dims).fold(0.0f64, |m, r| m.max(r[j].abs()));
+    if big == 0.0 {
+        return (0.0, 0.0);
+    }
+    let n = (t.len() / dims) as f64;
+    let mean = t.chunks_exact(dims).map(|r| r[j] / big).sum::<f64>() / n;
+    let var = t.chunks_exact(dims).map(|r| (r[j] / big - mean).powi(2)).sum::<f64>() / n;
+    (mean * big, var.sqrt() * big)
 }
 
 #[inline]
@@ -460,6 +511,17 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
     });
     let centres: Vec<f64> = order.iter().flat_map(|&c| run.centres[c * dims..][..dims].to_vec()).collect();
     let sizes = order.iter().map(|&c| run.sizes[c]).collect();
+    // kmeans_assign refuses a model with a non-finite figure: never write one. With zscore and
+    // log_zscore every standardized value is bounded (see Scaler::fit); unstandardized features
+    // can be large enough for their squared distances to overflow.
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    let originals: Vec<f64> = centres.chunks_exact(dims).flat_map(|c| scaler.invert(c)).collect();
+    if !(run.inertia.is_finite() && finite(&centres) && finite(&originals) && finite(&scaler.mean) && finite(&scaler.scale)) {
+        return Err(Error::out_of_range(
+            "kmeans_fit: features are too large to cluster without standardizing (their squared distances overflow float8)",
+        )
+        .with_hint("use options {\"standardize\": \"zscore\"} (the default), which clusters values of any size"));
+    }
     Ok(Model {
         k,
         dims,
@@ -491,7 +553,18 @@ impl Model {
         }
         let mut z = vec![0.0; self.dims];
         self.scaler.apply(x, &mut z);
-        Ok(nearest(&z, &self.centres, self.dims).0 + 1)
+        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
+            return Err(Error::out_of_range(format!(
+                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
+                j + 1,
+                x[j]
+            )));
+        }
+        let (c, d) = nearest(&z, &self.centres, self.dims);
+        if !d.is_finite() {
+            return Err(Error::out_of_range("features: the squared distance to every cluster centre overflows float8"));
+        }
+        Ok(c + 1)
     }
 
     pub fn to_json(&self) -> Value {
@@ -525,11 +598,21 @@ impl Model {
             return Err(Error::not_supported("model: version not supported by this pg_segment (expected 1)"));
         }
         let num = |key: &str| v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(key));
+        // a whole number (3 or 3.0), never a truncated 2.5
+        let whole = |x: &Value| x.as_u64().or_else(|| x.as_f64().filter(|f| f.fract() == 0.0 && (0.0..9e15).contains(f)).map(|f| f as u64));
+        let count =
+            |key: &str| v.get(key).and_then(whole).map(|n| n as usize).ok_or_else(|| bad(&format!("\"{key}\" must be a whole number")));
+        // informational keys may be absent; present, they must have their type
+        let optional = |key: &str, read: &dyn Fn(&Value) -> bool| match v.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(x) if read(x) => Ok(true),
+            Some(x) => Err(bad(&format!("key \"{key}\" has the wrong type: {x}"))),
+        };
         let floats = |x: Option<&Value>, key: &str| -> Result<Vec<f64>> {
             x.and_then(Value::as_array).ok_or_else(|| bad(key))?.iter().map(|e| e.as_f64().ok_or_else(|| bad(key))).collect()
         };
-        let k = num("k")? as usize;
-        let dims = num("dims")? as usize;
+        let k = count("k")?;
+        let dims = count("dims")?;
         let kind = Standardization::parse(v.get("standardize").and_then(Value::as_str).ok_or_else(|| bad("standardize"))?)?;
         let mean = floats(v.get("mean"), "mean")?;
         let scale = floats(v.get("scale"), "scale")?;
@@ -542,11 +625,19 @@ impl Model {
                 return Err(bad("centroid_standardized"));
             }
             centres.extend(z);
-            sizes.push(c.get("size").and_then(Value::as_u64).unwrap_or(0));
+            sizes.push(match c.get("size") {
+                None | Some(Value::Null) => 0,
+                Some(x) => whole(x).ok_or_else(|| bad(&format!("cluster \"size\" must be a whole number, got {x}")))?,
+            });
         }
         if k == 0 || dims == 0 || clusters.len() != k || mean.len() != dims || scale.len() != dims || scale.iter().any(|s| !(*s > 0.0)) {
             return Err(bad("inconsistent k, dims, mean, scale or clusters"));
         }
+        optional("seed", &|x| x.as_i64().is_some())?;
+        optional("inertia", &|x| x.is_number())?;
+        optional("iterations", &|x| whole(x).is_some())?;
+        optional("points", &|x| whole(x).is_some())?;
+        optional("converged", &|x| x.is_boolean())?;
         Ok(Model {
             k,
             dims,
@@ -555,9 +646,9 @@ impl Model {
             centres,
             sizes,
             inertia: num("inertia").unwrap_or(f64::NAN),
-            iterations: num("iterations").unwrap_or(0.0) as usize,
+            iterations: v.get("iterations").and_then(whole).unwrap_or(0) as usize,
             converged: v.get("converged").and_then(Value::as_bool).unwrap_or(false),
-            points: num("points").unwrap_or(0.0) as usize,
+            points: v.get("points").and_then(whole).unwrap_or(0) as usize,
             state_bytes: 0.0,
             work_bytes: 0.0,
             options: Options::default(),
@@ -703,6 +794,46 @@ mod tests {
         assert_eq!(fit(&mut vec![1.0, 2.0], 1, 1, 1, &tiny).unwrap_err().code, ErrCode::OutOfMemory);
     }
 
+    /// Features whose squares (or sums) overflow float8 still give a model kmeans_assign accepts
+    /// when standardized, and an error naming the features when not: a fit never writes a
+    /// non-finite figure.
+    #[test]
+    fn huge_features_never_give_non_finite_models() {
+        let big = f64::MAX / 3.0;
+        let mut pts = Vec::new();
+        for i in 0..30 {
+            let s = if i % 2 == 0 { 1.0 } else { -1.0 };
+            pts.extend_from_slice(&[s * big * (1.0 - i as f64 * 1e-3), i as f64, 1e300 * (i % 3) as f64]);
+        }
+        for kind in [Standardization::Zscore, Standardization::LogZscore] {
+            let mut p = pts.clone();
+            if kind == Standardization::LogZscore {
+                p.iter_mut().for_each(|x| *x = x.abs());
+            }
+            let o = Options { standardize: kind, ..Options::default() };
+            let m = fit(&mut p.clone(), 3, 3, 1, &o).unwrap_or_else(|e| panic!("{kind:?}: {}", e.message));
+            let json = m.to_json();
+            let back = Model::from_json(&json.to_string()).unwrap_or_else(|e| panic!("{kind:?}: {} in {json}", e.message));
+            for c in json["clusters"].as_array().unwrap() {
+                assert!(c["centroid"].as_array().unwrap().iter().all(|x| x.as_f64().is_some_and(f64::is_finite)), "{kind:?}: {c}");
+            }
+            for x in p.chunks_exact(3) {
+                assert_eq!(back.assign(x).unwrap(), m.assign(x).unwrap());
+            }
+            assert!(m.inertia.is_finite() && m.scaler.scale.iter().all(|s| s.is_finite() && *s > 0.0));
+            assert!(silhouette(&back, &mut p, 100).unwrap().is_some(), "{kind:?}: {:?} {:?} {:?}", m.sizes, m.centres, m.scaler);
+        }
+        // the same features unstandardized: their squared distances overflow, refused with 22003
+        let e = fit(&mut pts.clone(), 3, 3, 1, &opts_none()).unwrap_err();
+        assert_eq!(e.code, ErrCode::OutOfRange);
+        assert!(e.message.contains("features") && e.hint.unwrap().contains("zscore"), "{}", e.message);
+        // a point far outside a model's data is an error, not cluster 1 by a tie of infinities
+        let m = fit(&mut vec![-1e300, 0.0, 1e300], 1, 2, 1, &Options::default()).unwrap();
+        assert!(m.assign(&[1e300]).is_ok());
+        let tiny = fit(&mut vec![1.0, 1.0 + 1e-12, 1.0 + 2e-12], 1, 2, 1, &Options::default()).unwrap();
+        assert_eq!(tiny.assign(&[f64::MAX]).unwrap_err().code, ErrCode::OutOfRange);
+    }
+
     #[test]
     fn options_are_strict() {
         assert_eq!(Options::parse("{}").unwrap(), Options::default());
@@ -737,6 +868,28 @@ mod tests {
         }
         assert!(Model::from_json("{}").unwrap_err().message.contains("kind"));
         assert!(Model::from_json("[1]").is_err());
+        // a wrong type is an error naming the key, never a silent default or a truncation
+        let good = m.to_json();
+        for (key, value, needle) in [
+            ("seed", json!("5"), "seed"),
+            ("seed", json!(5.5), "seed"),
+            ("k", json!(2.5), "\"k\""),
+            ("dims", json!(-2), "\"dims\""),
+            ("converged", json!("yes"), "converged"),
+            ("iterations", json!(1.5), "iterations"),
+        ] {
+            let mut bad = good.clone();
+            bad[key] = value;
+            let e = Model::from_json(&bad.to_string()).unwrap_err();
+            assert_eq!(e.code, ErrCode::InvalidParameter, "{key}");
+            assert!(e.message.contains(needle), "{key}: {}", e.message);
+        }
+        let mut bad = good.clone();
+        bad["clusters"][0]["size"] = json!("big");
+        assert!(Model::from_json(&bad.to_string()).unwrap_err().message.contains("size"));
+        let mut whole = good.clone();
+        whole["k"] = json!(3.0);
+        assert_eq!(Model::from_json(&whole.to_string()).unwrap().k, 3);
     }
 
     /// Brute-force silhouette for a check.
