@@ -52,11 +52,19 @@ unsafe fn breaks_state(fc: FunctionCallInfo, n: usize) -> Option<*mut BreaksStat
 
 pg_fn!(fn pgseg_breaks_trans(fc) {
     let state = breaks_state(fc, 0);
-    if is_null(fc, 1) || is_null(fc, 2) {
+    // as_of and bins are parameters of the whole aggregate: NULL is an error (as in
+    // population_agg), not a skipped row or a silent default of 5 bins
+    if is_null(fc, 2) {
+        raise(Error::invalid("rfm_breaks: as_of must not be NULL"));
+    }
+    if nargs(fc) > 3 && is_null(fc, 3) {
+        raise(Error::invalid("rfm_breaks: bins must not be NULL"));
+    }
+    if is_null(fc, 1) {
         return state_or_null(fc, state);
     }
     let as_of = arg_instant(fc, 2, "as_of");
-    let bins = if nargs(fc) > 3 && !is_null(fc, 3) { arg_i32(fc, 3) } else { 5 };
+    let bins = if nargs(fc) > 3 { arg_i32(fc, 3) } else { 5 };
     let st = match state {
         Some(s) => {
             if (*s).as_of != as_of || (*s).bins != bins {

@@ -74,6 +74,9 @@ CREATE TEMP TABLE few AS SELECT customer_id, rfm_agg(ordered_at, amount) s FROM 
 -- options nested past serde_json's depth limit are an error naming the argument, not the defaults
 SELECT sqlstate_of(format($$SELECT rfm_breaks(s, '2025-01-01', 3, %L) FROM few$$, '{"center": ' || repeat('[', 200) || repeat(']', 200) || '}')) AS deep_options;
 SELECT sqlstate_of(format($$SELECT rfm_score(s, %L, '2025-01-01') FROM few$$, '{"recency": ' || repeat('[', 200) || repeat(']', 200) || '}')) AS deep_breaks;
+-- NULL parameters of rfm_breaks are errors, not a skipped row or 5 bins by default
+SELECT sqlstate_of($$SELECT rfm_breaks(s, '2025-01-01', NULL) FROM few$$) AS null_bins,
+       sqlstate_of($$SELECT rfm_breaks(s, NULL) FROM few$$) AS null_as_of;
 -- a tz that is not a string is an error naming "tz" wherever breaks or options carry it
 SELECT sqlstate_of($$SELECT rfm_breaks(s, '2025-01-01', 3, '{"tz": 8}') FROM few$$) AS options_tz;
 SELECT sqlstate_of($$SELECT rfm_score(s, rfm_thresholds() || '{"tz": ["UTC"]}', '2025-01-01') FROM few$$) AS breaks_tz;
