@@ -166,7 +166,24 @@ fn check_varlena(len: usize, what: &str) {
     if len + pg_sys::VARHDRSZ > 0x3FFF_FFFF {
         raise(
             Error::limit(format!("{what} would take {} MB, more than the 1 GB a PostgreSQL value may hold", len >> 20))
-                .with_hint("segment fewer customers per call (e.g. one call per region or per customer_id range)"),
+                .with_hint(FEWER_CUSTOMERS),
+        );
+    }
+}
+
+const FEWER_CUSTOMERS: &str = "segment fewer customers per call (e.g. one call per region or per customer_id range)";
+
+/// An rfm_population value must print: its p1:<hex> text, which pg_dump writes, is twice its size
+/// (about 5 million customers at most per value).
+fn check_population_size(len: usize) {
+    if 3 + 2 * len > crate::core::MAX_TEXT_BYTES {
+        raise(
+            Error::limit(format!(
+                "the population value would take {} MB: its text form, which pg_dump writes, would exceed the {} MB one value's text may take",
+                len >> 20,
+                crate::core::MAX_TEXT_BYTES >> 20
+            ))
+            .with_hint(FEWER_CUSTOMERS),
         );
     }
 }
@@ -177,7 +194,7 @@ pg_fn!(fn pgseg_population_final(fc) {
     let Agg { st, opts, days, .. } = a;
     let out = st.finish(opts, &mut |t| days.day(t)).or_raise();
     let len = out.encoded_len();
-    check_varlena(len, "the population value");
+    check_population_size(len);
     varlena_from(len, |b| out.encode_into(b))
 });
 
@@ -234,7 +251,7 @@ pg_fn!(fn pgseg_population_recv(fc) {
 
 /// What both inputs check: exactly the values population_agg can produce are accepted.
 fn check_population(bytes: &[u8]) -> Result<(), Error> {
-    check_varlena(bytes.len(), "the population value");
+    check_population_size(bytes.len());
     PopulationView::new(bytes)?.validate(bytes)
 }
 

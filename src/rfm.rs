@@ -34,7 +34,9 @@ impl State {
         if self.len + extra > self.cap {
             if self.len + extra > MAX_EVENTS {
                 raise(
-                    Error::limit(format!("rfm_agg: more than {MAX_EVENTS} order rows for one customer (an rfm_summary is at most 1 GB)"))
+                    Error::limit(format!(
+                        "rfm_agg: more than {MAX_EVENTS} order rows for one customer (the text form of an rfm_summary, which pg_dump writes, is limited to 1 GB)"
+                    ))
                         .with_hint("aggregate per customer, or roll up smaller partial summaries"),
                 );
             }

@@ -16,6 +16,12 @@ pub mod summary;
 pub mod tags;
 pub mod time;
 
+/// The most bytes the text form of one stored value may take. `pg_dump` writes every row with
+/// `COPY ... TO` in text, whose line buffer holds at most 1 GB: a value whose text is larger (a
+/// population's hex form is twice its size) could be stored but not dumped. The limit leaves
+/// room for the other columns of the row.
+pub const MAX_TEXT_BYTES: usize = 1_000_000_000;
+
 /// The SQLSTATE classes pg_segment raises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrCode {

@@ -21,16 +21,23 @@ use super::{Error, Result};
 pub const SUMMARY_VERSION: u8 = 1;
 const HEADER: usize = 8;
 const EVENT: usize = 16;
-/// The most events one summary holds: its value (with the 4-byte varlena header) must stay
-/// within PostgreSQL's 1 GB limit on a value.
-pub const MAX_EVENTS: usize = (0x3FFF_FFFF - 4 - HEADER) / EVENT;
+/// The longest text of one event: a 29-character instant (`294276-12-31T23:59:59.999999Z`), a
+/// space, a 20-character amount (`-99999999999999.9999`) and the `|` before the next one.
+const MAX_EVENT_TEXT: usize = 29 + 1 + 20 + 1;
+/// The most events one summary holds: its text form, which pg_dump writes, must stay within
+/// [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES) (19.6 million events; the binary value is then
+/// about 300 MB, well within PostgreSQL's 1 GB limit on a value).
+pub const MAX_EVENTS: usize = (super::MAX_TEXT_BYTES - 4) / MAX_EVENT_TEXT;
 
 /// Checks that `events` form a valid summary (see the module documentation). `binary` picks the
 /// SQLSTATE of a misordered list: 22P03 for the binary input, 22P02 for the text input; values out
 /// of range are 22008 (instants) and 22003 (amounts, totals) either way.
 pub fn check_events(events: &[Event], binary: bool) -> Result<()> {
     if events.len() > MAX_EVENTS {
-        return Err(Error::limit(format!("rfm_summary: {} events are more than the {MAX_EVENTS} one value may hold", events.len())));
+        return Err(Error::limit(format!(
+            "rfm_summary: {} events are more than the {MAX_EVENTS} one value may hold (its text form, which pg_dump writes, is limited to 1 GB)",
+            events.len()
+        )));
     }
     let (mut orders, mut refunds) = (0i128, 0i128);
     for (i, e) in events.iter().enumerate() {
@@ -660,6 +667,27 @@ mod tests {
         // nine are within the limit, and refunds only or no event at all are valid summaries
         assert!(check_events(&(0..9).map(|i| Event { at: i, amount: MAX_AMOUNT }).collect::<Vec<_>>(), true).is_ok());
         assert!(check_events(&refunds[..1], true).is_ok() && check_events(&[], true).is_ok());
+    }
+
+    /// No event's text is longer than MAX_EVENT_TEXT, so MAX_EVENTS events always print within
+    /// the text limit pg_dump can write.
+    #[test]
+    fn the_longest_summary_prints_within_the_text_limit() {
+        use crate::core::numeric::MAX_AMOUNT;
+        use crate::core::time::{END_INSTANT, MIN_INSTANT};
+        let instants = [MIN_INSTANT, MIN_INSTANT + 1, END_INSTANT - 1, -1, pg_day(-1000, 1, 1) * USECS_PER_DAY + 1];
+        let amounts = [-MAX_AMOUNT, MAX_AMOUNT, -MAX_AMOUNT + 1, MAX_AMOUNT - 1, -1];
+        let longest = instants
+            .iter()
+            .flat_map(|&at| {
+                amounts.iter().map(move |&amount| Summary::from_events(vec![Event { at, amount }, Event { at, amount }]).to_text())
+            })
+            .map(|t| (t.len() - 3 + 1) / 2)
+            .max()
+            .unwrap();
+        assert_eq!(longest, MAX_EVENT_TEXT, "the longest event text, with its separator");
+        assert!(3 + MAX_EVENTS * MAX_EVENT_TEXT < crate::core::MAX_TEXT_BYTES);
+        assert!(encoded_len(MAX_EVENTS) + 4 < 0x3FFF_FFFF);
     }
 
     /// combine is associative and order-independent: any split and merge order of the same
