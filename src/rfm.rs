@@ -2,7 +2,9 @@
 //! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
 
 use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
-use crate::core::summary::{btyd, check_events, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit, MAX_EVENTS};
+use crate::core::summary::{
+    btyd, check_events, check_totals_of, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit, MAX_EVENTS,
+};
 use crate::core::time::check_instant;
 use crate::core::Error;
 use crate::fmgr::*;
@@ -140,8 +142,10 @@ pg_fn!(fn pgseg_rfm_final(fc) {
         Some(st) => {
             let events = (*st).slice();
             events.sort_unstable();
-            // the same checks as the inputs: what rfm_agg and rollup build, the inputs accept
+            // the same checks as the inputs (what rfm_agg and rollup build, the inputs accept),
+            // and the limit on one customer's totals that population_agg applies too
             check_events(events, true).or_raise();
+            check_totals_of(events).or_raise();
             varlena_from(encoded_len(events.len()), |out| write_events(events, out))
         }
     }

@@ -951,21 +951,19 @@ impl<'a> PopulationView<'a> {
             if b[75] & !31 != 0 || b[79..84] != [0; 5] {
                 return Err(row("unknown flags or nonzero padding"));
             }
-            // totals: refunds and orders each within the limit population_agg applies
-            let orders_total = r.monetary.checked_add(r.refunded);
-            if r.refunded < 0 || orders_total.is_none_or(|t| t < 0) || (r.refunds == 0) != (r.refunded == 0) {
+            // totals: net spend is orders minus refunds (summed in i128: pg_segment 0.1.0 limited
+            // the running net only, so its values may hold larger totals, and must still load)
+            let orders_total = r.monetary as i128 + r.refunded as i128;
+            if r.refunded < 0 || orders_total < 0 || (r.refunds == 0) != (r.refunded == 0) {
                 return Err(row("inconsistent net spend, refunds and refunded amount"));
             }
-            let orders_total = orders_total.unwrap();
-            if r.w_orders > r.orders
-                || !(-r.refunded..=orders_total).contains(&r.w_monetary)
-                || !r.windowed && (r.w_orders, r.w_monetary) != (0, 0)
-            {
+            let window_ok = (-(r.refunded as i128)..=orders_total).contains(&(r.w_monetary as i128));
+            if r.w_orders > r.orders || !window_ok || !r.windowed && (r.w_orders, r.w_monetary) != (0, 0) {
                 return Err(row("window figures outside the customer's figures"));
             }
             if r.orders == 0 {
                 let empty = (r.first, r.last, r.recency, r.tenure, orders_total, r.segment, r.tier)
-                    == (i64::MAX, i64::MIN, 0, 0, 0, NO_LABEL, NO_LABEL);
+                    == (i64::MAX, i64::MIN, 0, 0, 0i128, NO_LABEL, NO_LABEL);
                 if !empty || b[72..75] != [0; 3] || b[76..79] != [0; 3] || b[75] & !16 != 0 {
                     return Err(row("a customer without orders has order figures"));
                 }
@@ -1313,6 +1311,21 @@ mod tests {
             assert!(matches!(e.code, ErrCode::InvalidBinary | ErrCode::DatetimeOverflow), "{what}: {e:?}");
         }
         assert!(check(&bytes[..bytes.len() - 1]).is_err());
+        // pg_segment 0.1.0 limited the running net only: its values may hold orders totalling
+        // more than MAX_TOTAL, and they still load (their dumps must restore)
+        let mut legacy = Output {
+            as_of: out.as_of,
+            rows: out.rows.clone(),
+            labels: out.labels.clone(),
+            breaks: out.breaks.clone(),
+            rows_read: 0,
+            state_bytes: 0,
+        };
+        let r = legacy.rows.iter_mut().find(|r| r.orders > 0 && r.refunds > 0).unwrap();
+        r.monetary = i64::MAX;
+        let mut lb = vec![0u8; legacy.encoded_len()];
+        legacy.encode_into(&mut lb);
+        check(&lb).unwrap();
         // a value whose info is not {"breaks": ...}
         let mut other = Output { as_of: out.as_of, rows: vec![], labels: vec![], breaks: json!([1]), rows_read: 0, state_bytes: 0 };
         let mut ob = vec![0u8; other.encoded_len()];
