@@ -3,7 +3,8 @@
 
 use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
 use crate::core::summary::{
-    btyd, check_events, check_totals_of, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit, MAX_EVENTS,
+    btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit,
+    MAX_EVENTS,
 };
 use crate::core::time::check_instant;
 use crate::core::Error;
@@ -183,10 +184,10 @@ pg_fn!(fn pgseg_summary_send(fc) {
 });
 
 pg_fn!(fn pgseg_summary_recv(fc) {
-    // validated as fully as the text input (version, length, order, ranges, totals): exactly
-    // the values rfm_summary_send can write are accepted, byte for byte
+    // validated as the text input is (version, length, order, ranges), in place: exactly the
+    // values rfm_summary_send can write are accepted, byte for byte
     let bytes = recv_bytes(fc);
-    Summary::decode_checked(bytes).or_raise();
+    check_binary(bytes).or_raise();
     varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
 });
 

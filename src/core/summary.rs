@@ -36,13 +36,18 @@ pub const MAX_EVENTS: usize = (super::MAX_TEXT_BYTES - 4) / MAX_EVENT_TEXT;
 /// SQLSTATE of a misordered list: 22P03 for the binary input, 22P02 for the text input; values out
 /// of range are 22008 (instants) and 22003 (amounts) either way.
 pub fn check_events(events: &[Event], binary: bool) -> Result<()> {
-    if events.len() > MAX_EVENTS {
+    check_event_seq(events.len(), events.iter().copied(), binary)
+}
+
+/// [`check_events`] over `n` events read one by one (no copy of a received value).
+fn check_event_seq(n: usize, events: impl Iterator<Item = Event>, binary: bool) -> Result<()> {
+    if n > MAX_EVENTS {
         return Err(Error::limit(format!(
-            "rfm_summary: {} events are more than the {MAX_EVENTS} one value may hold (its text form, which pg_dump writes, is limited to 1 GB)",
-            events.len()
+            "rfm_summary: {n} events are more than the {MAX_EVENTS} one value may hold (its text form, which pg_dump writes, is limited to 1 GB)"
         )));
     }
-    for (i, e) in events.iter().enumerate() {
+    let mut prev: Option<Event> = None;
+    for (i, e) in events.enumerate() {
         if !is_valid_instant(e.at) {
             return Err(Error::datetime(format!(
                 "rfm_summary: event {} has an instant out of range ({} microseconds; timestamptz runs from 4714-11-24 BC to 294276-12-31 AD)",
@@ -57,10 +62,11 @@ pub fn check_events(events: &[Event], binary: bool) -> Result<()> {
                 e.amount
             )));
         }
-        if i > 0 && events[i - 1] > *e {
+        if prev.is_some_and(|p| p > e) {
             let msg = format!("rfm_summary: event {} is out of order: events are sorted by instant, then amount", i + 1);
             return Err(if binary { Error::binary(msg) } else { Error::invalid_text(msg) });
         }
+        prev = Some(e);
     }
     Ok(())
 }
@@ -171,13 +177,8 @@ impl Summary {
     /// Reads a binary value from outside (the binary input): everything [`check_events`] checks,
     /// and zero flags and reserved bytes. Exactly what [`Summary::encode`] can write is accepted.
     pub fn decode_checked(bytes: &[u8]) -> Result<Summary> {
-        let view = SummaryView::new(bytes)?;
-        if bytes[1..4] != [0, 0, 0] {
-            return Err(Error::binary("rfm_summary value is corrupt: flags and reserved bytes must be zero"));
-        }
-        let events: Vec<Event> = view.iter().collect();
-        check_events(&events, true)?;
-        Ok(Summary { events, sorted: true })
+        check_binary(bytes)?;
+        Summary::decode(bytes)
     }
 
     /// Reads the binary layout, checking version and length.
@@ -251,6 +252,15 @@ impl Summary {
         check_events(&events, false)?;
         Ok(Summary { events, sorted: true })
     }
+}
+
+/// The checks of [`Summary::decode_checked`] without decoding (the binary input).
+pub fn check_binary(bytes: &[u8]) -> Result<()> {
+    let view = SummaryView::new(bytes)?;
+    if bytes[1..4] != [0, 0, 0] {
+        return Err(Error::binary("rfm_summary value is corrupt: flags and reserved bytes must be zero"));
+    }
+    check_event_seq(view.len(), view.iter(), true)
 }
 
 /// Size of the binary layout for `n` events.
