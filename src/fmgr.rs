@@ -117,13 +117,31 @@ pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str
     std::str::from_utf8(arg_bytes(fc, n)).unwrap_or_else(|_| raise(Error::invalid_text(format!("{name} is not valid UTF-8"))))
 }
 
-/// A jsonb argument as JSON text (`{}` when NULL or absent).
+/// The most JSON text a jsonb argument (options, rules, a model) may hold: parsing it takes a
+/// few times its size in memory that PostgreSQL does not account for. The largest k-means model
+/// (1000 clusters of 1000 values) takes about 45 MB.
+pub const MAX_JSON_TEXT: usize = 64 << 20;
+
+/// A jsonb argument as JSON text (`{}` when NULL or absent), at most [`MAX_JSON_TEXT`] bytes.
 pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
     if is_null(fc, n) {
         return "{}".into();
     }
     let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(arg(fc, n))]).unwrap();
-    CStr::from_ptr(out.cast_mut_ptr()).to_string_lossy().into_owned()
+    let text = CStr::from_ptr(out.cast_mut_ptr()).to_bytes();
+    if text.len() > MAX_JSON_TEXT {
+        raise(
+            Error::limit(format!(
+                "jsonb argument {} is {} MB of JSON text, more than the {} MB pg_segment reads",
+                n + 1,
+                text.len() >> 20,
+                MAX_JSON_TEXT >> 20
+            ))
+            .with_hint("options, rules and models are small documents: check that the right value is passed"),
+        );
+    }
+    // jsonb_out writes valid UTF-8
+    crate::core::fallible::string_of(&String::from_utf8_lossy(text), "jsonb argument").or_raise()
 }
 
 /// The unread bytes of a binary-receive argument (a StringInfo), marked as read.
@@ -148,14 +166,24 @@ pub unsafe fn ret_text(s: &str) -> Datum {
     varlena_from(s.len(), |b| b.copy_from_slice(s.as_bytes()))
 }
 
+/// A NUL-terminated copy of `s` in PostgreSQL memory (no Rust copy on the way).
+unsafe fn pg_cstring(s: &str) -> *mut std::ffi::c_char {
+    if s.as_bytes().contains(&0) {
+        raise(Error::internal("NUL byte in output"));
+    }
+    let p = pg_sys::palloc(s.len() + 1) as *mut u8;
+    std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+    *p.add(s.len()) = 0;
+    p as *mut std::ffi::c_char
+}
+
 pub unsafe fn ret_cstring(s: &str) -> Datum {
-    let c = CString::new(s).unwrap_or_else(|_| raise(Error::internal("NUL byte in output")));
-    Datum::from(pg_sys::pstrdup(c.as_ptr()))
+    Datum::from(pg_cstring(s))
 }
 
 pub unsafe fn ret_jsonb(json: &str) -> Datum {
-    let c = CString::new(json).unwrap();
-    pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(Datum::from(c.as_ptr()))]).unwrap()
+    let c = pg_cstring(json);
+    pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(Datum::from(c))]).unwrap()
 }
 
 /// A `numeric` from its decimal text.
@@ -220,6 +248,11 @@ impl Zone {
         // per-row callers pass the same name again and again: remember the last one
         if let Some(tz) = LAST_ZONE.with(|l| l.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, tz)| *tz)) {
             return Zone(tz as *mut pg_sys::pg_tz);
+        }
+        if name.len() > 255 {
+            raise(
+                Error::invalid("tz: a time zone name has at most 255 bytes").with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"),
+            );
         }
         let c = CString::new(name).unwrap_or_else(|_| raise(Error::invalid("tz contains a NUL byte")));
         let tz = pg_sys::pg_tzset(c.as_ptr());
@@ -366,12 +399,13 @@ pub unsafe fn cached<T: 'static>(fc: FunctionCallInfo, key: &[u8], parse: impl F
         return &(*slot).value;
     }
     let value = parse();
+    let key = crate::core::fallible::copy_of(key, "cached argument").or_raise();
     if slot.is_null() {
-        let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key: key.to_vec(), value });
+        let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key, value });
         (*flinfo).fn_extra = ptr as *mut std::ffi::c_void;
         &(*ptr).value
     } else {
-        (*slot).key = key.to_vec();
+        (*slot).key = key;
         (*slot).value = value;
         &(*slot).value
     }

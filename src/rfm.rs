@@ -2,7 +2,7 @@
 //! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
 
 use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
-use crate::core::summary::{btyd, encode_events, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit};
+use crate::core::summary::{btyd, encode_events, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView, Unit};
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
@@ -111,8 +111,9 @@ pg_fn!(fn pgseg_rfm_combine(fc) {
         (Some(a), None) => Datum::from(a),
         (a, Some(b)) => {
             let a = a.unwrap_or_else(|| State::new_in(cx, (*b).len));
-            let items: Vec<Event> = (*b).slice().to_vec();
-            (*a).extend(items.into_iter());
+            // two distinct states: b's events are copied straight into a's array
+            let b = &mut *b;
+            (*a).extend(b.slice().iter().copied());
             Datum::from(a)
         }
     }
@@ -127,7 +128,7 @@ pg_fn!(fn pgseg_rfm_serialize(fc) {
 pg_fn!(fn pgseg_rfm_deserialize(fc) {
     let view = SummaryView::new(arg_bytes(fc, 0)).or_raise();
     let st = State::new_in(pg_sys::CurrentMemoryContext, view.len());
-    (*st).extend(view.iter().collect::<Vec<_>>().into_iter());
+    (*st).extend(view.iter());
     Datum::from(st)
 });
 
@@ -158,13 +159,22 @@ pg_fn!(fn pgseg_rollup_trans(fc) {
 pg_fn!(fn pgseg_summary_in(fc) {
     let text = CStr::from_ptr(arg(fc, 0).cast_mut_ptr()).to_str().unwrap_or_else(|_| raise(Error::invalid_text("rfm_summary input is not valid UTF-8")));
     let mut s = Summary::parse_text(text).or_raise();
-    let bytes = s.encode();
-    varlena_from(bytes.len(), |out| out.copy_from_slice(&bytes))
+    varlena_from(s.encoded_len(), |out| s.encode_into(out))
 });
 
 pg_fn!(fn pgseg_summary_out(fc) {
-    let mut s = Summary::decode(arg_bytes(fc, 0)).or_raise();
-    ret_cstring(&s.to_text())
+    let view = SummaryView::new(arg_bytes(fc, 0)).or_raise();
+    // written straight into PostgreSQL memory, which raises an ERROR (not an abort) when it runs
+    // out or the text passes 1 GB
+    let mut text = pgrx::StringInfo::new();
+    if view.is_sorted() {
+        write_text(view.iter(), &mut |piece| text.push_str(piece));
+    } else {
+        let mut s = Summary::decode(arg_bytes(fc, 0)).or_raise();
+        s.sort();
+        write_text(s.events.iter().copied(), &mut |piece| text.push_str(piece));
+    }
+    Datum::from(text.into_char_ptr())
 });
 
 pg_fn!(fn pgseg_summary_send(fc) {
@@ -175,8 +185,7 @@ pg_fn!(fn pgseg_summary_send(fc) {
 pg_fn!(fn pgseg_summary_recv(fc) {
     // validate fully (version, length, order) before accepting
     let mut s = Summary::decode(recv_bytes(fc)).or_raise();
-    let enc = s.encode();
-    varlena_from(enc.len(), |out| out.copy_from_slice(&enc))
+    varlena_from(s.encoded_len(), |out| s.encode_into(out))
 });
 
 // ---- accessors ----

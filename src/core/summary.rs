@@ -85,7 +85,7 @@ impl Summary {
 
     pub fn sort(&mut self) {
         if !self.sorted {
-            self.events.sort_unstable();
+            super::cancel::sort_unstable_by(&mut self.events, |a, b| a.cmp(b));
             self.sorted = true;
         }
     }
@@ -109,7 +109,7 @@ impl Summary {
     /// Reads the binary layout, checking version and length.
     pub fn decode(bytes: &[u8]) -> Result<Summary> {
         let view = SummaryView::new(bytes)?;
-        let events: Vec<Event> = view.iter().collect();
+        let events: Vec<Event> = super::fallible::collect(view.iter(), "rfm_summary")?;
         let sorted = events.windows(2).all(|w| w[0] <= w[1]);
         Ok(Summary { events, sorted })
     }
@@ -118,15 +118,8 @@ impl Summary {
     /// `v1:2024-01-05T10:00:00Z 199.00|2024-02-01T08:30:00Z -20.00`.
     pub fn to_text(&mut self) -> String {
         self.sort();
-        let mut s = format!("v{SUMMARY_VERSION}:");
-        for (i, e) in self.events.iter().enumerate() {
-            if i > 0 {
-                s.push('|');
-            }
-            s.push_str(&format_instant(e.at));
-            s.push(' ');
-            s.push_str(&format_micro(e.amount as i128));
-        }
+        let mut s = String::new();
+        write_text(self.events.iter().copied(), &mut |piece| s.push_str(piece));
         s
     }
 
@@ -146,10 +139,24 @@ impl Summary {
                 let (at, amount) = item.trim().split_once(' ').ok_or_else(|| bad(item))?;
                 let at = parse_instant(at).ok_or_else(|| bad(item))?;
                 let amount = parse_micro(amount).ok_or_else(|| bad(item))?;
-                events.push(Event { at, amount });
+                super::fallible::push(&mut events, Event { at, amount }, "rfm_summary input")?;
             }
         }
         Ok(Summary::from_events(events))
+    }
+}
+
+/// Writes the text form of sorted `events` piece by piece (so that a caller can write it
+/// straight into PostgreSQL memory).
+pub fn write_text(events: impl Iterator<Item = Event>, out: &mut dyn FnMut(&str)) {
+    out(&format!("v{SUMMARY_VERSION}:"));
+    for (i, e) in events.enumerate() {
+        if i > 0 {
+            out("|");
+        }
+        out(&format_instant(e.at));
+        out(" ");
+        out(&format_micro(e.amount as i128));
     }
 }
 
@@ -160,7 +167,7 @@ pub fn encoded_len(n: usize) -> usize {
 
 /// Sorts `events` and writes the binary layout into `out` (`encoded_len(events.len())` long).
 pub fn encode_events(events: &mut [Event], out: &mut [u8]) {
-    events.sort_unstable();
+    super::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
     write_events(events, out);
 }
 
@@ -224,8 +231,13 @@ impl<'a> SummaryView<'a> {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event> + '_ {
         (0..self.n).map(move |i| self.get(i))
+    }
+
+    /// Whether the events are in (instant, amount) order, as every stored summary is.
+    pub fn is_sorted(&self) -> bool {
+        (1..self.n).all(|i| self.get(i - 1) <= self.get(i))
     }
 
     /// Number of events at or before `as_of` (events are sorted).
