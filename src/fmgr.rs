@@ -117,10 +117,7 @@ pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str
     std::str::from_utf8(arg_bytes(fc, n)).unwrap_or_else(|_| raise(Error::invalid_text(format!("{name} is not valid UTF-8"))))
 }
 
-/// The most JSON text a jsonb argument (options, rules, a model) may hold: parsing it takes a
-/// few times its size in memory that PostgreSQL does not account for. The largest k-means model
-/// (1000 clusters of 1000 values) takes about 45 MB.
-pub const MAX_JSON_TEXT: usize = 64 << 20;
+use crate::core::fallible::MAX_JSON_TEXT;
 
 /// A jsonb argument as JSON text (`{}` when NULL or absent), at most [`MAX_JSON_TEXT`] bytes.
 pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {

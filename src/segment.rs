@@ -352,7 +352,7 @@ pg_fn!(fn pgseg_lifecycle_stage_tz(fc) { lifecycle(fc, true) });
 unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
     let (view, as_of, zone, key) = label_args(fc, with_tz);
     let c = cached(fc, key, || Cadence::parse(&arg_json(fc, 2)).or_raise());
-    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t))) {
+    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t)).or_raise()) {
         None => ret_null(fc),
         Some(label) => ret_label(&label, lang_arg(fc, 3)),
     }

@@ -13,6 +13,12 @@
 
 use super::{Error, Result};
 
+/// The most JSON text pg_segment parses from one argument or stored value (options, rules, a
+/// model, a population's info): parsing takes a few times its size in memory that PostgreSQL
+/// does not account for. The largest k-means model (1000 clusters of 1000 values) takes about
+/// 45 MB.
+pub const MAX_JSON_TEXT: usize = 64 << 20;
+
 /// The setting that bounds every state and call but population_agg's (named in messages).
 pub const MEMORY_SETTING: &str = "pg_segment.memory_limit";
 

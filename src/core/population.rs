@@ -815,6 +815,9 @@ pub struct Output {
 // [magic u32][version u8][pad 3][as_of i64][rows_read u64][state_bytes u64][n u64]
 // [info len u32][info json][labels: count u32, (len u32, bytes)*][n × ROW bytes]
 const POP_MAGIC: u32 = 0x5053_5031; // "PSP1"
+/// Largest info document a reader accepts: the JSON a writer can put there (a breaks document
+/// from the options, themselves at most MAX_JSON_TEXT) and a little framing.
+const MAX_INFO: usize = fa::MAX_JSON_TEXT + 64;
 pub const POPULATION_VERSION: u8 = 1;
 const ROW: usize = 8 * 6 + 4 * 4 + 4 * 2 + 4 + 4 * 2 + 8; // = 92
 
@@ -901,6 +904,11 @@ impl<'a> PopulationView<'a> {
         let state_bytes = r.u64()?;
         let len = r.u64()? as usize;
         let ilen = r.u32()? as usize;
+        // the accessors parse the info: a (hand-made) value cannot make them parse more than a
+        // writer ever writes (a breaks document of a few hundred bytes)
+        if ilen > MAX_INFO {
+            return Err(Error::binary("rfm_population: the info document is larger than pg_segment writes"));
+        }
         let info = std::str::from_utf8(r.take(ilen)?).map_err(|_| Error::binary("rfm_population: info is not UTF-8"))?;
         let nl = r.u32()? as usize;
         let mut labels = Vec::with_capacity(nl.min(1 << 16));
@@ -1050,7 +1058,7 @@ mod tests {
                 let rec = all.last_order.map(|l| day_of(AS_OF) - day_of(l));
                 let ten = all.first_order.map(|f| day_of(AS_OF) - day_of(f));
                 let stage = opts.lifecycle.stage(rec, ten).get(opts.lang).to_string();
-                let cad = opts.cadence.classify(&purchase_days(v, AS_OF, &local)).map(|l| l.get(opts.lang).to_string());
+                let cad = opts.cadence.classify(&purchase_days(v, AS_OF, &local).unwrap()).map(|l| l.get(opts.lang).to_string());
                 (*c, score, seg, tier, stage, cad, all.monetary as i64, all.future_orders)
             })
             .collect()

@@ -60,7 +60,7 @@ impl Summary {
     }
 
     pub fn from_events(mut events: Vec<Event>) -> Self {
-        events.sort_unstable();
+        super::cancel::sort_unstable_by(&mut events, |a, b| a.cmp(b));
         Summary { events, sorted: true }
     }
 
@@ -413,8 +413,9 @@ pub fn btyd(view: &SummaryView, as_of: i64, unit: Unit, local: &dyn Fn(i64) -> i
     })
 }
 
-/// Distinct local purchase days at or before `as_of`, ascending.
-pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64) -> Vec<i64> {
+/// Distinct local purchase days at or before `as_of`, ascending (grown fallibly: a stored
+/// summary may hold tens of millions of orders).
+pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64) -> Result<Vec<i64>> {
     let cut = view.cut(Some(as_of));
     let mut days: Vec<i64> = Vec::new();
     for i in 0..cut {
@@ -424,10 +425,10 @@ pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64)
         }
         let d = day_of(local(e.at));
         if days.last() != Some(&d) {
-            days.push(d);
+            super::fallible::push(&mut days, d, "purchase days")?;
         }
     }
-    days
+    Ok(days)
 }
 
 #[cfg(test)]
