@@ -42,6 +42,8 @@ fn check_for_interrupts() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod tests_states;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

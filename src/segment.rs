@@ -173,7 +173,7 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
     let b = arg_bytes(fc, 0);
     let mut pos = 0usize;
     let mut take = |n: usize| -> &[u8] {
-        if pos + n > b.len() {
+        if n > b.len() - pos {
             raise(Error::binary("rfm_breaks partial state is truncated"));
         }
         let s = &b[pos..pos + n];

@@ -165,7 +165,7 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
     let b = arg_bytes(fc, 0);
     let mut pos = 0usize;
     let mut take = |n: usize| -> &[u8] {
-        if pos + n > b.len() {
+        if n > b.len() - pos {
             raise(Error::binary("behaviour_tags partial state is truncated"));
         }
         let s = &b[pos..pos + n];

@@ -607,7 +607,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.pos + n > self.b.len() {
+        if n > self.b.len() - self.pos {
             return Err(Error::binary("population value is truncated"));
         }
         let s = &self.b[self.pos..self.pos + n];
