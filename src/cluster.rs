@@ -379,8 +379,8 @@ pg_fn!(fn pgseg_kmeans_deserialize(fc) {
     let limit = Options { memory_limit_mb: if recorded > 0.0 && recorded <= cap { recorded } else { cap }, ..Options::default() };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
     // the count is checked against the bytes present before anything is sized from it
-    let raw = take(n.checked_mul(8).unwrap_or(usize::MAX));
-    if (dims == 0) != (n == 0) || (dims != 0 && n % dims != 0) {
+    let raw = take(n.saturating_mul(8));
+    if (dims == 0) != (n == 0) || (dims != 0 && !n.is_multiple_of(dims)) {
         raise(Error::binary("kmeans partial state: the values do not make whole feature vectors"));
     }
     let points: Vec<f64> = fa::collect(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())), "kmeans partial state").or_raise();

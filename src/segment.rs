@@ -188,7 +188,7 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
     let tz = if tlen == 0 { None } else { Some(String::from_utf8_lossy(take(tlen)).into_owned()) };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
     // the count is checked against the bytes present before anything is sized from it
-    let raw = take(n.checked_mul(24).unwrap_or(usize::MAX));
+    let raw = take(n.saturating_mul(24));
     let mut values = Vec::new();
     reserve_values(&mut values, n);
     for c in raw.chunks_exact(24) {

@@ -193,7 +193,7 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
     }
     let ni = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
     // the count is checked against the bytes present before anything is sized from it
-    let raw = take(ni.checked_mul(8).unwrap_or(usize::MAX));
+    let raw = take(ni.saturating_mul(8));
     let instants = fa::collect(raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())), WHAT).or_raise();
     let rules = if rules_bytes.is_empty() {
         Rules::default()
