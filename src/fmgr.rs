@@ -124,7 +124,12 @@ pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
     if is_null(fc, n) {
         return "{}".into();
     }
-    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(arg(fc, n))]).unwrap();
+    json_text(arg(fc, n), n)
+}
+
+/// The JSON text of the jsonb datum of argument `n` (0-based), at most [`MAX_JSON_TEXT`] bytes.
+unsafe fn json_text(d: Datum, n: usize) -> String {
+    let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
     let text = CStr::from_ptr(out.cast_mut_ptr()).to_bytes();
     if text.len() > MAX_JSON_TEXT {
         raise(
@@ -139,6 +144,41 @@ pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize) -> String {
     }
     // jsonb_out writes valid UTF-8
     crate::core::fallible::string_of(&String::from_utf8_lossy(text), "jsonb argument").or_raise()
+}
+
+/// A jsonb argument of a `#[pg_extern]` function, as its JSON text within [`MAX_JSON_TEXT`]
+/// (pgrx's own `JsonB` parses a value of any size before the function can look at it).
+pub struct JsonText(pub String);
+
+pgrx::impl_sql_translatable!(JsonText, arg_only = "jsonb");
+
+impl pgrx::FromDatum for JsonText {
+    unsafe fn from_polymorphic_datum(datum: Datum, is_null: bool, _: pg_sys::Oid) -> Option<JsonText> {
+        if is_null {
+            None
+        } else {
+            Some(JsonText(json_text(datum, 0)))
+        }
+    }
+}
+
+/// The datum itself, to read it knowing the argument's position.
+struct RawDatum(Datum);
+
+impl pgrx::FromDatum for RawDatum {
+    unsafe fn from_polymorphic_datum(datum: Datum, is_null: bool, _: pg_sys::Oid) -> Option<RawDatum> {
+        (!is_null).then_some(RawDatum(datum))
+    }
+}
+
+unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonText {
+    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        match arg.unbox_arg_using_from_datum::<RawDatum>() {
+            Some(d) => JsonText(json_text(d.0, index)),
+            None => raise(Error::invalid(format!("argument {} must not be NULL", index + 1))),
+        }
+    }
 }
 
 /// The unread bytes of a binary-receive argument (a StringInfo), marked as read.

@@ -45,6 +45,7 @@ SELECT sqlstate_of($$SELECT kmeans_assign(m, array_fill(1.0::float8, ARRAY[50000
 -- JSON arguments are bounded before they are parsed
 SELECT sqlstate_of($$SELECT kmeans_assign(('{"pad": "' || repeat('x', 70000000) || '"}')::jsonb, ARRAY[1.0])$$) AS huge_json;
 SELECT sqlstate_of($$SELECT population_agg(1, now(), 1::numeric, now(), jsonb_build_object('tz', repeat('x', 300)))$$) AS long_tz;
+SELECT sqlstate_of($$SELECT count(*) FROM sample_orders(1, 1, jsonb_build_object('pad', repeat('x', 70000000)))$$) AS huge_sample_params;
 
 DROP ROLE pgseg_plain;
 DROP EXTENSION pg_segment;
