@@ -281,7 +281,7 @@ pg_fn!(fn pgseg_population_rows(fc) {
     }
     // label texts and R/F/M codes become datums once; each row points at them (the tuple
     // store copies what it stores)
-    let label_datums: Vec<Datum> = p.labels.iter().map(|l| ret_text(l)).collect();
+    let label_datums: Vec<Datum> = fa::collect(p.labels.iter().map(|l| ret_text(l)), "population_rows").or_raise();
     let mut codes: std::collections::HashMap<u32, Datum> = Default::default();
     let mut bufs = [[0u8; 16]; 3];
     let mut values = [Datum::from(0); 21];

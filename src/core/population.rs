@@ -911,7 +911,11 @@ impl<'a> PopulationView<'a> {
         }
         let info = std::str::from_utf8(r.take(ilen)?).map_err(|_| Error::binary("rfm_population: info is not UTF-8"))?;
         let nl = r.u32()? as usize;
-        let mut labels = Vec::with_capacity(nl.min(1 << 16));
+        // every label takes at least its 4-byte length: the count is bounded by the bytes left
+        if nl > (bytes.len() - r.pos) / 4 {
+            return Err(Error::binary("rfm_population value is truncated"));
+        }
+        let mut labels = fa::vec_with_capacity(nl, "rfm_population")?;
         for _ in 0..nl {
             let l = r.u32()? as usize;
             labels.push(std::str::from_utf8(r.take(l)?).map_err(|_| Error::binary("rfm_population: label is not UTF-8"))?);
