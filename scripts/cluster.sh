@@ -3,6 +3,9 @@
 #   scripts/cluster.sh start DIR PORT [extra postgresql.conf lines...]
 #   scripts/cluster.sh stop DIR
 # Runs the server as user postgres when invoked as root (PostgreSQL refuses to run as root).
+# PGSEG_ULIMIT_V=KB starts it under `ulimit -v KB`: every server process then has at most KB
+# kilobytes of address space, so that allocations really fail (as with vm.overcommit_memory = 2
+# or a container limit) and tests can check they become errors, not crashes.
 set -euo pipefail
 BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 cmd="$1"; dir="$2"
@@ -34,9 +37,11 @@ start)
         echo "max_worker_processes = 8"
         for line in "$@"; do echo "$line"; done
     } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
-        || { cat "$dir/server.log" >&2; exit 1; }
-    echo "[cluster] started in $dir on port $port"
+    (
+        if [ -n "${PGSEG_ULIMIT_V:-}" ]; then ulimit -v "$PGSEG_ULIMIT_V"; fi
+        as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+    ) || { cat "$dir/server.log" >&2; exit 1; }
+    echo "[cluster] started in $dir on port $port${PGSEG_ULIMIT_V:+ (address space limited to $PGSEG_ULIMIT_V kB)}"
     ;;
 stop)
     if [ -d "$dir/data" ]; then

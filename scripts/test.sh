@@ -5,6 +5,8 @@
 #   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster)
 #   3. integration tests in tests/             (a separate crate talking to the cluster over TCP)
 #   4. segment.btyd() against Python lifetimes (private virtualenv)
+#   5. allocation failure under an address-space limit (tests/memory.rs on a cluster started
+#      under `ulimit -v`, on port base + 5)
 # Each major builds into a private installation (scripts/pg.sh), so test builds never touch the
 # system PostgreSQL and two checkouts can test at once.
 set -uo pipefail
@@ -124,6 +126,33 @@ f=$(grep -Eo '[0-9]+ failed' "$WORK/lifetimes.log" | awk '{print $1}'); f=${f:-0
 passed=$((passed + p)); failed=$((failed + f))
 
 bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test$major"
+trap - EXIT
+
+# ---- 5. allocation failure under an address-space limit ----
+# Every server process may map at most 1.5 GB, and postgresql.conf lifts pg_segment's own limits
+# (a superuser's setting), so that the calls of tests/memory.rs really run out of memory: each
+# must end with an ERROR while its backend and the postmaster live on. The sizes in
+# tests/memory.rs are chosen against this limit.
+echo "== layer 5: allocation failure under an address-space limit (ulimit -v)"
+local LPORT=$((PORT + 5)) LDIR="$RUNDIR/aslimit$major"
+PGSEG_ULIMIT_V=$((1536 * 1024)) bash scripts/cluster.sh start "$LDIR" "$LPORT" "max_parallel_workers_per_gather = 0" \
+    "pg_segment.memory_limit = '1TB'" "pg_segment.population_memory_limit = '1TB'" >/dev/null \
+    || { failed=$((failed + 1)); return; }
+trap 'bash "$ROOT/scripts/cluster.sh" stop "'"$LDIR"'"' EXIT
+log="$WORK/memory.log"
+PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$LPORT" PGSEG_ROOT="$ROOT" PG_BIN="$PG_BIN" \
+    cargo test --release --manifest-path tests/Cargo.toml --test memory -- --ignored --test-threads=1 >"$log" 2>&1
+rc=$?
+read -r p f < <(count_cargo "$log")
+grep -E '^test .* \.\.\. (FAILED)' "$log" | sed 's/^/   /' || true
+# an abort would show in the server log even if a test missed it
+if grep -E 'terminated by signal|terminating any other active server processes' "$LDIR/server.log" | sed 's/^/   server log: /'; then
+    f=$((f + 1))
+fi
+echo "   memory: $p passed, $f failed (log: $log)"
+if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 60; [ "$f" -eq 0 ] && f=1; fi
+passed=$((passed + p)); failed=$((failed + f))
+bash "$ROOT/scripts/cluster.sh" stop "$LDIR"
 trap - EXIT
 }
 

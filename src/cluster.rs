@@ -3,7 +3,10 @@
 //! combine/serialize/deserialize) and `kmeans_assign`. Math in `crate::core::kmeans`; SQL objects
 //! in `sql/cluster.sql`.
 
-use crate::core::kmeans::{check_vector, fit, out_of_memory, silhouette, working_bytes, Model, Options};
+use crate::core::fallible as fa;
+use crate::core::kmeans::{
+    check_dims, check_vector, fit, out_of_memory, silhouette, silhouette_bytes, working_bytes, Model, Options, MAX_DIMS, MAX_K,
+};
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
@@ -47,27 +50,41 @@ struct KState {
 
 const SILHOUETTE_DEFAULT_SAMPLE: i64 = 10_000;
 const ELBOW_SILHOUETTE_SAMPLE: i64 = 2_000;
-const MAX_K: i64 = 1_000;
 
 impl KState {
-    /// Grows the points, checking the memory bound on each reallocation.
+    /// Memory the final step will need for `values` feature values, state included: the check
+    /// runs while rows arrive, so that an input too large for the limit fails early.
+    fn need(&self, values: usize) -> f64 {
+        let d = self.dims.max(1);
+        let n = values / d;
+        let work = match self.kind {
+            Kind::Fit => working_bytes(n, d, self.a as usize),
+            Kind::Elbow => {
+                working_bytes(n, d, self.b as usize).max(silhouette_bytes(n, d, ELBOW_SILHOUETTE_SAMPLE as usize, self.b as usize))
+            }
+            Kind::Silhouette => silhouette_bytes(n, d, self.a as usize, MAX_K as usize),
+        };
+        (values * 8) as f64 + work
+    }
+
+    /// Grows the points, checking the memory bound on each reallocation; the allocation itself
+    /// is fallible (ERROR 53200 when the server cannot provide it).
     fn reserve(&mut self, extra: usize) {
         let need = self.points.len() + extra;
         if need > self.points.capacity() {
             let cap = need.max(self.points.capacity() * 2).max(1024);
-            let n = cap / self.dims.max(1);
-            let bytes = (cap * 8) as f64 + working_bytes(n, self.dims);
-            if bytes > self.limit.memory_limit_bytes() {
+            let what = self.what();
+            let want = if self.need(cap) > self.limit.memory_limit_bytes() {
                 // the exact need, not the doubled capacity
-                let n = need / self.dims.max(1);
-                let exact = (need * 8) as f64 + working_bytes(n, self.dims);
+                let exact = self.need(need);
                 if exact > self.limit.memory_limit_bytes() {
-                    raise(out_of_memory(self.what(), exact, &self.limit));
+                    raise(out_of_memory(what, exact, &self.limit));
                 }
-                self.points.reserve_exact(need - self.points.len());
+                need
             } else {
-                self.points.reserve_exact(cap - self.points.len());
-            }
+                cap
+            };
+            fa::reserve_total(&mut self.points, want, what).or_raise();
         }
     }
 
@@ -80,7 +97,8 @@ impl KState {
     }
 }
 
-/// Appends the elements of the float8[] argument `n` to `out`; checks shape, NULLs and finiteness.
+/// Appends the elements of the float8[] argument `n` to `out`; checks shape, length, NULLs and
+/// finiteness (the length before anything is copied).
 unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> usize {
     let p = pg_sys::pg_detoast_datum(arg(fc, n).cast_mut_ptr()) as *const u8;
     let ndim = *(p.add(4) as *const i32);
@@ -92,6 +110,7 @@ unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> u
         raise(Error::invalid(format!("features must be a one-dimensional array, got {ndim} dimensions")));
     }
     let len = *(p.add(16) as *const i32) as usize;
+    check_dims(len, "features").or_raise();
     let header = 16 + 8 * ndim as usize;
     if dataoffset != 0 {
         let bitmap = p.add(header);
@@ -201,8 +220,9 @@ pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
             if !(1..=MAX_K).contains(&k) {
                 raise(Error::invalid(format!("k must be between 1 and {MAX_K}, got {k}")));
             }
-            let limit = Options::parse(&json_of(fc, 4)).or_raise();
-            new_state(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params: params.to_vec(), limit, points: Vec::new() })
+            let limit = Options::parse(&json_of(fc, 4), crate::limits::memory_limit_mb()).or_raise();
+            let params = fa::copy_of(params, "kmeans_fit").or_raise();
+            new_state(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 1);
@@ -230,28 +250,17 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             if !(2..=crate::core::kmeans::MAX_SILHOUETTE_SAMPLE).contains(&sample) {
                 raise(Error::invalid(format!("sample_size must be between 2 and {}, got {sample}", crate::core::kmeans::MAX_SILHOUETTE_SAMPLE)));
             }
-            let json = arg_json(fc, 1, "model");
-            let model = Model::from_json(&json).or_raise();
-            let mut limit = Options::default();
-            limit.memory_limit_mb = model_limit(&json).or_raise();
-            new_state(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params: params.to_vec(), limit, points: Vec::new() })
+            let model = Model::from_json(&arg_json(fc, 1, "model")).or_raise();
+            // the server's limit: the options recorded in a (possibly hand-made) model are not
+            // trusted to raise it
+            let limit = Options { memory_limit_mb: crate::limits::memory_limit_mb(), ..Options::default() };
+            let params = fa::copy_of(params, "kmeans_silhouette").or_raise();
+            new_state(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 2);
     Datum::from(st)
 });
-
-/// The memory limit recorded in a model's options (the default when absent; an error naming the
-/// key when it is not a number).
-fn model_limit(json: &str) -> Result<f64, Error> {
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| Error::invalid(format!("model: not valid JSON: {e}")))?;
-    match v.pointer("/options/memory_limit_mb") {
-        None | Some(serde_json::Value::Null) => Ok(crate::core::kmeans::DEFAULT_MEMORY_LIMIT_MB),
-        Some(x) => x.as_f64().filter(|m| *m > 0.0).ok_or_else(|| {
-            Error::invalid(format!("model: key \"options.memory_limit_mb\" must be a number of megabytes above 0, got {x}"))
-        }),
-    }
-}
 
 // kmeans_elbow transition: (state, features float8[], k_min int, k_max int [, seed bigint [, options jsonb]])
 pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
@@ -274,8 +283,9 @@ pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
             if k_min < 1 || k_max < k_min || k_max - k_min >= 20 || k_max > MAX_K {
                 raise(Error::invalid(format!("k_min and k_max must satisfy 1 <= k_min <= k_max <= {MAX_K} with at most 20 values of k, got {k_min} and {k_max}")));
             }
-            let limit = Options::parse(&json_of(fc, 5)).or_raise();
-            new_state(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params: params.to_vec(), limit, points: Vec::new() })
+            let limit = Options::parse(&json_of(fc, 5), crate::limits::memory_limit_mb()).or_raise();
+            let params = fa::copy_of(params, "kmeans_elbow").or_raise();
+            new_state(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 1);
@@ -288,7 +298,10 @@ pg_fn!(fn pgseg_kmeans_combine(fc) {
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
             let b = &*b;
-            let copy = KState { kind: b.kind, dims: b.dims, a: b.a, b: b.b, seed: b.seed, params: b.params.clone(), limit: b.limit.clone(), points: b.points.clone() };
+            let what = b.what();
+            let points = fa::copy_of(&b.points, what).or_raise();
+            let params = fa::copy_of(&b.params, what).or_raise();
+            let copy = KState { kind: b.kind, dims: b.dims, a: b.a, b: b.b, seed: b.seed, params, limit: b.limit.clone(), points };
             Datum::from(new_state(fc, copy))
         }
         (Some(a), Some(b)) => {
@@ -339,7 +352,7 @@ pg_fn!(fn pgseg_kmeans_deserialize(fc) {
     let b = arg_bytes(fc, 0);
     let mut pos = 0usize;
     let mut take = |n: usize| -> &[u8] {
-        if pos + n > b.len() {
+        if n > b.len() - pos {
             raise(Error::binary("kmeans partial state is truncated"));
         }
         let s = &b[pos..pos + n];
@@ -352,27 +365,36 @@ pg_fn!(fn pgseg_kmeans_deserialize(fc) {
         _ => raise(Error::binary("kmeans partial state has an unknown version or kind")),
     };
     let dims = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+    if dims > MAX_DIMS {
+        raise(Error::binary("kmeans partial state has an impossible vector length"));
+    }
     let a = i64::from_le_bytes(take(8).try_into().unwrap());
     let bb = i64::from_le_bytes(take(8).try_into().unwrap());
     let seed = i64::from_le_bytes(take(8).try_into().unwrap());
     let plen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let params = take(plen).to_vec();
-    let mut limit = Options::default();
-    limit.memory_limit_mb = f64::from_le_bytes(take(8).try_into().unwrap());
+    let params = fa::copy_of(take(plen), "kmeans partial state").or_raise();
+    // never above the server's limit, whatever the partial state says
+    let recorded = f64::from_le_bytes(take(8).try_into().unwrap());
+    let cap = crate::limits::memory_limit_mb();
+    let limit = Options { memory_limit_mb: if recorded > 0.0 && recorded <= cap { recorded } else { cap }, ..Options::default() };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-    let raw = take(n.checked_mul(8).unwrap_or(usize::MAX));
-    let points: Vec<f64> = raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    // the count is checked against the bytes present before anything is sized from it
+    let raw = take(n.saturating_mul(8));
+    if (dims == 0) != (n == 0) || (dims != 0 && !n.is_multiple_of(dims)) {
+        raise(Error::binary("kmeans partial state: the values do not make whole feature vectors"));
+    }
+    let points: Vec<f64> = fa::collect(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())), "kmeans partial state").or_raise();
     let st = KState { kind, dims, a, b: bb, seed, params, limit, points };
     Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
 });
 
 unsafe fn opts_of(s: &KState) -> Options {
     if s.params.is_empty() {
-        Options::default()
+        Options { memory_limit_mb: crate::limits::memory_limit_mb(), ..Options::default() }
     } else {
         // the bytes are a jsonb value: parse them through jsonb_out
         let text = jsonb_bytes_text(&s.params, "options");
-        Options::parse(&text).or_raise()
+        Options::parse(&text, crate::limits::memory_limit_mb()).or_raise()
     }
 }
 
@@ -392,7 +414,7 @@ pg_fn!(fn pgseg_kmeans_silhouette_final(fc) {
         Some(s) => &mut *s,
     };
     let model = Model::from_json(&jsonb_bytes_text(&st.params, "model")).or_raise();
-    match silhouette(&model, &mut st.points, st.a).or_raise() {
+    match silhouette(&model, &mut st.points, st.a, &st.limit).or_raise() {
         Some(s) => ret_f64(s),
         None => ret_null(fc),
     }
@@ -407,7 +429,7 @@ pg_fn!(fn pgseg_kmeans_elbow_final(fc) {
     let mut rows = Vec::new();
     for k in st.a..=st.b {
         let model = fit(&mut st.points, st.dims, k, st.seed, &opts).or_raise();
-        let sil = if k >= 2 { silhouette(&model, &mut st.points, ELBOW_SILHOUETTE_SAMPLE).or_raise() } else { None };
+        let sil = if k >= 2 { silhouette(&model, &mut st.points, ELBOW_SILHOUETTE_SAMPLE, &opts).or_raise() } else { None };
         rows.push(json!({"k": k, "inertia": model.inertia, "iterations": model.iterations, "converged": model.converged, "silhouette": sil}));
     }
     ret_jsonb(&serde_json::Value::Array(rows).to_string())

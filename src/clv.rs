@@ -9,9 +9,10 @@ use crate::pg_fn;
 use crate::rfm::{agg_context, ret_tuple};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
-/// A state allocated as a Rust value owned by memory context `cx` (dropped when it is reset).
-unsafe fn new_state<const N: usize>(cx: pg_sys::MemoryContext) -> *mut Tuples<N> {
-    pgrx::PgMemoryContexts::For(cx).leak_and_drop_on_delete(Tuples::<N>::new())
+/// A state allocated as a Rust value owned by memory context `cx` (dropped when it is reset),
+/// bounded by `pg_segment.memory_limit`.
+unsafe fn new_state<const N: usize>(cx: pg_sys::MemoryContext, what: &'static str) -> *mut Tuples<N> {
+    pgrx::PgMemoryContexts::For(cx).leak_and_drop_on_delete(Tuples::<N>::with_limit(crate::limits::memory_limit_bytes(), what))
 }
 
 #[inline]
@@ -24,7 +25,7 @@ unsafe fn state_arg<const N: usize>(fc: FunctionCallInfo, n: usize) -> Option<*m
 }
 
 /// Transition: (state, values...) with every value a float8; rows with a NULL are skipped.
-unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &str, check: impl Fn(&[f64; N]) -> Result<bool>) -> Datum {
+unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &'static str, check: impl Fn(&[f64; N]) -> Result<bool>) -> Datum {
     let state = state_arg::<N>(fc, 0);
     if (1..=N).any(|i| is_null(fc, i)) {
         return state_or_null(fc, state);
@@ -35,34 +36,38 @@ unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &str, check: impl Fn
     }
     let st = match state {
         Some(s) => s,
-        None => new_state::<N>(agg_context(fc, what)),
+        None => new_state::<N>(agg_context(fc, what), what),
     };
-    (*st).add(values, 1.0);
+    (*st).add(values, 1.0).or_raise();
     Datum::from(st)
 }
 
-unsafe fn combine<const N: usize>(fc: FunctionCallInfo, what: &str) -> Datum {
+unsafe fn combine<const N: usize>(fc: FunctionCallInfo, what: &'static str) -> Datum {
     let cx = agg_context(fc, what);
     match (state_arg::<N>(fc, 0), state_arg::<N>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (a, Some(b)) => {
-            let a = a.unwrap_or_else(|| new_state::<N>(cx));
-            (*a).merge(&*b);
+            let a = a.unwrap_or_else(|| new_state::<N>(cx, what));
+            (*a).merge(&*b).or_raise();
             Datum::from(a)
         }
     }
 }
 
 unsafe fn serialize<const N: usize>(fc: FunctionCallInfo) -> Datum {
-    let st = arg(fc, 0).cast_mut_ptr::<Tuples<N>>();
-    let bytes = (*st).serialize();
-    varlena_from(bytes.len(), |out| out.copy_from_slice(&bytes))
+    let st = &*arg(fc, 0).cast_mut_ptr::<Tuples<N>>();
+    let len = st.serialized_len().or_raise();
+    if len > 0x3FFF_FFFF - pg_sys::VARHDRSZ {
+        raise(Error::limit("fit state: the partial state exceeds the 1 GB a value may hold"));
+    }
+    // written straight into the value (PostgreSQL memory)
+    varlena_from(len, |out| st.serialize_into(out))
 }
 
-unsafe fn deserialize<const N: usize>(fc: FunctionCallInfo, check: impl Fn(&[f64; N]) -> Result<()>) -> Datum {
-    let t = Tuples::<N>::deserialize(arg_bytes(fc, 0), check).or_raise();
-    let st = new_state::<N>(pg_sys::CurrentMemoryContext);
+unsafe fn deserialize<const N: usize>(fc: FunctionCallInfo, check: impl Fn(&[f64; N]) -> Result<()>, what: &'static str) -> Datum {
+    let t = Tuples::<N>::deserialize(arg_bytes(fc, 0), check, crate::limits::memory_limit_bytes(), what).or_raise();
+    let st = new_state::<N>(pg_sys::CurrentMemoryContext, what);
     *st = t;
     Datum::from(st)
 }
@@ -90,9 +95,9 @@ unsafe fn ret_fit<const K: usize>(fc: FunctionCallInfo, fit: Fit<K>) -> Datum {
 }
 
 pg_fn!(fn pgseg_bgnbd_trans(fc) { trans::<3>(fc, "bgnbd_fit", |v| check_bgnbd_row(v).map(|_| true)) });
-pg_fn!(fn pgseg_bgnbd_combine(fc) { combine::<3>(fc, "bgnbd_fit combine") });
+pg_fn!(fn pgseg_bgnbd_combine(fc) { combine::<3>(fc, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_serialize(fc) { serialize::<3>(fc) });
-pg_fn!(fn pgseg_bgnbd_deserialize(fc) { deserialize::<3>(fc, check_bgnbd_row) });
+pg_fn!(fn pgseg_bgnbd_deserialize(fc) { deserialize::<3>(fc, check_bgnbd_row, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_final(fc) {
     match state_arg::<3>(fc, 0) {
         None => ret_null(fc),
@@ -104,9 +109,9 @@ pg_fn!(fn pgseg_bgnbd_final(fc) {
 });
 
 pg_fn!(fn pgseg_gg_trans(fc) { trans::<2>(fc, "gamma_gamma_fit", |v| m::check_spend(v[0], v[1])) });
-pg_fn!(fn pgseg_gg_combine(fc) { combine::<2>(fc, "gamma_gamma_fit combine") });
+pg_fn!(fn pgseg_gg_combine(fc) { combine::<2>(fc, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_serialize(fc) { serialize::<2>(fc) });
-pg_fn!(fn pgseg_gg_deserialize(fc) { deserialize::<2>(fc, check_spend_row) });
+pg_fn!(fn pgseg_gg_deserialize(fc) { deserialize::<2>(fc, check_spend_row, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_final(fc) {
     match state_arg::<2>(fc, 0) {
         None => ret_null(fc),

@@ -125,7 +125,10 @@ pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str
     utf8(arg_bytes(fc, n), name)
 }
 
-/// A jsonb argument as JSON text (`{}` when NULL or absent); `name` names it in errors.
+use crate::core::fallible::MAX_JSON_TEXT;
+
+/// A jsonb argument as JSON text (`{}` when NULL or absent), at most [`MAX_JSON_TEXT`] bytes;
+/// `name` names it in errors.
 pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize, name: &str) -> String {
     if is_null(fc, n) {
         return "{}".into();
@@ -133,15 +136,66 @@ pub unsafe fn arg_json(fc: FunctionCallInfo, n: usize, name: &str) -> String {
     jsonb_datum_text(arg(fc, n), name)
 }
 
-/// The JSON text of a jsonb datum, checked to be UTF-8.
+/// The JSON text of a jsonb datum: checked to be UTF-8, at most [`MAX_JSON_TEXT`] bytes, copied
+/// fallibly.
 pub unsafe fn jsonb_datum_text(d: Datum, name: &str) -> String {
     let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(d)]).unwrap();
-    utf8(CStr::from_ptr(out.cast_mut_ptr()).to_bytes(), name).to_owned()
+    let text = CStr::from_ptr(out.cast_mut_ptr()).to_bytes();
+    if text.len() > MAX_JSON_TEXT {
+        raise(
+            Error::limit(format!(
+                "{name} is {} MB of JSON text, more than the {} MB pg_segment reads",
+                text.len() >> 20,
+                MAX_JSON_TEXT >> 20
+            ))
+            .with_hint("options, rules and models are small documents: check that the right value is passed"),
+        );
+    }
+    crate::core::fallible::string_of(utf8(text, name), name).or_raise()
 }
 
 /// The JSON text of raw jsonb bytes (a jsonb value without its varlena header).
 pub unsafe fn jsonb_bytes_text(bytes: &[u8], name: &str) -> String {
     jsonb_datum_text(varlena_from(bytes.len(), |out| out.copy_from_slice(bytes)), name)
+}
+
+/// A jsonb argument of a `#[pg_extern]` function, as its JSON text within [`MAX_JSON_TEXT`]
+/// (pgrx's own `JsonB` parses a value of any size before the function can look at it).
+pub struct JsonText(pub String);
+
+pgrx::impl_sql_translatable!(JsonText, arg_only = "jsonb");
+
+fn nth_argument(index: usize) -> String {
+    format!("jsonb argument {}", index + 1)
+}
+
+impl pgrx::FromDatum for JsonText {
+    unsafe fn from_polymorphic_datum(datum: Datum, is_null: bool, _: pg_sys::Oid) -> Option<JsonText> {
+        if is_null {
+            None
+        } else {
+            Some(JsonText(jsonb_datum_text(datum, &nth_argument(0))))
+        }
+    }
+}
+
+/// The datum itself, to read it knowing the argument's position.
+struct RawDatum(Datum);
+
+impl pgrx::FromDatum for RawDatum {
+    unsafe fn from_polymorphic_datum(datum: Datum, is_null: bool, _: pg_sys::Oid) -> Option<RawDatum> {
+        (!is_null).then_some(RawDatum(datum))
+    }
+}
+
+unsafe impl<'fcx> pgrx::callconv::ArgAbi<'fcx> for JsonText {
+    unsafe fn unbox_arg_unchecked(arg: pgrx::callconv::Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        match arg.unbox_arg_using_from_datum::<RawDatum>() {
+            Some(d) => JsonText(jsonb_datum_text(d.0, &nth_argument(index))),
+            None => raise(Error::invalid(format!("argument {} must not be NULL", index + 1))),
+        }
+    }
 }
 
 /// The unread bytes of a binary-receive argument (a StringInfo), marked as read.
@@ -166,14 +220,24 @@ pub unsafe fn ret_text(s: &str) -> Datum {
     varlena_from(s.len(), |b| b.copy_from_slice(s.as_bytes()))
 }
 
+/// A NUL-terminated copy of `s` in PostgreSQL memory (no Rust copy on the way).
+unsafe fn pg_cstring(s: &str) -> *mut std::ffi::c_char {
+    if s.as_bytes().contains(&0) {
+        raise(Error::internal("NUL byte in output"));
+    }
+    let p = pg_sys::palloc(s.len() + 1) as *mut u8;
+    std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+    *p.add(s.len()) = 0;
+    p as *mut std::ffi::c_char
+}
+
 pub unsafe fn ret_cstring(s: &str) -> Datum {
-    let c = CString::new(s).unwrap_or_else(|_| raise(Error::internal("NUL byte in output")));
-    Datum::from(pg_sys::pstrdup(c.as_ptr()))
+    Datum::from(pg_cstring(s))
 }
 
 pub unsafe fn ret_jsonb(json: &str) -> Datum {
-    let c = CString::new(json).unwrap();
-    pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(Datum::from(c.as_ptr()))]).unwrap()
+    let c = pg_cstring(json);
+    pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(Datum::from(c))]).unwrap()
 }
 
 /// A `numeric` from its decimal text.
@@ -238,6 +302,11 @@ impl Zone {
         // per-row callers pass the same name again and again: remember the last one
         if let Some(tz) = LAST_ZONE.with(|l| l.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, tz)| *tz)) {
             return Zone(tz as *mut pg_sys::pg_tz);
+        }
+        if name.len() > 255 {
+            raise(
+                Error::invalid("tz: a time zone name has at most 255 bytes").with_hint("use an IANA name such as 'Asia/Shanghai' or 'UTC'"),
+            );
         }
         let c = CString::new(name).unwrap_or_else(|_| raise(Error::invalid("tz contains a NUL byte")));
         let tz = pg_sys::pg_tzset(c.as_ptr());
@@ -384,12 +453,13 @@ pub unsafe fn cached<T: 'static>(fc: FunctionCallInfo, key: &[u8], parse: impl F
         return &(*slot).value;
     }
     let value = parse();
+    let key = crate::core::fallible::copy_of(key, "cached argument").or_raise();
     if slot.is_null() {
-        let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key: key.to_vec(), value });
+        let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key, value });
         (*flinfo).fn_extra = ptr as *mut std::ffi::c_void;
         &(*ptr).value
     } else {
-        (*slot).key = key.to_vec();
+        (*slot).key = key;
         (*slot).value = value;
         &(*slot).value
     }

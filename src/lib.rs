@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod clv;
 pub mod core;
 pub mod fmgr;
+pub mod limits;
 pub mod population;
 pub mod profile;
 pub mod rfm;
@@ -17,10 +18,17 @@ pub mod tags;
 
 ::pgrx::pg_module_magic!();
 
-/// Runs when the library is loaded: defines the GUCs.
+/// Runs when the library is loaded: defines the GUCs and gives the core its cancellation point.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    population::init();
+    limits::init();
+    core::cancel::set_hook(check_for_interrupts);
+}
+
+/// CHECK_FOR_INTERRUPTS(): a pending cancel or terminate raises its ERROR here, which pgrx turns
+/// into an unwind up to the SQL function's guard.
+fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
 }
 
 ::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
@@ -34,6 +42,8 @@ pub extern "C-unwind" fn _PG_init() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
+#[cfg(any(test, feature = "pg_test"))]
+mod tests_states;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -3,33 +3,18 @@
 //! `population_rows` which expands it to one segmented row per customer. Declared in
 //! `sql/pg_segment.sql`.
 
+use crate::core::fallible as fa;
 use crate::core::numeric::{decode_numeric, encode_numeric, from_f64};
 use crate::core::population::{parse_options, Options, PopulationView, State};
 use crate::core::summary::signed_amount;
 use crate::core::time::{check_instant, format_instant};
 use crate::core::{ErrCode, Error};
 use crate::fmgr::*;
+use crate::limits::population_limit_bytes as limit_bytes;
 use crate::pg_fn;
 use crate::rfm::agg_context;
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use std::ffi::CStr;
-
-/// `pg_segment.population_memory_limit`: the most memory one population state may hold.
-static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
-
-pub fn init() {
-    GucRegistry::define_int_guc(
-        c"pg_segment.population_memory_limit",
-        c"Largest memory one population_agg state may use (per backend; parallel workers each have their own).",
-        c"Beyond it population_agg raises ERROR 53200 instead of growing further.",
-        &MEMORY_LIMIT_MB,
-        1,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::UNIT_MB,
-    );
-}
 
 /// The aggregate state: core state, its parsed options and a day cache for its time zone.
 struct Agg {
@@ -61,10 +46,6 @@ unsafe fn agg_arg(fc: FunctionCallInfo, n: usize) -> Option<*mut Agg> {
     }
 }
 
-fn limit_bytes() -> usize {
-    (MEMORY_LIMIT_MB.get().max(1) as usize) << 20
-}
-
 /// Transition: (state, customer_id, ordered_at, amount [, is_refund], as_of [, options]).
 #[inline]
 unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
@@ -88,8 +69,11 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
             let mut days = DayCache::new(zone_of(&opts));
             let as_of_day = days.day(as_of);
             let st = State::new(as_of, as_of_day, opts.window_days(), json, limit_bytes());
-            let options_bytes =
-                if nargs(fc) > at_options && !is_null(fc, at_options) { arg_bytes(fc, at_options).to_vec() } else { Vec::new() };
+            let options_bytes = if nargs(fc) > at_options && !is_null(fc, at_options) {
+                fa::copy_of(arg_bytes(fc, at_options), "population_agg").or_raise()
+            } else {
+                Vec::new()
+            };
             pgrx::PgMemoryContexts::For(agg_context(fc, "population_agg")).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes })
         }
     };
@@ -157,7 +141,7 @@ pg_fn!(fn pgseg_population_serialize(fc) {
 });
 
 pg_fn!(fn pgseg_population_deserialize(fc) {
-    let st = State::deserialize(arg_bytes(fc, 0)).or_raise();
+    let st = State::deserialize(arg_bytes(fc, 0), limit_bytes()).or_raise();
     let opts = parse_options(&st.options_json).or_raise();
     Datum::from(new_agg(pg_sys::CurrentMemoryContext, st, opts))
 });
@@ -206,15 +190,28 @@ unsafe fn population_arg<'a>(fc: FunctionCallInfo, n: usize) -> PopulationView<'
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The most bytes a text form may take (PostgreSQL's limit on one value).
+const MAX_TEXT: usize = 0x3FFF_FFFF;
+
 pg_fn!(fn pgseg_population_out(fc) {
     let b = arg_bytes(fc, 0);
-    let mut s = String::with_capacity(3 + b.len() * 2);
-    s.push_str("p1:");
-    for &x in b {
-        s.push(HEX[(x >> 4) as usize] as char);
-        s.push(HEX[(x & 15) as usize] as char);
+    let len = 3 + b.len() * 2;
+    if len >= MAX_TEXT {
+        raise(
+            Error::limit(format!("rfm_population: the text form of this value would take {} MB, more than the 1 GB a value may hold", len >> 20))
+                .with_hint("copy it in binary (COPY ... WITH (FORMAT binary)), or keep one population value per region or customer range"),
+        );
     }
-    ret_cstring(&s)
+    // written straight into PostgreSQL memory (an allocation failure there is an ERROR)
+    let p = pg_sys::palloc(len + 1) as *mut u8;
+    let out = std::slice::from_raw_parts_mut(p, len + 1);
+    out[..3].copy_from_slice(b"p1:");
+    for (i, &x) in b.iter().enumerate() {
+        out[3 + 2 * i] = HEX[(x >> 4) as usize];
+        out[4 + 2 * i] = HEX[(x & 15) as usize];
+    }
+    out[len] = 0;
+    Datum::from(p)
 });
 
 pg_fn!(fn pgseg_population_in(fc) {
@@ -232,10 +229,15 @@ pg_fn!(fn pgseg_population_in(fc) {
             _ => raise(bad()),
         }
     };
-    let bytes: Vec<u8> = hex.chunks(2).map(|p| nib(p[0]) << 4 | nib(p[1])).collect();
-    // the same checks as the binary input; a corrupt value is bad text here
-    check_population(&bytes).map_err(|e| if e.code == ErrCode::InvalidBinary { Error { code: ErrCode::InvalidText, ..e } } else { e }).or_raise();
-    varlena_from(bytes.len(), |o| o.copy_from_slice(&bytes))
+    // decoded straight into the new value, then validated with the binary input's checks (a
+    // corrupt value is bad text here)
+    let d = varlena_from(hex.len() / 2, |o| {
+        for (o, p) in o.iter_mut().zip(hex.chunks_exact(2)) {
+            *o = nib(p[0]) << 4 | nib(p[1]);
+        }
+    });
+    check_population(bytes_of(d)).map_err(|e| if e.code == ErrCode::InvalidBinary { Error { code: ErrCode::InvalidText, ..e } } else { e }).or_raise();
+    d
 });
 
 pg_fn!(fn pgseg_population_send(fc) {
@@ -304,7 +306,7 @@ pg_fn!(fn pgseg_population_rows(fc) {
     }
     // label texts and R/F/M codes become datums once; each row points at them (the tuple
     // store copies what it stores)
-    let label_datums: Vec<Datum> = p.labels.iter().map(|l| ret_text(l)).collect();
+    let label_datums: Vec<Datum> = fa::collect(p.labels.iter().map(|l| ret_text(l)), "population_rows").or_raise();
     let mut codes: std::collections::HashMap<u32, Datum> = Default::default();
     let mut bufs = [[0u8; 16]; 3];
     let mut values = [Datum::from(0); 21];

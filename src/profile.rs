@@ -33,8 +33,8 @@ pub unsafe fn arg_day(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
 pg_fn!(fn pgseg_age_band(fc) {
     let birthday = arg_day(fc, 0, "birthday");
     let as_of = arg_day(fc, 1, "as_of");
-    let key = arg_bytes(fc, 2).to_vec();
-    let bands = cached(fc, &key, || AgeBands::parse(&arg_json(fc, 2, "config")).or_raise());
+    let key = arg_bytes(fc, 2);
+    let bands = cached(fc, key, || AgeBands::parse(&arg_json(fc, 2, "config")).or_raise());
     let lang = lang_at(fc, 3);
     match age_years(birthday, as_of) {
         None => ret_null(fc),

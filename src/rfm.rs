@@ -3,8 +3,8 @@
 
 use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
 use crate::core::summary::{
-    btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, Event, Summary, SummaryView, Unit,
-    MAX_EVENTS,
+    btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView,
+    Unit, MAX_EVENTS,
 };
 use crate::core::time::check_instant;
 use crate::core::Error;
@@ -117,8 +117,9 @@ pg_fn!(fn pgseg_rfm_combine(fc) {
         (Some(a), None) => Datum::from(a),
         (a, Some(b)) => {
             let a = a.unwrap_or_else(|| State::new_in(cx, (*b).len));
-            let items: Vec<Event> = (*b).slice().to_vec();
-            (*a).extend(items.into_iter());
+            // two distinct states: b's events are copied straight into a's array
+            let b = &mut *b;
+            (*a).extend(b.slice().iter().copied());
             Datum::from(a)
         }
     }
@@ -133,7 +134,7 @@ pg_fn!(fn pgseg_rfm_serialize(fc) {
 pg_fn!(fn pgseg_rfm_deserialize(fc) {
     let view = SummaryView::new(arg_bytes(fc, 0)).or_raise();
     let st = State::new_in(pg_sys::CurrentMemoryContext, view.len());
-    (*st).extend(view.iter().collect::<Vec<_>>().into_iter());
+    (*st).extend(view.iter());
     Datum::from(st)
 });
 
@@ -142,7 +143,7 @@ pg_fn!(fn pgseg_rfm_final(fc) {
         None => ret_null(fc),
         Some(st) => {
             let events = (*st).slice();
-            events.sort_unstable();
+            crate::core::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
             // the same checks as the inputs (what rfm_agg and rollup build, the inputs accept),
             // and the limit on one customer's totals that population_agg applies too
             check_events(events, true).or_raise();
@@ -169,13 +170,22 @@ pg_fn!(fn pgseg_rollup_trans(fc) {
 pg_fn!(fn pgseg_summary_in(fc) {
     let text = CStr::from_ptr(arg(fc, 0).cast_mut_ptr()).to_str().unwrap_or_else(|_| raise(Error::invalid_text("rfm_summary input is not valid UTF-8")));
     let mut s = Summary::parse_text(text).or_raise();
-    let bytes = s.encode();
-    varlena_from(bytes.len(), |out| out.copy_from_slice(&bytes))
+    varlena_from(s.encoded_len(), |out| s.encode_into(out))
 });
 
 pg_fn!(fn pgseg_summary_out(fc) {
-    let mut s = Summary::decode(arg_bytes(fc, 0)).or_raise();
-    ret_cstring(&s.to_text())
+    let view = SummaryView::new(arg_bytes(fc, 0)).or_raise();
+    // written straight into PostgreSQL memory, which raises an ERROR (not an abort) when it runs
+    // out or the text passes 1 GB
+    let mut text = pgrx::StringInfo::new();
+    if view.is_sorted() {
+        write_text(view.iter(), &mut |piece| text.push_str(piece));
+    } else {
+        let mut s = Summary::decode(arg_bytes(fc, 0)).or_raise();
+        s.sort();
+        write_text(s.events.iter().copied(), &mut |piece| text.push_str(piece));
+    }
+    Datum::from(text.into_char_ptr())
 });
 
 pg_fn!(fn pgseg_summary_send(fc) {

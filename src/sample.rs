@@ -91,7 +91,7 @@ mod segment {
     fn sample_orders_raw(
         customers: i32,
         seed: i64,
-        params: pgrx::JsonB,
+        params: crate::fmgr::JsonText,
     ) -> TableIterator<
         'static,
         (
@@ -106,7 +106,7 @@ mod segment {
         ),
     > {
         check_customers(customers);
-        let p = parse_params(&params.0.to_string()).or_raise();
+        let p = parse_params(&params.0).or_raise();
         TableIterator::new(OrderIter::new(customers as i64, seed, p).map(|o| {
             (
                 o.order_id,
@@ -126,7 +126,7 @@ mod segment {
     fn sample_customers_raw(
         customers: i32,
         seed: i64,
-        params: pgrx::JsonB,
+        params: crate::fmgr::JsonText,
     ) -> TableIterator<
         'static,
         (
@@ -139,7 +139,7 @@ mod segment {
         ),
     > {
         check_customers(customers);
-        let p = parse_params(&params.0.to_string()).or_raise();
+        let p = parse_params(&params.0).or_raise();
         TableIterator::new((1..=customers as i64).map(move |id| {
             let c = customer_profile(seed, id, &p);
             let birthday = unsafe { pgrx::datum::Date::from_pg_epoch_days(c.birthday_days) };
@@ -155,8 +155,8 @@ mod segment {
     }
 
     #[pg_extern(name = "sample_model", immutable, parallel_safe, strict)]
-    fn sample_model(params: default!(pgrx::JsonB, "'{}'")) -> pgrx::JsonB {
-        let p = parse_params(&params.0.to_string()).or_raise();
+    fn sample_model(params: default!(crate::fmgr::JsonText, "'{}'")) -> pgrx::JsonB {
+        let p = parse_params(&params.0).or_raise();
         pgrx::JsonB(model_json(&p))
     }
 }

@@ -3,6 +3,7 @@
 //! `purchase_cadence`. Declared in `sql/pg_segment.sql`.
 
 use crate::core::config::{Label, Lang};
+use crate::core::fallible as fa;
 use crate::core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
 use crate::core::numeric::{decode_numeric, SCALE};
 use crate::core::score::{breaks_options_with_tz, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
@@ -12,7 +13,7 @@ use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, days_between, ret_tuple, summary_arg};
-use pgrx::pg_sys::{Datum, FunctionCallInfo};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
 /// R, F and M inputs of one customer at `as_of`; `None` without an order by then.
 fn rfm_values(view: &SummaryView, as_of: i64, window_days: Option<i64>, zone: &Zone) -> Option<Rfm> {
@@ -35,6 +36,22 @@ struct BreaksState {
     options: BreaksOptions,
     tz: Option<String>,
     values: Vec<Rfm>,
+}
+
+const BREAKS: &str = "rfm_breaks";
+
+/// Room for `extra` more values: within `pg_segment.memory_limit` (the values and the final
+/// step's copy of them) and allocated fallibly.
+fn reserve_values(values: &mut Vec<Rfm>, extra: usize) {
+    let need = values.len().saturating_add(extra);
+    if need > values.capacity() {
+        let limit = crate::limits::memory_limit_bytes();
+        let bytes = |n: usize| fa::bytes_of::<Rfm>(n).saturating_mul(2);
+        fa::check_limit(BREAKS, bytes(need), limit, fa::MEMORY_SETTING).or_raise();
+        let want = need.max(values.capacity() * 2).max(64);
+        let want = if bytes(want) > limit { need } else { want };
+        fa::reserve_total(values, want, BREAKS).or_raise();
+    }
 }
 
 fn read_options(json: &str) -> (BreaksOptions, Option<String>) {
@@ -88,6 +105,7 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
         None => Zone::session(),
     };
     if let Some(v) = rfm_values(&summary_arg(fc, 1), as_of, (*st).options.window_days, &zone) {
+        reserve_values(&mut (*st).values, 1);
         (*st).values.push(v);
     }
     Datum::from(st)
@@ -98,13 +116,16 @@ pg_fn!(fn pgseg_breaks_combine(fc) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
+            let mut values = Vec::new();
+            reserve_values(&mut values, (*b).values.len());
+            values.extend_from_slice(&(*b).values);
             let copy = BreaksState {
                 as_of: (*b).as_of,
                 bins: (*b).bins,
                 options_json: (*b).options_json.clone(),
                 options: (*b).options.clone(),
                 tz: (*b).tz.clone(),
-                values: (*b).values.clone(),
+                values,
             };
             Datum::from(pgrx::PgMemoryContexts::For(agg_context(fc, "rfm_breaks")).leak_and_drop_on_delete(copy))
         }
@@ -112,9 +133,10 @@ pg_fn!(fn pgseg_breaks_combine(fc) {
             if (*a).as_of != (*b).as_of || (*a).bins != (*b).bins {
                 raise(Error::invalid("rfm_breaks: as_of and bins must be the same for every row of the aggregate"));
             }
-            let more = (*b).values.clone();
-            (*a).values.extend(more);
-            Datum::from(a)
+            reserve_values(&mut (*a).values, (*b).values.len());
+            let (a, b) = (&mut *a, &*b);
+            a.values.extend_from_slice(&b.values);
+            Datum::from(a as *mut BreaksState)
         }
     }
 });
@@ -122,28 +144,38 @@ pg_fn!(fn pgseg_breaks_combine(fc) {
 // serialized form: as_of i64, bins i32, options length u32, options, tz length u32 (0 = none), tz, n u64, n x 3 f64
 pg_fn!(fn pgseg_breaks_serialize(fc) {
     let st = &*arg(fc, 0).cast_mut_ptr::<BreaksState>();
-    let tz = st.tz.clone().unwrap_or_default();
-    let mut out = Vec::with_capacity(32 + st.options_json.len() + tz.len() + st.values.len() * 24);
-    out.extend_from_slice(&st.as_of.to_le_bytes());
-    out.extend_from_slice(&st.bins.to_le_bytes());
-    out.extend_from_slice(&(st.options_json.len() as u32).to_le_bytes());
-    out.extend_from_slice(st.options_json.as_bytes());
-    out.extend_from_slice(&(tz.len() as u32).to_le_bytes());
-    out.extend_from_slice(tz.as_bytes());
-    out.extend_from_slice(&(st.values.len() as u64).to_le_bytes());
-    for v in &st.values {
-        for x in [v.recency, v.frequency, v.monetary] {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
+    let tz = st.tz.as_deref().unwrap_or_default();
+    let len = 8 + 4 + 4 + st.options_json.len() + 4 + tz.len() + 8 + st.values.len() * 24;
+    if len > 0x3FFF_FFFF - pg_sys::VARHDRSZ {
+        raise(Error::limit(format!("rfm_breaks: the partial state of {} customers exceeds the 1 GB a value may hold", st.values.len())));
     }
-    varlena_from(out.len(), |b| b.copy_from_slice(&out))
+    // written straight into the value (PostgreSQL memory)
+    varlena_from(len, |out| {
+        let mut pos = 0;
+        let mut put = |b: &[u8]| {
+            out[pos..pos + b.len()].copy_from_slice(b);
+            pos += b.len();
+        };
+        put(&st.as_of.to_le_bytes());
+        put(&st.bins.to_le_bytes());
+        put(&(st.options_json.len() as u32).to_le_bytes());
+        put(st.options_json.as_bytes());
+        put(&(tz.len() as u32).to_le_bytes());
+        put(tz.as_bytes());
+        put(&(st.values.len() as u64).to_le_bytes());
+        for v in &st.values {
+            for x in [v.recency, v.frequency, v.monetary] {
+                put(&x.to_le_bytes());
+            }
+        }
+    })
 });
 
 pg_fn!(fn pgseg_breaks_deserialize(fc) {
     let b = arg_bytes(fc, 0);
     let mut pos = 0usize;
     let mut take = |n: usize| -> &[u8] {
-        if pos + n > b.len() {
+        if n > b.len() - pos {
             raise(Error::binary("rfm_breaks partial state is truncated"));
         }
         let s = &b[pos..pos + n];
@@ -158,12 +190,13 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
     let tlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
     let tz = if tlen == 0 { None } else { Some(utf8(take(tlen))) };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-    let mut values = Vec::with_capacity(n);
-    for _ in 0..n {
-        let r = f64::from_le_bytes(take(8).try_into().unwrap());
-        let f = f64::from_le_bytes(take(8).try_into().unwrap());
-        let m = f64::from_le_bytes(take(8).try_into().unwrap());
-        values.push(Rfm { recency: r, frequency: f, monetary: m });
+    // the count is checked against the bytes present before anything is sized from it
+    let raw = take(n.saturating_mul(24));
+    let mut values = Vec::new();
+    reserve_values(&mut values, n);
+    for c in raw.chunks_exact(24) {
+        let x = |i: usize| f64::from_le_bytes(c[i..i + 8].try_into().unwrap());
+        values.push(Rfm { recency: x(0), frequency: x(8), monetary: x(16) });
     }
     let (options, _) = read_options(&options_json);
     let st = BreaksState { as_of, bins, options_json, options, tz, values };
@@ -178,7 +211,7 @@ pg_fn!(fn pgseg_breaks_final(fc) {
             if st.values.is_empty() {
                 return ret_null(fc);
             }
-            let mut doc = quantile_breaks(&st.values, st.bins, &st.options, &format_instant(st.as_of));
+            let mut doc = quantile_breaks(&st.values, st.bins, &st.options, &format_instant(st.as_of)).or_raise();
             if let Some(tz) = &st.tz {
                 doc["tz"] = serde_json::Value::String(tz.clone());
             }
@@ -265,8 +298,8 @@ pg_fn!(fn pgseg_rfm_segment_builtin(fc) {
     if is_null(fc, 9) {
         raise(Error::invalid("scheme must be 'rfm11' or 'cn8', got NULL"));
     }
-    let key = arg_bytes(fc, 9).to_vec();
-    let set = cached(fc, &key, || RuleSet::builtin(arg_str(fc, 9, "scheme")).or_raise());
+    let key = arg_bytes(fc, 9);
+    let set = cached(fc, key, || RuleSet::builtin(arg_str(fc, 9, "scheme")).or_raise());
     ret_label(set.classify(&s), lang_arg(fc, 10))
 });
 
@@ -276,16 +309,16 @@ pg_fn!(fn pgseg_rfm_segment_rules(fc) {
     if is_null(fc, 9) {
         raise(Error::invalid("rules must be a jsonb array, got NULL"));
     }
-    let key = arg_bytes(fc, 9).to_vec();
-    let set = cached(fc, &key, || RuleSet::parse(&arg_json(fc, 9, "rules")).or_raise());
+    let key = arg_bytes(fc, 9);
+    let set = cached(fc, key, || RuleSet::parse(&arg_json(fc, 9, "rules")).or_raise());
     ret_label(set.classify(&s), lang_arg(fc, 10))
 });
 
 // customer_tier(rank_share, config, lang)
 pg_fn!(fn pgseg_customer_tier(fc) {
     let share = arg_f64(fc, 0);
-    let key = if is_null(fc, 1) { Vec::new() } else { arg_bytes(fc, 1).to_vec() };
-    let tiers = cached(fc, &key, || Tiers::parse(&arg_json(fc, 1, "config")).or_raise());
+    let key: &[u8] = if is_null(fc, 1) { &[] } else { arg_bytes(fc, 1) };
+    let tiers = cached(fc, key, || Tiers::parse(&arg_json(fc, 1, "config")).or_raise());
     ret_label(tiers.tier(share).or_raise(), lang_arg(fc, 2))
 });
 
@@ -297,17 +330,17 @@ pg_fn!(fn pgseg_spend_tier(fc) {
 
 //// Arguments of the per-customer label functions: (s, as_of, config, lang [, tz]); tz comes last
 /// so that calls with a literal config are unambiguous.
-unsafe fn label_args<'a>(fc: FunctionCallInfo, with_tz: bool) -> (SummaryView<'a>, i64, Zone, Vec<u8>) {
+unsafe fn label_args<'a>(fc: FunctionCallInfo, with_tz: bool) -> (SummaryView<'a>, i64, Zone, &'a [u8]) {
     let view = summary_arg(fc, 0);
     let as_of = arg_instant(fc, 1, "as_of");
     let zone = if with_tz { Zone::from_arg(fc, 4) } else { Zone::session() };
-    let key = if is_null(fc, 2) { Vec::new() } else { arg_bytes(fc, 2).to_vec() };
+    let key: &[u8] = if is_null(fc, 2) { &[] } else { arg_bytes(fc, 2) };
     (view, as_of, zone, key)
 }
 
 unsafe fn lifecycle(fc: FunctionCallInfo, with_tz: bool) -> Datum {
     let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let l = cached(fc, &key, || Lifecycle::parse(&arg_json(fc, 2, "config")).or_raise());
+    let l = cached(fc, key, || Lifecycle::parse(&arg_json(fc, 2, "config")).or_raise());
     let m = view.metrics(Some(as_of));
     let recency = m.last_order.map(|t| days_between(&zone, t, as_of));
     let tenure = m.first_order.map(|t| days_between(&zone, t, as_of));
@@ -319,8 +352,8 @@ pg_fn!(fn pgseg_lifecycle_stage_tz(fc) { lifecycle(fc, true) });
 
 unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
     let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let c = cached(fc, &key, || Cadence::parse(&arg_json(fc, 2, "config")).or_raise());
-    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t))) {
+    let c = cached(fc, key, || Cadence::parse(&arg_json(fc, 2, "config")).or_raise());
+    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t)).or_raise()) {
         None => ret_null(fc),
         Some(label) => ret_label(&label, lang_arg(fc, 3)),
     }

@@ -2,19 +2,28 @@
 //! internal state, parallel safe), `tag_label`, and `with_high_end`. Logic in `crate::core::tags`;
 //! SQL objects in `sql/tags.sql`.
 
+use crate::core::fallible::{self as fa, Limit};
 use crate::core::numeric::{decode_numeric, SCALE};
 use crate::core::tags::{tag_label, with_high_end, Evidence, Rules};
 use crate::core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, ret_tuple};
-use pgrx::pg_sys::{Datum, FunctionCallInfo};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use pgrx::IntoDatum;
 
 struct TagState {
     rules_bytes: Vec<u8>,
     rules: Rules,
     ev: Evidence,
+    /// `pg_segment.memory_limit` when the state was made, with the aggregate's name
+    limit: Limit,
+}
+
+const WHAT: &str = "behaviour_tags";
+
+fn limit_for(what: &'static str) -> Limit {
+    Limit { bytes: crate::limits::memory_limit_bytes(), what }
 }
 
 #[inline]
@@ -53,7 +62,8 @@ pg_fn!(fn pgseg_tags_trans(fc) {
         }
         None => {
             let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 7, "rules")).or_raise() };
-            new_state(fc, TagState { rules_bytes: rules_bytes.to_vec(), rules, ev: Evidence::default() })
+            let rules_bytes = fa::copy_of(rules_bytes, WHAT).or_raise();
+            new_state(fc, TagState { rules_bytes, rules, ev: Evidence::default(), limit: limit_for(WHAT) })
         }
     };
     if amount < 0 {
@@ -73,7 +83,7 @@ pg_fn!(fn pgseg_tags_trans(fc) {
     let category = if is_null(fc, 5) { None } else { Some(arg_str(fc, 5, "category")) };
     let launched = if nargs(fc) > 6 && !is_null(fc, 6) { Some(arg_instant(fc, 6, "launched_at")) } else { None };
     let s = &mut *st;
-    s.ev.add(at, amount, discount, promotion, category, launched, &s.rules);
+    s.ev.add(at, amount, discount, promotion, category, launched, &s.rules, s.limit).or_raise();
     Datum::from(st)
 });
 
@@ -84,13 +94,12 @@ pg_fn!(fn pgseg_pref_cat_trans(fc) {
         return state_or_null(fc, state);
     }
     let amount = numeric_at(fc, 2, "amount");
-    let st = state.unwrap_or_else(|| new_state(fc, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default() }));
+    let st = state.unwrap_or_else(|| {
+        new_state(fc, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default(), limit: limit_for("preferred_category") })
+    });
     let c = arg_str(fc, 1, "category");
-    let ev = &mut (*st).ev;
-    match ev.categories.iter_mut().find(|(n, _)| n == c) {
-        Some(e) => e.1 += amount as i128,
-        None => ev.categories.push((c.to_string(), amount as i128)),
-    }
+    let s = &mut *st;
+    s.ev.add_category(c, amount as i128, s.limit).or_raise();
     Datum::from(st)
 });
 
@@ -100,15 +109,18 @@ pg_fn!(fn pgseg_tags_combine(fc) {
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
             let b = &*b;
-            Datum::from(new_state(fc, TagState { rules_bytes: b.rules_bytes.clone(), rules: b.rules.clone(), ev: b.ev.clone() }))
+            let mut ev = Evidence::default();
+            ev.merge(&b.ev, b.limit).or_raise();
+            let rules_bytes = fa::copy_of(&b.rules_bytes, WHAT).or_raise();
+            Datum::from(new_state(fc, TagState { rules_bytes, rules: b.rules.clone(), ev, limit: b.limit }))
         }
         (Some(a), Some(b)) => {
             if (*a).rules_bytes != (*b).rules_bytes {
                 raise(Error::invalid("behaviour_tags: rules must be the same in every row of the aggregate"));
             }
-            let other = (*b).ev.clone();
-            (*a).ev.merge(&other);
-            Datum::from(a)
+            let (a, b) = (&mut *a, &*b);
+            a.ev.merge(&b.ev, a.limit).or_raise();
+            Datum::from(a as *mut TagState)
         }
     }
 });
@@ -118,32 +130,42 @@ pg_fn!(fn pgseg_tags_combine(fc) {
 pg_fn!(fn pgseg_tags_serialize(fc) {
     let s = &*arg(fc, 0).cast_mut_ptr::<TagState>();
     let e = &s.ev;
-    let mut out = Vec::with_capacity(64 + s.rules_bytes.len() + e.instants.len() * 8 + e.categories.len() * 32);
-    out.push(1u8);
-    out.extend_from_slice(&(s.rules_bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(&s.rules_bytes);
-    for v in [e.orders, e.discounted, e.promotion, e.with_launch, e.new_arrival] {
-        out.extend_from_slice(&v.to_le_bytes());
+    let len = 1 + 4 + s.rules_bytes.len() + 5 * 8 + 16 + 4 + e.categories.iter().map(|(c, _)| 4 + c.len() + 16).sum::<usize>() + 8 + e.instants.len() * 8;
+    if len > 0x3FFF_FFFF - pg_sys::VARHDRSZ {
+        raise(Error::limit("behaviour_tags: the partial state exceeds the 1 GB a value may hold"));
     }
-    out.extend_from_slice(&e.spend.to_le_bytes());
-    out.extend_from_slice(&(e.categories.len() as u32).to_le_bytes());
-    for (c, v) in &e.categories {
-        out.extend_from_slice(&(c.len() as u32).to_le_bytes());
-        out.extend_from_slice(c.as_bytes());
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(&(e.instants.len() as u64).to_le_bytes());
-    for t in &e.instants {
-        out.extend_from_slice(&t.to_le_bytes());
-    }
-    varlena_from(out.len(), |b| b.copy_from_slice(&out))
+    // written straight into the value (PostgreSQL memory)
+    varlena_from(len, |out| {
+        let mut pos = 0;
+        let mut put = |b: &[u8]| {
+            out[pos..pos + b.len()].copy_from_slice(b);
+            pos += b.len();
+        };
+        put(&[1u8]);
+        put(&(s.rules_bytes.len() as u32).to_le_bytes());
+        put(&s.rules_bytes);
+        for v in [e.orders, e.discounted, e.promotion, e.with_launch, e.new_arrival] {
+            put(&v.to_le_bytes());
+        }
+        put(&e.spend.to_le_bytes());
+        put(&(e.categories.len() as u32).to_le_bytes());
+        for (c, v) in &e.categories {
+            put(&(c.len() as u32).to_le_bytes());
+            put(c.as_bytes());
+            put(&v.to_le_bytes());
+        }
+        put(&(e.instants.len() as u64).to_le_bytes());
+        for t in &e.instants {
+            put(&t.to_le_bytes());
+        }
+    })
 });
 
 pg_fn!(fn pgseg_tags_deserialize(fc) {
     let b = arg_bytes(fc, 0);
     let mut pos = 0usize;
     let mut take = |n: usize| -> &[u8] {
-        if pos + n > b.len() {
+        if n > b.len() - pos {
             raise(Error::binary("behaviour_tags partial state is truncated"));
         }
         let s = &b[pos..pos + n];
@@ -154,30 +176,32 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
         raise(Error::binary("behaviour_tags partial state has an unknown version"));
     }
     let rlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let rules_bytes = take(rlen).to_vec();
+    let rules_bytes = fa::copy_of(take(rlen), WHAT).or_raise();
+    let limit = limit_for(WHAT);
+    let mut ev = Evidence::default();
     let mut counts = [0i64; 5];
     for c in counts.iter_mut() {
         *c = i64::from_le_bytes(take(8).try_into().unwrap());
     }
     let spend = i128::from_le_bytes(take(16).try_into().unwrap());
     let ncat = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let mut categories = Vec::with_capacity(ncat.min(1024));
     for _ in 0..ncat {
         let l = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
         let name = utf8(take(l), "behaviour_tags partial state: category").to_owned();
         let v = i128::from_le_bytes(take(16).try_into().unwrap());
-        categories.push((name, v));
+        ev.add_category(&name, v, limit).or_raise();
     }
     let ni = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-    let raw = take(ni.checked_mul(8).unwrap_or(usize::MAX));
-    let instants = raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+    // the count is checked against the bytes present before anything is sized from it
+    let raw = take(ni.saturating_mul(8));
+    let instants = fa::collect(raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())), WHAT).or_raise();
     let rules = if rules_bytes.is_empty() {
         Rules::default()
     } else {
         Rules::parse(&jsonb_bytes_text(&rules_bytes, "rules")).or_raise()
     };
-    let ev = Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], categories, spend, instants };
-    let st = TagState { rules_bytes, rules, ev };
+    ev.merge(&Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], spend, instants, ..Evidence::default() }, limit).or_raise();
+    let st = TagState { rules_bytes, rules, ev, limit };
     Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
 });
 
@@ -185,7 +209,7 @@ pg_fn!(fn pgseg_tags_final(fc) {
     match state_at(fc, 0) {
         None => ret_null(fc),
         Some(s) => {
-            let tags: Vec<&str> = (*s).ev.tags(&(*s).rules);
+            let tags: Vec<&str> = (*s).ev.tags(&(*s).rules).or_raise();
             tags.into_datum().unwrap()
         }
     }
@@ -219,12 +243,23 @@ pub mod segment {
     /// least the population threshold.
     #[pg_extern(name = "with_high_end", immutable, parallel_safe, strict)]
     pub fn with_high_end_sql(
-        tags: Vec<Option<String>>,
+        tags: pgrx::Array<'_, &str>,
         avg_unit_price: f64,
         threshold: f64,
         require_promotion: default!(bool, true),
     ) -> Vec<String> {
-        let tags: Vec<String> = tags.into_iter().flatten().collect();
-        super::with_high_end(&tags, avg_unit_price, threshold, require_promotion)
+        use crate::core::fallible as fa;
+        use crate::fmgr::OrRaise;
+        // the array is read in place; its copy is bounded by pg_segment.memory_limit and fallible
+        let what = "with_high_end";
+        let limit = crate::limits::memory_limit_bytes();
+        let mut copy: Vec<String> = fa::vec_with_capacity(tags.len() + 1, what).or_raise();
+        let mut bytes = fa::bytes_of::<String>(tags.len() + 1);
+        for t in tags.iter().flatten() {
+            bytes = bytes.saturating_add(t.len());
+            fa::check_limit(what, bytes, limit, fa::MEMORY_SETTING).or_raise();
+            copy.push(fa::string_of(t, what).or_raise());
+        }
+        super::with_high_end(copy, avg_unit_price, threshold, require_promotion).or_raise()
     }
 }

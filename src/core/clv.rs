@@ -15,6 +15,8 @@
 //! largest T is 10 (as lifetimes does), which keeps the optimisation well conditioned for any
 //! time unit; the reported α and log-likelihood are in the caller's unit.
 
+use super::cancel::{self, Ticker};
+use super::fallible::{self as fa, bytes_of};
 use super::{Error, Result};
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
@@ -123,10 +125,14 @@ fn key(v: f64) -> u64 {
 /// Weighted distinct tuples of `N` values: the state of the fit aggregates. Rows are appended
 /// to a buffer and folded into a sorted list of distinct tuples whenever the buffer grows as
 /// large as that list (at least 64k rows): appending costs a few nanoseconds, the folding is
-/// amortised O(log n) per row, and memory stays proportional to the distinct tuples.
-#[derive(Clone, Debug, Default)]
+/// amortised O(log n) per row, and memory stays proportional to the distinct tuples. Memory is
+/// bounded by `limit` (the buffer, the list and the fold's output, which coexist while folding)
+/// and allocated fallibly.
+#[derive(Clone, Debug)]
 pub struct Tuples<const N: usize> {
     inner: RefCell<Inner<N>>,
+    limit: usize,
+    what: &'static str,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -136,16 +142,19 @@ struct Inner<const N: usize> {
 }
 
 impl<const N: usize> Inner<N> {
-    fn compact(&mut self) {
+    fn compact(&mut self, what: &str) -> Result<()> {
         if self.buf.is_empty() {
-            return;
+            return Ok(());
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let old = std::mem::take(&mut self.distinct);
-        let mut out: Vec<([u64; N], f64)> = Vec::with_capacity(old.len() + buf.len() / 2);
+        cancel::sort_unstable_by(&mut self.buf, |a, b| a.0.cmp(&b.0));
+        let old = &self.distinct;
+        let buf = &self.buf;
+        // at most every tuple of both is distinct: the exact bound, so the merge never grows it
+        let mut out: Vec<([u64; N], f64)> = fa::vec_with_capacity(old.len() + buf.len(), what)?;
         let (mut i, mut j) = (0, 0);
+        let mut tick = Ticker::new();
         while i < old.len() || j < buf.len() {
+            tick.tick(1);
             let next = if j >= buf.len() || (i < old.len() && old[i].0 <= buf[j].0) {
                 i += 1;
                 old[i - 1]
@@ -158,57 +167,98 @@ impl<const N: usize> Inner<N> {
                 _ => out.push(next),
             }
         }
+        // many duplicates: keep memory proportional to the distinct tuples
+        if out.len() < out.capacity() / 2 {
+            out = fa::copy_of(&out, what)?;
+        }
         self.distinct = out;
-        buf.clear();
-        self.buf = buf;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Bytes held, and the most the next fold can add.
+    fn bytes(&self, buf_capacity: usize) -> usize {
+        let t = bytes_of::<([u64; N], f64)>(1);
+        (self.distinct.capacity() + buf_capacity + self.distinct.len() + buf_capacity).saturating_mul(t)
     }
 
     #[inline]
-    fn push(&mut self, k: [u64; N], w: f64) {
+    fn push(&mut self, k: [u64; N], w: f64, limit: usize, what: &str) -> Result<()> {
+        if self.buf.len() == self.buf.capacity() {
+            let want = (self.buf.capacity() * 2).clamp(64, self.distinct.len().max(1 << 16));
+            fa::check_limit(what, self.bytes(want), limit, fa::MEMORY_SETTING)?;
+            fa::reserve_total(&mut self.buf, want, what)?;
+        }
         self.buf.push((k, w));
         if self.buf.len() >= self.distinct.len().max(1 << 16) {
-            self.compact();
+            self.compact(what)?;
         }
+        Ok(())
     }
 }
 
 impl<const N: usize> PartialEq for Tuples<N> {
     fn eq(&self, other: &Self) -> bool {
-        self.sorted() == other.sorted()
+        self.sorted().ok() == other.sorted().ok()
+    }
+}
+
+impl<const N: usize> Default for Tuples<N> {
+    fn default() -> Self {
+        Tuples::new()
     }
 }
 
 const TUPLES_VERSION: u8 = 1;
 
 impl<const N: usize> Tuples<N> {
+    /// Unbounded (for tests and tools).
     pub fn new() -> Self {
-        Tuples::default()
+        Tuples::with_limit(usize::MAX, "fit")
+    }
+
+    /// Bounded by `limit` bytes; `what` names the aggregate in errors.
+    pub fn with_limit(limit: usize, what: &'static str) -> Self {
+        Tuples { inner: RefCell::new(Inner::default()), limit, what }
     }
 
     #[inline]
-    pub fn add(&mut self, values: [f64; N], weight: f64) {
-        self.inner.get_mut().push(values.map(key), weight);
+    pub fn add(&mut self, values: [f64; N], weight: f64) -> Result<()> {
+        let (limit, what) = (self.limit, self.what);
+        self.inner.get_mut().push(values.map(key), weight, limit, what)
     }
 
-    pub fn merge(&mut self, other: &Tuples<N>) {
+    pub fn merge(&mut self, other: &Tuples<N>) -> Result<()> {
         let mut o = other.inner.borrow_mut();
-        o.compact();
+        o.compact(other.what)?;
+        let (limit, what) = (self.limit, self.what);
         let me = self.inner.get_mut();
         for (k, w) in &o.distinct {
-            me.push(*k, *w);
+            me.push(*k, *w, limit, what)?;
         }
+        Ok(())
     }
 
     /// Distinct tuples.
-    pub fn len(&self) -> usize {
+    pub fn len(&self) -> Result<usize> {
         let mut i = self.inner.borrow_mut();
-        i.compact();
-        i.distinct.len()
+        i.compact(self.what)?;
+        Ok(i.distinct.len())
     }
 
     pub fn is_empty(&self) -> bool {
         let i = self.inner.borrow();
         i.distinct.is_empty() && i.buf.is_empty()
+    }
+
+    /// Bytes of the state (what a fit adds comes on top).
+    pub fn bytes(&self) -> usize {
+        let i = self.inner.borrow();
+        bytes_of::<([u64; N], f64)>(i.distinct.capacity() + i.buf.capacity())
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     pub fn total_weight(&self) -> f64 {
@@ -219,30 +269,44 @@ impl<const N: usize> Tuples<N> {
     /// (values, weight) in a deterministic order (sorted), so that fits do not depend on
     /// how rows arrive or how parallel workers split them. Values are never negative (the
     /// checks reject that), so the order of their bit patterns is their numeric order.
-    pub fn sorted(&self) -> Vec<([f64; N], f64)> {
+    pub fn sorted(&self) -> Result<Vec<([f64; N], f64)>> {
         let mut i = self.inner.borrow_mut();
-        i.compact();
-        i.distinct.iter().map(|(k, w)| (k.map(f64::from_bits), *w)).collect()
+        i.compact(self.what)?;
+        fa::collect(i.distinct.iter().map(|(k, w)| (k.map(f64::from_bits), *w)), self.what)
     }
 
-    /// Bytes: version, count (u64 LE), then per tuple N values and the weight (f64 LE).
-    pub fn serialize(&self) -> Vec<u8> {
-        let mut i = self.inner.borrow_mut();
-        i.compact();
-        let mut out = Vec::with_capacity(9 + i.distinct.len() * 8 * (N + 1));
-        out.push(TUPLES_VERSION);
-        out.extend_from_slice(&(i.distinct.len() as u64).to_le_bytes());
+    /// Length of [`Tuples::serialize_into`]'s output (folds the buffer first).
+    pub fn serialized_len(&self) -> Result<usize> {
+        Ok(9 + self.len()? * 8 * (N + 1))
+    }
+
+    /// Bytes: version, count (u64 LE), then per tuple N values and the weight (f64 LE), into
+    /// `out` of [`Tuples::serialized_len`] bytes.
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        let i = self.inner.borrow();
+        let mut pos = 0;
+        let mut put = |b: &[u8]| {
+            out[pos..pos + b.len()].copy_from_slice(b);
+            pos += b.len();
+        };
+        put(&[TUPLES_VERSION]);
+        put(&(i.distinct.len() as u64).to_le_bytes());
         for (k, w) in &i.distinct {
             for v in k {
-                out.extend_from_slice(&v.to_le_bytes());
+                put(&v.to_le_bytes());
             }
-            out.extend_from_slice(&w.to_le_bytes());
+            put(&w.to_le_bytes());
         }
-        out
     }
 
-    /// The inverse of `serialize`; every tuple is checked with `check`.
-    pub fn deserialize(bytes: &[u8], check: impl Fn(&[f64; N]) -> Result<()>) -> Result<Self> {
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        let mut out = fa::vec_filled(self.serialized_len()?, 0u8, self.what)?;
+        self.serialize_into(&mut out);
+        Ok(out)
+    }
+
+    /// The inverse of `serialize`; every tuple is checked with `check`; memory bounded by `limit`.
+    pub fn deserialize(bytes: &[u8], check: impl Fn(&[f64; N]) -> Result<()>, limit: usize, what: &'static str) -> Result<Self> {
         let bad = |m: &str| Error::binary(format!("fit state: {m}"));
         if bytes.first() != Some(&TUPLES_VERSION) || bytes.len() < 9 {
             return Err(bad("unknown version or truncated header"));
@@ -253,7 +317,7 @@ impl<const N: usize> Tuples<N> {
             return Err(bad("length does not match the tuple count"));
         }
         let f = |i: usize| f64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
-        let mut t = Tuples::new();
+        let mut t = Tuples::with_limit(limit, what);
         for i in 0..n {
             let base = 9 + i * width;
             let vals: [f64; N] = std::array::from_fn(|j| f(base + 8 * j));
@@ -262,9 +326,9 @@ impl<const N: usize> Tuples<N> {
                 return Err(bad("weight is not positive"));
             }
             check(&vals)?;
-            t.add(vals, w);
+            t.add(vals, w)?;
         }
-        t.inner.get_mut().compact();
+        t.inner.get_mut().compact(what)?;
         Ok(t)
     }
 }
@@ -300,6 +364,8 @@ impl<O: Objective<K>, const K: usize> Problem<'_, O, K> {
             }
         }
         let p: [f64; K] = std::array::from_fn(|i| theta[i].exp());
+        // one evaluation is one pass over the data: a cancellation point
+        cancel::check();
         let (ll, g) = self.obj.ll_grad(&p);
         let w = self.obj.weight();
         let f = -ll / w;
@@ -396,33 +462,58 @@ struct BgnbdData {
     repeat: Vec<(u32, u32, u32, f64)>,
     /// Σ w·x, to convert the log-likelihood back to the caller's time unit
     sum_wx: f64,
+    /// per-evaluation tables, allocated once: ln(α + T) and 1/(α + T), the same for t_x,
+    /// ln(a / (b + x − 1)) and 1 / (b + x − 1)
+    scratch: RefCell<(Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<f64>, Vec<f64>)>,
 }
 
-fn index_of(values: &mut Vec<f64>) -> KeyMap<u64, u32> {
-    values.sort_by(|a, b| a.total_cmp(b));
+/// Bytes a fit of `n` distinct tuples needs beyond its state, at most: the sorted copy, the
+/// per-value columns and their indexes, the per-tuple index rows (BG/NBD is the larger).
+pub fn fit_bytes(n: usize) -> usize {
+    n.saturating_mul(32 + 3 * 8 + 3 * 24 + 24 + 2 * 16 + 16)
+}
+
+/// Checks that a fit of `data` stays within its state's limit.
+fn check_fit_memory<const N: usize>(data: &Tuples<N>, what: &str) -> Result<()> {
+    let n = data.len()?;
+    fa::check_limit(what, data.bytes().saturating_add(fit_bytes(n)), data.limit(), fa::MEMORY_SETTING)
+}
+
+const FIT: &str = "fit";
+
+/// Sorts and dedups `values`; the index of each value.
+fn index_of(values: &mut Vec<f64>) -> Result<KeyMap<u64, u32>> {
+    cancel::sort_unstable_by(values, |a, b| a.total_cmp(b));
     values.dedup();
-    values.iter().enumerate().map(|(i, v)| (key(*v), i as u32)).collect()
+    let mut map = KeyMap::default();
+    map.try_reserve(values.len()).map_err(|_| fa::alloc_failed(FIT, values.len().saturating_mul(24)))?;
+    map.extend(values.iter().enumerate().map(|(i, v)| (key(*v), i as u32)));
+    Ok(map)
 }
 
 impl BgnbdData {
-    fn new(rows: &[([f64; 3], f64)]) -> Option<BgnbdData> {
+    fn new(rows: &[([f64; 3], f64)]) -> Result<Option<BgnbdData>> {
         let max_t = rows.iter().map(|r| r.0[2]).fold(0.0, f64::max);
         if max_t <= 0.0 {
-            return None;
+            return Ok(None);
         }
         let scale = 10.0 / max_t;
-        let mut xs_v: Vec<f64> = rows.iter().map(|r| r.0[0]).collect();
-        let mut ts: Vec<f64> = rows.iter().map(|r| r.0[2] * scale).collect();
-        let mut txs: Vec<f64> = rows.iter().filter(|r| r.0[0] > 0.0).map(|r| r.0[1] * scale).collect();
-        let xi = index_of(&mut xs_v);
-        let ti = index_of(&mut ts);
-        let txi = index_of(&mut txs);
-        let mut xs: Vec<(f64, f64)> = xs_v.iter().map(|x| (*x, 0.0)).collect();
-        let mut zeros = Vec::new();
-        let mut repeat = Vec::new();
+        let mut xs_v: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[0]), FIT)?;
+        let mut ts: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[2] * scale), FIT)?;
+        let mut txs: Vec<f64> = fa::vec_with_capacity(rows.len(), FIT)?;
+        txs.extend(rows.iter().filter(|r| r.0[0] > 0.0).map(|r| r.0[1] * scale));
+        let xi = index_of(&mut xs_v)?;
+        let ti = index_of(&mut ts)?;
+        let txi = index_of(&mut txs)?;
+        let mut xs: Vec<(f64, f64)> = fa::collect(xs_v.iter().map(|x| (*x, 0.0)), FIT)?;
+        let zeros_n = rows.iter().filter(|r| r.0[0] == 0.0).count();
+        let mut zeros = fa::vec_with_capacity(zeros_n, FIT)?;
+        let mut repeat = fa::vec_with_capacity(rows.len() - zeros_n, FIT)?;
         let mut weight = 0.0;
         let mut sum_wx = 0.0;
+        let mut tick = Ticker::new();
         for ([x, tx, t], w) in rows {
+            tick.tick(4);
             let i = xi[&key(*x)];
             xs[i as usize].1 += w;
             weight += w;
@@ -434,7 +525,13 @@ impl BgnbdData {
                 repeat.push((i, txi[&key(tx * scale)], j, *w));
             }
         }
-        Some(BgnbdData { scale, weight, xs, ts, txs, zeros, repeat, sum_wx })
+        let scratch = RefCell::new((
+            fa::vec_with_capacity(ts.len(), FIT)?,
+            fa::vec_with_capacity(txs.len(), FIT)?,
+            fa::vec_with_capacity(xs.len(), FIT)?,
+            fa::vec_with_capacity(xs.len(), FIT)?,
+        ));
+        Ok(Some(BgnbdData { scale, weight, xs, ts, txs, zeros, repeat, sum_wx, scratch }))
     }
 }
 
@@ -458,15 +555,23 @@ impl Objective<4> for BgnbdData {
     fn ll_grad(&self, p: &[f64; 4]) -> (f64, [f64; 4]) {
         let [r, alpha, a, b] = *p;
         let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+        let mut tick = Ticker::new();
+        // the tables have their capacity from construction: filling them allocates nothing
+        let mut scratch = self.scratch.borrow_mut();
+        let (lt, ltx, c_x, inv_bx) = &mut *scratch;
         // per distinct time value: ln(α + T) and 1 / (α + T)
-        let lt: Vec<(f64, f64)> = self.ts.iter().map(|t| ((alpha + t).ln(), 1.0 / (alpha + t))).collect();
-        let ltx: Vec<(f64, f64)> = self.txs.iter().map(|t| ((alpha + t).ln(), 1.0 / (alpha + t))).collect();
+        lt.clear();
+        lt.extend(self.ts.iter().map(|t| ((alpha + t).ln(), 1.0 / (alpha + t))));
+        ltx.clear();
+        ltx.extend(self.txs.iter().map(|t| ((alpha + t).ln(), 1.0 / (alpha + t))));
         let (mut ll, mut dr, mut dal, mut da, mut db) = (0.0, 0.0, 0.0, 0.0, 0.0);
         // gamma-function terms per distinct x
         let (lg_r, dg_r, lg_b, dg_b, lg_ab, dg_ab) = (ln_gamma(r), digamma(r), ln_gamma(b), digamma(b), ln_gamma(a + b), digamma(a + b));
-        let mut c_x = Vec::with_capacity(self.xs.len());
-        let inv_bx: Vec<f64> = self.xs.iter().map(|&(x, _)| if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 }).collect();
+        c_x.clear();
+        inv_bx.clear();
+        inv_bx.extend(self.xs.iter().map(|&(x, _)| if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 }));
         for &(x, w) in &self.xs {
+            tick.tick(16);
             ll += w * r * ln_alpha;
             dr += w * ln_alpha;
             dal += w * r / alpha;
@@ -481,6 +586,7 @@ impl Objective<4> for BgnbdData {
             c_x.push(if x > 0.0 { ln_a - (b + x - 1.0).ln() } else { 0.0 });
         }
         for &(j, w) in &self.zeros {
+            tick.tick(1);
             let (l, inv) = lt[j as usize];
             ll -= w * r * l;
             dr -= w * l;
@@ -491,6 +597,7 @@ impl Objective<4> for BgnbdData {
         let mut prod = 1.0f64;
         let mut w4_sum = 0.0;
         for &(i, k, j, w) in &self.repeat {
+            tick.tick(4);
             let x = self.xs[i as usize].0;
             let rx = r + x;
             let (l_t, inv_t) = lt[j as usize];
@@ -523,14 +630,16 @@ impl Objective<4> for BgnbdData {
     }
 }
 
-/// Fits BG/NBD to weighted (frequency, recency, T) rows; `None` without rows.
+/// Fits BG/NBD to weighted (frequency, recency, T) rows; `None` without rows. Its working
+/// memory ([`fit_bytes`]) counts against the state's limit.
 pub fn fit_bgnbd(data: &Tuples<3>) -> Result<Option<Fit<4>>> {
-    let rows = data.sorted();
+    check_fit_memory(data, "bgnbd_fit")?;
+    let rows = data.sorted()?;
     if rows.is_empty() {
         return Ok(None);
     }
     let customers = data.total_weight();
-    let Some(d) = BgnbdData::new(&rows) else {
+    let Some(d) = BgnbdData::new(&rows)? else {
         // every T is 0: nothing was observed, no parameter is identified
         return Ok(Some(Fit { params: [1.0, 1.0, 1.0, 1.0], log_likelihood: 0.0, customers, iterations: 0, converged: false }));
     };
@@ -572,7 +681,9 @@ fn series(alpha_p: f64, eps: f64, c: f64, z: f64) -> Result<f64> {
     let mut term = alpha_p * z;
     let mut sum = term;
     let mut n = 1.0;
+    let mut tick = Ticker::new();
     for _ in 0..2_000_000 {
+        tick.tick(16);
         term *= (alpha_p + n) * (eps + n) / ((c + n) * (n + 1.0)) * z;
         sum += term;
         n += 1.0;
@@ -655,22 +766,24 @@ struct SpendData {
 }
 
 impl SpendData {
-    fn new(rows: &[([f64; 2], f64)]) -> SpendData {
+    fn new(rows: &[([f64; 2], f64)]) -> Result<SpendData> {
         let weight: f64 = rows.iter().map(|r| r.1).sum();
         let mean = rows.iter().map(|r| r.0[1] * r.1).sum::<f64>() / weight;
         let scale = 1.0 / mean;
-        let mut xs_v: Vec<f64> = rows.iter().map(|r| r.0[0]).collect();
-        let xi = index_of(&mut xs_v);
-        let mut xs: Vec<(f64, f64, f64, f64)> = xs_v.iter().map(|x| (*x, 0.0, 0.0, x.ln())).collect();
-        let mut items = Vec::with_capacity(rows.len());
+        let mut xs_v: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[0]), FIT)?;
+        let xi = index_of(&mut xs_v)?;
+        let mut xs: Vec<(f64, f64, f64, f64)> = fa::collect(xs_v.iter().map(|x| (*x, 0.0, 0.0, x.ln())), FIT)?;
+        let mut items = fa::vec_with_capacity(rows.len(), FIT)?;
+        let mut tick = Ticker::new();
         for ([x, m], w) in rows {
+            tick.tick(4);
             let i = xi[&key(*x)];
             let e = &mut xs[i as usize];
             e.1 += w;
             e.2 += w * (m * scale).ln();
             items.push((i, x * m * scale, *w));
         }
-        SpendData { scale, weight, xs, items }
+        Ok(SpendData { scale, weight, xs, items })
     }
 }
 
@@ -683,7 +796,9 @@ impl Objective<3> for SpendData {
         let [p, q, g] = *par;
         let (lg_q, dg_q, ln_g) = (ln_gamma(q), digamma(q), g.ln());
         let (mut ll, mut dp, mut dq, mut dg) = (0.0, 0.0, 0.0, 0.0);
+        let mut tick = Ticker::new();
         for &(x, w, wlnm, lnx) in &self.xs {
+            tick.tick(16);
             let px = p * x;
             let (lg1, lg2, d1, d2) = (ln_gamma(px + q), ln_gamma(px), digamma(px + q), digamma(px));
             ll += w * (lg1 - lg2 - lg_q + q * ln_g + px * lnx) + (px - 1.0) * wlnm;
@@ -692,6 +807,7 @@ impl Objective<3> for SpendData {
             dg += w * q / g;
         }
         for &(i, xm, w) in &self.items {
+            tick.tick(4);
             let x = self.xs[i as usize].0;
             let s = xm + g;
             let ls = s.ln();
@@ -707,12 +823,13 @@ impl Objective<3> for SpendData {
 
 /// Fits Gamma-Gamma to weighted (frequency, monetary_value) rows of repeat buyers.
 pub fn fit_gamma_gamma(data: &Tuples<2>) -> Result<Option<Fit<3>>> {
-    let rows = data.sorted();
+    check_fit_memory(data, "gamma_gamma_fit")?;
+    let rows = data.sorted()?;
     if rows.is_empty() {
         return Ok(None);
     }
     let customers = data.total_weight();
-    let d = SpendData::new(&rows);
+    let d = SpendData::new(&rows)?;
     let (p, ll, iterations, converged) = maximise(&d, [1.0, 1.0, 1.0])?;
     // a single distinct spend value identifies nothing
     let converged = converged && rows.len() > 1;
@@ -788,6 +905,8 @@ pub fn clv(
     let mut prev = 0.0;
     let mut total = 0.0;
     for i in 1..=horizon {
+        // each month sums a series of up to millions of terms
+        cancel::check();
         let e = bgnbd_expected(bg, i as f64 * u, x, tx, age)?;
         total += spend * (e - prev) / (1.0 + discount_rate).powi(i);
         prev = e;
@@ -811,7 +930,7 @@ mod tests {
             (5.0, 20.0, 90.0, 2.0),
             (1.0, 60.0, 60.0, 3.0),
         ] {
-            t.add([x, tx, tt], w);
+            t.add([x, tx, tt], w).unwrap();
         }
         t
     }
@@ -830,7 +949,7 @@ mod tests {
 
     #[test]
     fn bgnbd_gradient_matches_finite_differences() {
-        let d = BgnbdData::new(&toy().sorted()).unwrap();
+        let d = BgnbdData::new(&toy().sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [2.5, 0.3, 1.7, 0.4], [0.1, 10.0, 0.05, 20.0]] {
             fd_check(&d, p);
         }
@@ -840,9 +959,9 @@ mod tests {
     fn gamma_gamma_gradient_matches_finite_differences() {
         let mut t = Tuples::new();
         for (x, m, w) in [(1.0, 35.0, 3.0), (2.0, 120.5, 2.0), (7.0, 80.0, 1.0), (1.0, 300.0, 1.0)] {
-            t.add([x, m], w);
+            t.add([x, m], w).unwrap();
         }
-        let d = SpendData::new(&t.sorted());
+        let d = SpendData::new(&t.sorted().unwrap()).unwrap();
         for p in [[4.0, 3.5, 0.6], [0.5, 1.2, 3.0], [20.0, 8.0, 0.05]] {
             fd_check(&d, p);
         }
@@ -854,7 +973,7 @@ mod tests {
         let data = toy();
         let fit = fit_bgnbd(&data).unwrap().unwrap();
         let m = Bgnbd { r: fit.params[0], alpha: fit.params[1], a: fit.params[2], b: fit.params[3] };
-        let direct: f64 = data.sorted().iter().map(|([x, tx, t], w)| w * bgnbd_log_likelihood(&m, *x, *tx, *t)).sum();
+        let direct: f64 = data.sorted().unwrap().iter().map(|([x, tx, t], w)| w * bgnbd_log_likelihood(&m, *x, *tx, *t)).sum();
         assert!((direct - fit.log_likelihood).abs() < 1e-8 * direct.abs(), "{direct} vs {}", fit.log_likelihood);
         // these 90 customers put the maximum at the boundary (a, b -> infinity with a/(a+b)
         // fixed: one dropout probability for all), which is reported as not converged
@@ -978,22 +1097,63 @@ mod tests {
     #[test]
     fn state_serialization_round_trips() {
         let t = toy();
-        let back = Tuples::<3>::deserialize(&t.serialize(), |v| check_btyd(v[0], v[1], v[2])).unwrap();
+        let back = Tuples::<3>::deserialize(&t.serialize().unwrap(), |v| check_btyd(v[0], v[1], v[2]), usize::MAX, "fit").unwrap();
         assert_eq!(back, t);
-        let mut bytes = t.serialize();
+        let mut bytes = t.serialize().unwrap();
         bytes.pop();
-        assert!(Tuples::<3>::deserialize(&bytes, |_| Ok(())).is_err());
+        assert!(Tuples::<3>::deserialize(&bytes, |_| Ok(()), usize::MAX, "fit").is_err());
         let mut half = Tuples::new();
         let mut other = Tuples::new();
-        for (i, (v, w)) in t.sorted().into_iter().enumerate() {
+        for (i, (v, w)) in t.sorted().unwrap().into_iter().enumerate() {
             if i % 2 == 0 {
-                half.add(v, w)
+                half.add(v, w).unwrap()
             } else {
-                other.add(v, w)
+                other.add(v, w).unwrap()
             }
         }
-        half.merge(&other);
+        half.merge(&other).unwrap();
         assert_eq!(half, t);
+        // a state within a limit: the limit holds while rows arrive, while folding and for the fit
+        let mut small = Tuples::<3>::with_limit(1 << 20, "bgnbd_fit");
+        let mut err = None;
+        for i in 0..100_000 {
+            if let Err(e) = small.add([1.0, 1.0 + i as f64, 1e6], 1.0) {
+                err = Some(e);
+                break;
+            }
+        }
+        let e = err.expect("1 MB cannot hold 100,000 distinct tuples");
+        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        assert!(e.message.starts_with("bgnbd_fit: needs") && e.message.contains("pg_segment.memory_limit"), "{}", e.message);
+        assert!(small.bytes() <= 1 << 20);
+        let e = fit_bgnbd(&small).unwrap_err();
+        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory, "the fit's working memory counts too: {}", e.message);
+        let bytes = t.serialize().unwrap();
+        assert_eq!(Tuples::<3>::deserialize(&bytes, |_| Ok(()), 64, "bgnbd_fit").unwrap_err().code, crate::core::ErrCode::OutOfMemory);
+    }
+
+    /// The fits and the CLV series reach cancellation points: a cancel stops them.
+    #[test]
+    fn fits_and_series_stop_on_cancel() {
+        use crate::core::cancel::testing::{cancel_after, count_checks};
+        let mut t = Tuples::<3>::new();
+        for i in 0..3000u32 {
+            let x = (i % 7) as f64;
+            t.add([x, if x > 0.0 { 10.0 + (i % 50) as f64 } else { 0.0 }, 60.0 + (i % 90) as f64], 1.0).unwrap();
+        }
+        let (_, checks) = count_checks(|| fit_bgnbd(&t).unwrap());
+        assert!(checks >= 5, "{checks} checks in a BG/NBD fit");
+        assert!(cancel_after(2, || fit_bgnbd(&t)).0.is_err());
+        let mut g = Tuples::<2>::new();
+        for i in 0..3000u32 {
+            g.add([1.0 + (i % 5) as f64, 10.0 + (i % 97) as f64], 1.0).unwrap();
+        }
+        assert!(cancel_after(2, || fit_gamma_gamma(&g)).0.is_err());
+        let bg = Bgnbd { r: 0.2, alpha: 4.0, a: 0.8, b: 2.5 };
+        let gg = GammaGamma { p: 6.0, q: 4.0, gamma: 16.0 };
+        let (_, checks) = count_checks(|| clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, TimeUnit::Days).unwrap());
+        assert!(checks >= 120, "{checks} checks in a 120-month CLV");
+        assert!(cancel_after(10, || clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, TimeUnit::Days)).0.is_err());
     }
 
     #[test]
@@ -1006,26 +1166,26 @@ mod tests {
         // nobody repeats
         let mut t = Tuples::new();
         for tt in [10.0, 20.0, 30.0] {
-            t.add([0.0, 0.0, tt], 5.0);
+            t.add([0.0, 0.0, tt], 5.0).unwrap();
         }
         assert!(!check(&t).converged);
         // a single customer
         let mut t = Tuples::new();
-        t.add([3.0, 20.0, 30.0], 1.0);
+        t.add([3.0, 20.0, 30.0], 1.0).unwrap();
         assert!(!check(&t).converged);
         // everyone bought at the very end (T = recency)
         let mut t = Tuples::new();
         for x in 1..5 {
-            t.add([x as f64, 30.0, 30.0], 3.0);
+            t.add([x as f64, 30.0, 30.0], 3.0).unwrap();
         }
         check(&t);
         // huge frequencies
         let mut t = toy();
-        t.add([1e6, 80.0, 90.0], 1.0);
+        t.add([1e6, 80.0, 90.0], 1.0).unwrap();
         check(&t);
         // T = 0 everywhere
         let mut t = Tuples::new();
-        t.add([0.0, 0.0, 0.0], 4.0);
+        t.add([0.0, 0.0, 0.0], 4.0).unwrap();
         assert!(!check(&t).converged);
         assert!(fit_bgnbd(&Tuples::new()).unwrap().is_none());
     }
@@ -1086,9 +1246,9 @@ mod tests {
                 let x = (v.len() - 1) as f64;
                 let tx = (last.0 - first.0) as f64 / day;
                 let t = (params.end_us - first.0) as f64 / day;
-                bg.add([x, tx, t], 1.0);
+                bg.add([x, tx, t], 1.0).unwrap();
                 if x > 0.0 {
-                    gg.add([x, v[1..].iter().map(|p| p.1 as f64 / 100.0).sum::<f64>() / x], 1.0);
+                    gg.add([x, v[1..].iter().map(|p| p.1 as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
                 }
             }
             v.clear();
@@ -1123,9 +1283,9 @@ mod tests {
             let v = SummaryView::new(&bytes).unwrap();
             let b = btyd(&v, as_of, Unit::Days, &|t| t + 8 * 3_600_000_000).unwrap();
             check_btyd(b.frequency, b.recency, b.t).unwrap();
-            bg.add([b.frequency, b.recency, b.t], 1.0);
+            bg.add([b.frequency, b.recency, b.t], 1.0).unwrap();
             if check_spend(b.frequency, b.monetary_value).unwrap() {
-                gg.add([b.frequency, b.monetary_value], 1.0);
+                gg.add([b.frequency, b.monetary_value], 1.0).unwrap();
             }
             *s = Summary::new();
         };
@@ -1153,7 +1313,7 @@ mod tests {
             let (bg, gg, truth) = sample_exact(20_000, seed);
             let fit = fit_bgnbd(&bg).unwrap().unwrap();
             assert!(fit.converged, "seed {seed}: {fit:?}");
-            let d = BgnbdData::new(&bg.sorted()).unwrap();
+            let d = BgnbdData::new(&bg.sorted().unwrap()).unwrap().unwrap();
             let scaled = [fit.params[0], fit.params[1] * d.scale, fit.params[2], fit.params[3]];
             let se = log_param_se(&d, scaled);
             let want = [truth.r, truth.alpha, truth.a, truth.b];
@@ -1163,12 +1323,12 @@ mod tests {
                 assert!(z.abs() < 4.0, "seed {seed}: {name} = {} vs true {} (log se {:.4}, z {z:.2})", fit.params[i], want[i], se[i]);
             }
             let m_true = Bgnbd { r: truth.r, alpha: truth.alpha, a: truth.a, b: truth.b };
-            let ll_true: f64 = bg.sorted().iter().map(|([x, tx, t], w)| w * bgnbd_log_likelihood(&m_true, *x, *tx, *t)).sum();
+            let ll_true: f64 = bg.sorted().unwrap().iter().map(|([x, tx, t], w)| w * bgnbd_log_likelihood(&m_true, *x, *tx, *t)).sum();
             assert!(fit.log_likelihood >= ll_true, "seed {seed}: LL at optimum {} < LL at truth {ll_true}", fit.log_likelihood);
 
             let g = fit_gamma_gamma(&gg).unwrap().unwrap();
             assert!(g.converged, "seed {seed}: {g:?}");
-            let sd = SpendData::new(&gg.sorted());
+            let sd = SpendData::new(&gg.sorted().unwrap()).unwrap();
             let se = log_param_se(&sd, [g.params[0], g.params[1], g.params[2] * sd.scale]);
             let want = [truth.p, truth.q, truth.gamma];
             for (i, name) in ["p", "q", "gamma"].iter().enumerate() {
@@ -1177,7 +1337,7 @@ mod tests {
                 assert!(z.abs() < 4.0, "seed {seed}: {name} = {} vs true {} (log se {:.4}, z {z:.2})", g.params[i], want[i], se[i]);
             }
             let gt = GammaGamma { p: truth.p, q: truth.q, gamma: truth.gamma };
-            let ll_true: f64 = gg.sorted().iter().map(|([x, m], w)| w * gamma_gamma_log_likelihood(&gt, *x, *m)).sum();
+            let ll_true: f64 = gg.sorted().unwrap().iter().map(|([x, m], w)| w * gamma_gamma_log_likelihood(&gt, *x, *m)).sum();
             assert!(g.log_likelihood >= ll_true, "seed {seed}: spend LL at optimum {} < at truth {ll_true}", g.log_likelihood);
         }
     }
@@ -1192,13 +1352,13 @@ mod tests {
         let (bg, gg, truth) = sample_summaries(20_000, 1);
         let fit = fit_bgnbd(&bg).unwrap().unwrap();
         assert!(fit.converged);
-        let d = BgnbdData::new(&bg.sorted()).unwrap();
+        let d = BgnbdData::new(&bg.sorted().unwrap()).unwrap().unwrap();
         let se = log_param_se(&d, [fit.params[0], fit.params[1] * d.scale, fit.params[2], fit.params[3]]);
         for (i, want) in [truth.r, truth.alpha, truth.a, truth.b].iter().enumerate() {
             assert!((fit.params[i] / want).ln().abs() < 4.0 * se[i] + 0.07, "{:?} vs {truth:?}", fit.params);
         }
         let g = fit_gamma_gamma(&gg).unwrap().unwrap();
-        let sd = SpendData::new(&gg.sorted());
+        let sd = SpendData::new(&gg.sorted().unwrap()).unwrap();
         let se = log_param_se(&sd, [g.params[0], g.params[1], g.params[2] * sd.scale]);
         for (i, want) in [truth.p, truth.q, truth.gamma].iter().enumerate() {
             assert!((g.params[i] / want).ln().abs() < 4.0 * se[i] + 0.07, "{:?} vs {truth:?}", g.params);

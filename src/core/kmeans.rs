@@ -5,7 +5,9 @@
 //! result depends only on the multiset of points, the seed and the options, never on the order in
 //! which rows arrived (serial and parallel plans give the same model, bit for bit).
 
+use super::cancel::{self, Ticker};
 use super::config::Obj;
+use super::fallible::{self as fa, bytes_of};
 use super::{ErrCode, Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -47,11 +49,18 @@ pub struct Options {
     pub tolerance: f64,
     /// seeding runs; the one of least inertia is kept
     pub n_init: usize,
-    /// bound on the points kept plus the working memory of the fit
+    /// bound on the points kept plus the working memory of the fit; at most the server's
+    /// `pg_segment.memory_limit`, which is also the default
     pub memory_limit_mb: f64,
 }
 
 pub const DEFAULT_MEMORY_LIMIT_MB: f64 = 1024.0;
+/// Largest k of a fit (and of a model read back).
+pub const MAX_K: i64 = 1_000;
+/// Largest length of a feature vector.
+pub const MAX_DIMS: usize = 1_000;
+/// The setting that caps `memory_limit_mb` (named in messages).
+pub const LIMIT_SETTING: &str = fa::MEMORY_SETTING;
 
 impl Default for Options {
     fn default() -> Self {
@@ -66,14 +75,16 @@ impl Default for Options {
 }
 
 impl Options {
-    pub fn parse(json: &str) -> Result<Options> {
+    /// Reads the options; `memory_limit_mb` defaults to `cap_mb` (the server's
+    /// `pg_segment.memory_limit`) and may not exceed it.
+    pub fn parse(json: &str, cap_mb: f64) -> Result<Options> {
         let mut o = Obj::parse("options", json)?;
         let d = Options::default();
         let standardize = Standardization::parse(&o.string("standardize", d.standardize.name())?)?;
         let max_iterations = o.i64("max_iterations", d.max_iterations as i64)?;
         let tolerance = o.f64("tolerance", d.tolerance)?;
         let n_init = o.i64("n_init", d.n_init as i64)?;
-        let memory_limit_mb = o.f64("memory_limit_mb", d.memory_limit_mb)?;
+        let memory_limit_mb = o.f64("memory_limit_mb", cap_mb)?;
         o.finish()?;
         if !(1..=10_000).contains(&max_iterations) {
             return Err(Error::invalid(format!("options: key \"max_iterations\" must be between 1 and 10000, got {max_iterations}")));
@@ -84,10 +95,11 @@ impl Options {
         if !(1..=100).contains(&n_init) {
             return Err(Error::invalid(format!("options: key \"n_init\" must be between 1 and 100, got {n_init}")));
         }
-        if !(memory_limit_mb > 0.0 && memory_limit_mb <= 1_048_576.0) {
+        if !(memory_limit_mb > 0.0 && memory_limit_mb <= cap_mb) {
             return Err(Error::invalid(format!(
-                "options: key \"memory_limit_mb\" must be above 0 and at most 1048576, got {memory_limit_mb}"
-            )));
+                "options: key \"memory_limit_mb\" must be above 0 and at most {LIMIT_SETTING} ({cap_mb} MB), got {memory_limit_mb}"
+            ))
+            .with_hint(format!("only a superuser may raise {LIMIT_SETTING}")));
         }
         Ok(Options { standardize, max_iterations: max_iterations as usize, tolerance, n_init: n_init as usize, memory_limit_mb })
     }
@@ -105,13 +117,22 @@ pub fn out_of_memory(what: &str, needed: f64, opts: &Options) -> Error {
             opts.memory_limit_mb,
             opts.memory_limit_bytes()
         ),
-        hint: Some("raise options.memory_limit_mb, or fit on a sample (e.g. TABLESAMPLE or WHERE hashtext(id::text) % 10 = 0)".into()),
+        hint: Some(format!("fit on a sample (e.g. TABLESAMPLE or WHERE hashtext(id::text) % 10 = 0), or raise options.memory_limit_mb up to {LIMIT_SETTING} (which only a superuser may raise)")),
     }
 }
 
-/// Bytes the fit needs beyond the points themselves: a standardized copy, labels, distances.
-pub fn working_bytes(n: usize, dims: usize) -> f64 {
-    (n * dims * 8 + n * 4 + 3 * n * 8) as f64
+/// Bytes a fit of `n` points of `dims` values with `k` clusters needs beyond the points
+/// themselves, at its peak: the standardized copy, the four per-point arrays of the seeding
+/// (the sort's index and copy, taken earlier, are smaller) and the centres of the runs.
+pub fn working_bytes(n: usize, dims: usize, k: usize) -> f64 {
+    let (n, d, k) = (n as f64, dims as f64, k as f64);
+    8.0 * n * d + 32.0 * n + 32.0 * k * d + 64.0 * d
+}
+
+/// Bytes a silhouette over `n` points needs beyond the points, with a sample of `s`.
+pub fn silhouette_bytes(n: usize, dims: usize, s: usize, k: usize) -> f64 {
+    let (n, d, s, k) = (n as f64, dims as f64, s.min(n) as f64, k as f64);
+    (8.0 * n * d + 4.0 * n).max(8.0 * n + 8.0 * s * d + 8.0 * s + 16.0 * k) + 8.0 * d
 }
 
 /// Checks one feature vector: the `what` argument's elements must be finite (log_zscore: > -1).
@@ -119,10 +140,19 @@ pub fn check_vector(xs: &[f64], what: &str) -> Result<()> {
     if xs.is_empty() {
         return Err(Error::invalid(format!("{what} must not be an empty array")));
     }
+    check_dims(xs.len(), what)?;
     for (i, x) in xs.iter().enumerate() {
         if !x.is_finite() {
             return Err(Error::invalid(format!("{what}[{}] must be a finite number, got {x}", i + 1)));
         }
+    }
+    Ok(())
+}
+
+/// Checks the length of a feature vector before anything is copied.
+pub fn check_dims(len: usize, what: &str) -> Result<()> {
+    if len > MAX_DIMS {
+        return Err(Error::invalid(format!("{what} has {len} elements, at most {MAX_DIMS} are supported")));
     }
     Ok(())
 }
@@ -195,9 +225,11 @@ impl Scaler {
     /// Fits on `points` (n × dims, row-major) and returns the standardized copy.
     pub fn fit(kind: Standardization, points: &[f64], dims: usize) -> Result<(Scaler, Vec<f64>)> {
         let n = points.len() / dims;
-        let mut t = points.to_vec();
+        let mut t = fa::copy_of(points, "kmeans: standardized features")?;
+        let mut tick = Ticker::new();
         if kind == Standardization::LogZscore {
             for (i, v) in t.iter_mut().enumerate() {
+                tick.tick(1);
                 if *v <= -1.0 {
                     return Err(Error::invalid(format!(
                         "features[{}] is {} in some row: log_zscore needs every value above -1 (it uses ln(1 + x))",
@@ -212,6 +244,7 @@ impl Scaler {
         let mut scale = vec![1.0; dims];
         if kind != Standardization::None {
             for row in t.chunks_exact(dims) {
+                tick.tick(dims as u64);
                 for j in 0..dims {
                     mean[j] += row[j];
                 }
@@ -221,6 +254,7 @@ impl Scaler {
             }
             let mut var = vec![0.0; dims];
             for row in t.chunks_exact(dims) {
+                tick.tick(dims as u64);
                 for j in 0..dims {
                     let d = row[j] - mean[j];
                     var[j] += d * d;
@@ -240,6 +274,7 @@ impl Scaler {
         let scaler = Scaler { kind, mean, scale };
         if kind != Standardization::None {
             for row in t.chunks_exact_mut(dims) {
+                tick.tick(dims as u64);
                 for j in 0..dims {
                     row[j] = scaler.z_of_t(j, row[j]);
                 }
@@ -288,8 +323,11 @@ pub fn nearest(x: &[f64], centres: &[f64], dims: usize) -> (usize, f64) {
 
 /// Sorts the rows of `points` lexicographically (total order on f64) and returns how many
 /// distinct rows there are.
-pub fn sort_points(points: &mut Vec<f64>, dims: usize) -> usize {
+pub fn sort_points(points: &mut Vec<f64>, dims: usize) -> Result<usize> {
     let n = points.len() / dims;
+    if n > u32::MAX as usize {
+        return Err(Error::limit(format!("kmeans: {n} feature vectors, at most {} are supported", u32::MAX)));
+    }
     let cmp = |a: &[f64], b: &[f64]| {
         for j in 0..dims {
             let o = a[j].total_cmp(&b[j]);
@@ -299,20 +337,23 @@ pub fn sort_points(points: &mut Vec<f64>, dims: usize) -> usize {
         }
         std::cmp::Ordering::Equal
     };
-    let mut idx: Vec<u32> = (0..n as u32).collect();
-    idx.sort_unstable_by(|&a, &b| cmp(&points[a as usize * dims..][..dims], &points[b as usize * dims..][..dims]));
-    let mut sorted = Vec::with_capacity(points.len());
+    let mut idx: Vec<u32> = fa::collect(0..n as u32, "kmeans: sort order")?;
+    cancel::sort_unstable_by(&mut idx, |&a, &b| cmp(&points[a as usize * dims..][..dims], &points[b as usize * dims..][..dims]));
+    let mut sorted = fa::vec_with_capacity(points.len(), "kmeans: sorted features")?;
     for &i in &idx {
         sorted.extend_from_slice(&points[i as usize * dims..][..dims]);
     }
+    drop(idx);
     *points = sorted;
     let mut distinct = if n > 0 { 1 } else { 0 };
+    let mut tick = Ticker::new();
     for i in 1..n {
+        tick.tick(dims as u64);
         if cmp(&points[(i - 1) * dims..][..dims], &points[i * dims..][..dims]) != std::cmp::Ordering::Equal {
             distinct += 1;
         }
     }
-    distinct
+    Ok(distinct)
 }
 
 fn rng_for(seed: i64, run: u64) -> Pcg64Mcg {
@@ -324,17 +365,20 @@ fn rng_for(seed: i64, run: u64) -> Pcg64Mcg {
 }
 
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with 2 + ln k local trials per centre).
-fn seed_centres(z: &[f64], dims: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64> {
+fn seed_centres(z: &[f64], dims: usize, k: usize, rng: &mut Pcg64Mcg) -> Result<Vec<f64>> {
     let n = z.len() / dims;
     let trials = 2 + (k as f64).ln() as usize;
-    let mut centres = Vec::with_capacity(k * dims);
+    let what = "kmeans: seeding";
+    let mut centres = fa::vec_with_capacity(k * dims, what)?;
     let first = rng.gen_range(0..n);
     centres.extend_from_slice(&z[first * dims..][..dims]);
-    let mut closest: Vec<f64> = z.chunks_exact(dims).map(|x| dist2(x, &centres[..dims])).collect();
-    let mut cum = vec![0.0; n];
-    let mut cand = vec![0.0; n];
-    let mut best = vec![0.0; n];
+    let mut closest: Vec<f64> = fa::collect(z.chunks_exact(dims).map(|x| dist2(x, &centres[..dims])), what)?;
+    let mut cum = fa::vec_filled(n, 0.0, what)?;
+    let mut cand = fa::vec_filled(n, 0.0, what)?;
+    let mut best = fa::vec_filled(n, 0.0, what)?;
+    let mut tick = Ticker::new();
     for _ in 1..k {
+        tick.tick(n as u64);
         let mut acc = 0.0;
         for i in 0..n {
             acc += closest[i];
@@ -350,6 +394,7 @@ fn seed_centres(z: &[f64], dims: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64
             let c = &z[id * dims..][..dims];
             let mut p = 0.0;
             for (i, x) in z.chunks_exact(dims).enumerate() {
+                tick.tick(dims as u64);
                 let d = dist2(x, c).min(closest[i]);
                 cand[i] = d;
                 p += d;
@@ -363,7 +408,7 @@ fn seed_centres(z: &[f64], dims: usize, k: usize, rng: &mut Pcg64Mcg) -> Vec<f64
         centres.extend_from_slice(&z[best_id * dims..][..dims]);
         std::mem::swap(&mut closest, &mut best);
     }
-    centres
+    Ok(centres)
 }
 
 /// Result of one k-means run in standardized space.
@@ -376,13 +421,17 @@ pub struct Run {
     pub converged: bool,
 }
 
-fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs: f64) -> Run {
+fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs: f64) -> Result<Run> {
     let n = z.len() / dims;
     let k = centres.len() / dims;
-    let mut labels = vec![u32::MAX; n];
-    let mut dists = vec![0.0; n];
-    let mut sums = vec![0.0; k * dims];
-    let mut counts = vec![0u64; k];
+    let what = "kmeans: iterations";
+    let mut labels = fa::vec_filled(n, u32::MAX, what)?;
+    let mut dists = fa::vec_filled(n, 0.0, what)?;
+    let mut sums = fa::vec_filled(k * dims, 0.0, what)?;
+    let mut counts = fa::vec_filled(k, 0u64, what)?;
+    // nearest() costs k × dims per point
+    let per_point = (k * dims) as u64;
+    let mut tick = Ticker::new();
     let mut iterations = 0;
     let mut converged = false;
     while iterations < opts.max_iterations {
@@ -391,6 +440,7 @@ fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs:
         counts.iter_mut().for_each(|c| *c = 0);
         let mut changed = 0usize;
         for (i, x) in z.chunks_exact(dims).enumerate() {
+            tick.tick(per_point);
             let (c, d) = nearest(x, &centres, dims);
             if labels[i] != c as u32 {
                 changed += 1;
@@ -405,6 +455,7 @@ fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs:
         // an empty cluster takes the point farthest from its centre (ties: lowest index)
         for c in 0..k {
             if counts[c] == 0 {
+                tick.tick(n as u64);
                 let (far, _) = dists.iter().enumerate().fold((0usize, -1.0), |b, (i, &d)| if d > b.1 { (i, d) } else { b });
                 let old = labels[far] as usize;
                 let x = &z[far * dims..][..dims];
@@ -437,11 +488,12 @@ fn lloyd(z: &[f64], dims: usize, mut centres: Vec<f64>, opts: &Options, tol_abs:
     let mut inertia = 0.0;
     counts.iter_mut().for_each(|c| *c = 0);
     for x in z.chunks_exact(dims) {
+        tick.tick(per_point);
         let (c, d) = nearest(x, &centres, dims);
         counts[c] += 1;
         inertia += d;
     }
-    Run { centres, sizes: counts, inertia, iterations, converged }
+    Ok(Run { centres, sizes: counts, inertia, iterations, converged })
 }
 
 /// A fitted model.
@@ -472,12 +524,16 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
     if k < 1 {
         return Err(Error::invalid(format!("k must be at least 1, got {k}")));
     }
-    let state_bytes = (points.len() * 8) as f64;
-    let work_bytes = working_bytes(n, dims);
+    if k > MAX_K {
+        return Err(Error::invalid(format!("k must be between 1 and {MAX_K}, got {k}")));
+    }
+    check_dims(dims, "features")?;
+    let state_bytes = bytes_of::<f64>(points.len()) as f64;
+    let work_bytes = working_bytes(n, dims, k as usize);
     if state_bytes + work_bytes > opts.memory_limit_bytes() {
         return Err(out_of_memory("kmeans_fit", state_bytes + work_bytes, opts));
     }
-    let distinct = sort_points(points, dims);
+    let distinct = sort_points(points, dims)?;
     if k as usize > distinct {
         return Err(Error::invalid(format!("k ({k}) is larger than the number of distinct feature vectors ({distinct})"))
             .with_hint("choose a smaller k"));
@@ -487,6 +543,7 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
     // tolerance relative to the mean variance of the standardized features
     let mut mean_var = 0.0;
     for j in 0..dims {
+        cancel::check();
         let m: f64 = z.chunks_exact(dims).map(|r| r[j]).sum::<f64>() / n as f64;
         mean_var += z.chunks_exact(dims).map(|r| (r[j] - m) * (r[j] - m)).sum::<f64>() / n as f64;
     }
@@ -494,8 +551,8 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
     let mut best: Option<Run> = None;
     for run in 0..opts.n_init {
         let mut rng = rng_for(seed, run as u64);
-        let centres = seed_centres(&z, dims, k, &mut rng);
-        let r = lloyd(&z, dims, centres, opts, tol_abs);
+        let centres = seed_centres(&z, dims, k, &mut rng)?;
+        let r = lloyd(&z, dims, centres, opts, tol_abs)?;
         if best.as_ref().map_or(true, |b| r.inertia < b.inertia) {
             best = Some(r);
         }
@@ -611,12 +668,26 @@ impl Model {
         let floats = |x: Option<&Value>, key: &str| -> Result<Vec<f64>> {
             x.and_then(Value::as_array).ok_or_else(|| bad(key))?.iter().map(|e| e.as_f64().ok_or_else(|| bad(key))).collect()
         };
-        let k = count("k")?;
-        let dims = count("dims")?;
+        // sizes are checked against the model's own arrays before anything is sized from them
+        let count = |key: &str, max: usize| -> Result<usize> {
+            let n = count(key)?;
+            if !(1..=max).contains(&n) {
+                return Err(Error::invalid(format!(
+                    "model is not a kmeans_fit model: \"{key}\" must be a whole number from 1 to {max}, got {n}"
+                )));
+            }
+            Ok(n)
+        };
+        let k = count("k", MAX_K as usize)?;
+        let dims = count("dims", MAX_DIMS)?;
         let kind = Standardization::parse(v.get("standardize").and_then(Value::as_str).ok_or_else(|| bad("standardize"))?)?;
+        let clusters = v.get("clusters").and_then(Value::as_array).ok_or_else(|| bad("clusters"))?;
+        let arrays = |key: &str| v.get(key).and_then(Value::as_array).map(Vec::len);
+        if clusters.len() != k || arrays("mean") != Some(dims) || arrays("scale") != Some(dims) {
+            return Err(bad("inconsistent k, dims, mean, scale or clusters"));
+        }
         let mean = floats(v.get("mean"), "mean")?;
         let scale = floats(v.get("scale"), "scale")?;
-        let clusters = v.get("clusters").and_then(Value::as_array).ok_or_else(|| bad("clusters"))?;
         let mut centres = Vec::with_capacity(k * dims);
         let mut sizes = Vec::with_capacity(k);
         for c in clusters {
@@ -638,6 +709,15 @@ impl Model {
         optional("iterations", &|x| whole(x).is_some())?;
         optional("points", &|x| whole(x).is_some())?;
         optional("converged", &|x| x.is_boolean())?;
+        // the fit's options are informational here (assign and silhouette use the session's
+        // limit), but a present key must still have its type
+        match v.pointer("/options/memory_limit_mb") {
+            None | Some(Value::Null) => {}
+            Some(x) if x.as_f64().is_some_and(|m| m > 0.0) => {}
+            Some(x) => {
+                return Err(Error::invalid(format!("model: key \"options.memory_limit_mb\" must be a number of megabytes above 0, got {x}")))
+            }
+        }
         Ok(Model {
             k,
             dims,
@@ -660,8 +740,9 @@ pub const MAX_SILHOUETTE_SAMPLE: i64 = 50_000;
 
 /// Mean silhouette (Rousseeuw 1987) of the model's clusters, exact over a deterministic sample of
 /// at most `sample_size` points (all when fewer), in standardized space. `points` is sorted in
-/// place; None when the sample holds fewer than two clusters.
-pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64) -> Result<Option<f64>> {
+/// place; None when the sample holds fewer than two clusters. The points and the working memory
+/// must fit in `limit.memory_limit_mb`.
+pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64, limit: &Options) -> Result<Option<f64>> {
     if !(2..=MAX_SILHOUETTE_SAMPLE).contains(&sample_size) {
         return Err(Error::invalid(format!("sample_size must be between 2 and {MAX_SILHOUETTE_SAMPLE}, got {sample_size}")));
     }
@@ -670,9 +751,14 @@ pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64) -> Res
     if n == 0 {
         return Ok(None);
     }
-    sort_points(points, d);
+    let need = bytes_of::<f64>(points.len()) as f64 + silhouette_bytes(n, d, sample_size as usize, model.k);
+    if need > limit.memory_limit_bytes() {
+        return Err(out_of_memory("kmeans_silhouette", need, limit));
+    }
+    sort_points(points, d)?;
     let s = (sample_size as usize).min(n);
-    let mut idx: Vec<usize> = (0..n).collect();
+    let what = "kmeans_silhouette";
+    let mut idx: Vec<usize> = fa::collect(0..n, what)?;
     if s < n {
         let mut rng = rng_for(model.seed, 0x5111_0E77E);
         for i in 0..s {
@@ -682,9 +768,11 @@ pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64) -> Res
         idx.truncate(s);
         idx.sort_unstable();
     }
-    let mut z = vec![0.0; s * d];
-    let mut labels = vec![0usize; s];
+    let mut z = fa::vec_filled(s * d, 0.0, what)?;
+    let mut labels = fa::vec_filled(s, 0usize, what)?;
+    let mut tick = Ticker::new();
     for (r, &i) in idx.iter().enumerate() {
+        tick.tick((d * model.k) as u64);
         let x = &points[i * d..][..d];
         labels[r] = model.assign(x)? - 1;
         let (zr, _) = z.split_at_mut((r + 1) * d);
@@ -701,6 +789,8 @@ pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64) -> Res
     let mut total = 0.0;
     let mut sums = vec![0.0; k];
     for i in 0..s {
+        // all pairs: s × d per point
+        tick.tick((s * d) as u64);
         sums.iter_mut().for_each(|x| *x = 0.0);
         let zi = &z[i * d..][..d];
         for j in 0..s {
@@ -821,7 +911,7 @@ mod tests {
                 assert_eq!(back.assign(x).unwrap(), m.assign(x).unwrap());
             }
             assert!(m.inertia.is_finite() && m.scaler.scale.iter().all(|s| s.is_finite() && *s > 0.0));
-            assert!(silhouette(&back, &mut p, 100).unwrap().is_some(), "{kind:?}: {:?} {:?} {:?}", m.sizes, m.centres, m.scaler);
+            assert!(silhouette(&back, &mut p, 100, &Options::default()).unwrap().is_some(), "{kind:?}: {:?} {:?} {:?}", m.sizes, m.centres, m.scaler);
         }
         // the same features unstandardized: their squared distances overflow, refused with 22003
         let e = fit(&mut pts.clone(), 3, 3, 1, &opts_none()).unwrap_err();
@@ -836,13 +926,21 @@ mod tests {
 
     #[test]
     fn options_are_strict() {
-        assert_eq!(Options::parse("{}").unwrap(), Options::default());
-        let o = Options::parse(r#"{"standardize": "log_zscore", "max_iterations": 5, "tolerance": 0, "n_init": 3}"#).unwrap();
+        let parse = |j: &str| Options::parse(j, DEFAULT_MEMORY_LIMIT_MB);
+        assert_eq!(parse("{}").unwrap(), Options::default());
+        let o = parse(r#"{"standardize": "log_zscore", "max_iterations": 5, "tolerance": 0, "n_init": 3}"#).unwrap();
         assert_eq!((o.standardize, o.max_iterations, o.tolerance, o.n_init), (Standardization::LogZscore, 5, 0.0, 3));
-        assert!(Options::parse(r#"{"standardize": "minmax"}"#).unwrap_err().message.contains("standardize"));
-        assert!(Options::parse(r#"{"max_iterations": 0}"#).unwrap_err().message.contains("max_iterations"));
-        assert!(Options::parse(r#"{"iterations": 5}"#).unwrap_err().message.contains("unknown key"));
-        assert!(Options::parse(r#"{"memory_limit_mb": -1}"#).unwrap_err().message.contains("memory_limit_mb"));
+        assert!(parse(r#"{"standardize": "minmax"}"#).unwrap_err().message.contains("standardize"));
+        assert!(parse(r#"{"max_iterations": 0}"#).unwrap_err().message.contains("max_iterations"));
+        assert!(parse(r#"{"iterations": 5}"#).unwrap_err().message.contains("unknown key"));
+        assert!(parse(r#"{"memory_limit_mb": -1}"#).unwrap_err().message.contains("memory_limit_mb"));
+        // the server's limit is the default and the ceiling: options cannot raise it
+        assert_eq!(Options::parse("{}", 64.0).unwrap().memory_limit_mb, 64.0);
+        assert_eq!(Options::parse(r#"{"memory_limit_mb": 16}"#, 64.0).unwrap().memory_limit_mb, 16.0);
+        let e = Options::parse(r#"{"memory_limit_mb": 65}"#, 64.0).unwrap_err();
+        assert_eq!(e.code, ErrCode::InvalidParameter);
+        assert!(e.message.contains("at most pg_segment.memory_limit (64 MB), got 65"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("only a superuser"));
     }
 
     #[test]
@@ -920,19 +1018,74 @@ mod tests {
     fn silhouette_is_exact_on_small_inputs_and_sampled_on_large() {
         let mut p = blobs(20, 11);
         let m = fit(&mut p.clone(), 2, 3, 5, &opts_none()).unwrap();
-        let s = silhouette(&m, &mut p, 1000).unwrap().unwrap();
+        let lim = Options::default();
+        let s = silhouette(&m, &mut p, 1000, &lim).unwrap().unwrap();
         let z: Vec<(f64, f64)> = p.chunks_exact(2).map(|x| (x[0], x[1])).collect();
         let labels: Vec<usize> = p.chunks_exact(2).map(|x| m.assign(x).unwrap() - 1).collect();
         assert!((s - silhouette_naive(&z, &labels)).abs() < 1e-12);
         assert!(s > 0.9, "{s}");
         // sampled: deterministic, close to the full value
         let mut big = blobs(2000, 12);
-        let a = silhouette(&m, &mut big.clone(), 500).unwrap().unwrap();
-        let b = silhouette(&m, &mut big, 500).unwrap().unwrap();
+        let a = silhouette(&m, &mut big.clone(), 500, &lim).unwrap().unwrap();
+        let b = silhouette(&m, &mut big, 500, &lim).unwrap().unwrap();
         assert_eq!(a, b);
         assert!(a > 0.9);
         let one = fit(&mut vec![1.0, 2.0, 3.0], 1, 1, 1, &opts_none()).unwrap();
-        assert_eq!(silhouette(&one, &mut vec![1.0, 2.0, 3.0], 10).unwrap(), None);
-        assert!(silhouette(&one, &mut vec![1.0], 1).is_err());
+        assert_eq!(silhouette(&one, &mut vec![1.0, 2.0, 3.0], 10, &lim).unwrap(), None);
+        assert!(silhouette(&one, &mut vec![1.0], 1, &lim).is_err());
+        let tiny = Options { memory_limit_mb: 0.001, ..Options::default() };
+        assert_eq!(silhouette(&m, &mut blobs(200, 1), 100, &tiny).unwrap_err().code, ErrCode::OutOfMemory);
+    }
+
+    /// A hand-made model sizes nothing from its own "k" and "dims": they are checked against
+    /// its arrays first (a model claiming 10^12 clusters used to abort the server).
+    #[test]
+    fn hand_made_models_are_checked_before_anything_is_sized() {
+        let m = fit(&mut blobs(30, 3), 2, 3, 5, &Options::default()).unwrap();
+        let good = m.to_json();
+        for (key, value, needle) in [
+            ("k", json!(1e12), "\"k\" must be a whole number from 1 to 1000"),
+            ("dims", json!(4_000_000_000u64), "\"dims\" must be a whole number from 1 to 1000"),
+            ("k", json!(2.5), "\"k\" must be a whole number"),
+            ("k", json!(-3), "\"k\" must be a whole number"),
+            ("k", json!(4), "inconsistent"),
+            ("dims", json!(3), "inconsistent"),
+            ("mean", json!([0.0]), "inconsistent"),
+        ] {
+            let mut v = good.clone();
+            v[key] = value;
+            let e = Model::from_json(&v.to_string()).unwrap_err();
+            assert_eq!(e.code, ErrCode::InvalidParameter, "{key}");
+            assert!(e.message.contains(needle), "{key}: {}", e.message);
+        }
+        // a whole number written as a float is still a count
+        let mut v = good.clone();
+        v["k"] = json!(3.0);
+        assert_eq!(Model::from_json(&v.to_string()).unwrap().k, 3);
+        // feature vectors longer than MAX_DIMS are refused before they are copied
+        assert!(check_dims(MAX_DIMS + 1, "features").unwrap_err().message.contains("at most 1000"));
+        assert!(fit(&mut vec![0.0; 2002], 1001, 1, 1, &Options::default()).is_err());
+    }
+
+    /// Every long loop of the fit and of the silhouette reaches a cancellation point: a cancel
+    /// stops it (the unwind drops everything the call owned), and without a cancel the checks
+    /// come at a steady rate, not once at the end.
+    #[test]
+    fn fit_and_silhouette_stop_on_cancel() {
+        use crate::core::cancel::testing::{cancel_after, count_checks};
+        let p = blobs(3000, 21);
+        let heavy = Options { max_iterations: 50, tolerance: 0.0, ..opts_none() };
+        let (m, checks) = count_checks(|| fit(&mut p.clone(), 2, 40, 1, &heavy).unwrap());
+        assert!(checks >= 3, "{checks} checks in a fit of 9000 points and 40 clusters");
+        for after in [0, 1, checks / 2] {
+            let (r, _) = cancel_after(after, || fit(&mut p.clone(), 2, 40, 1, &heavy));
+            assert!(r.is_err(), "cancel at check {after} was ignored");
+        }
+        let lim = Options::default();
+        let (_, checks) = count_checks(|| silhouette(&m, &mut p.clone(), 9000, &lim).unwrap());
+        assert!(checks >= 100, "{checks} checks in a silhouette of 9000 points");
+        assert!(cancel_after(5, || silhouette(&m, &mut p.clone(), 9000, &lim)).0.is_err());
+        // after a cancel the same inputs fit exactly as before
+        assert_eq!(fit(&mut p.clone(), 2, 40, 1, &heavy).unwrap(), m);
     }
 }

@@ -2,8 +2,10 @@
 //! The SQL layer (`crate::sql`) converts PostgreSQL values, calls these functions and turns
 //! [`Error`] into `ereport(ERROR)` with the SQLSTATE given by [`ErrCode`].
 
+pub mod cancel;
 pub mod clv;
 pub mod config;
+pub mod fallible;
 pub mod generator;
 pub mod idtable;
 pub mod kmeans;

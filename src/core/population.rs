@@ -9,7 +9,9 @@
 //! PostgreSQL's hash aggregation. Its memory is bounded by a limit the caller gives; exceeding
 //! it is an [`Error`] with SQLSTATE 53200, never an out-of-memory kill.
 
+use super::cancel::{self, Ticker};
 use super::config::{Label, Lang, Obj};
+use super::fallible as fa;
 use super::idtable::IdTable;
 use super::labels::{Cadence, Lifecycle, RuleSet, Tiers};
 use super::numeric::{total_error, SCALE};
@@ -170,20 +172,24 @@ impl State {
         self.peak.max(self.bytes())
     }
 
-    /// Checks that holding `extra` more bytes stays within the limit, and records the peak.
+    /// Checks that holding `extra` more bytes, plus what the final step will need for the
+    /// customers and days held so far, stays within the limit (so that an input too large fails
+    /// while it is read, not after), and records the peak of the state.
     fn check(&mut self, extra: usize) -> Result<()> {
         let want = self.bytes() + extra;
-        if want > self.limit {
-            return Err(Error::out_of_memory(format!(
-                "population: {} customers and {} purchase days need more than the memory limit of {} MB",
-                self.map.len(),
-                self.days.len(),
-                self.limit >> 20
-            ))
-            .with_hint("Raise pg_segment.population_memory_limit (e.g. SET pg_segment.population_memory_limit = '4GB'), or segment fewer customers per call."));
+        if want.saturating_add(finish_bytes(self.map.len(), self.days.len())) > self.limit {
+            return Err(self.over_limit(self.map.len(), self.days.len()));
         }
         self.peak = self.peak.max(want);
         Ok(())
+    }
+
+    fn over_limit(&self, customers: usize, days: usize) -> Error {
+        Error::out_of_memory(format!(
+            "population: {customers} customers and {days} purchase days need more than the memory limit of {} MB",
+            self.limit >> 20
+        ))
+        .with_hint("Segment fewer customers per call (e.g. one call per region or customer_id range); only a superuser may raise pg_segment.population_memory_limit.")
     }
 
     /// The entry of customer `id`, created empty on first sight. The table grows ahead of
@@ -194,13 +200,13 @@ impl State {
         if self.map.full() && !self.map.contains(id) {
             // while the table grows, the old and the new slot arrays coexist
             self.check(IdMap::bytes_for(self.map.len() + 1))?;
-            self.map.reserve(self.map.len() + 1);
+            self.map.try_reserve(self.map.len() + 1)?;
         }
         let seq = self.map.len();
         if seq >= u32::MAX as usize {
             return Err(Error::out_of_range("population: more than 4 billion customers"));
         }
-        Ok(self.map.get_or_insert(id, || Entry::new(seq as u32)))
+        self.map.get_or_insert(id, || Entry::new(seq as u32))
     }
 
     #[inline]
@@ -211,7 +217,7 @@ impl State {
             }
             let new_cap = (self.days.capacity() * 2).max(4096);
             self.check(new_cap * 8)?;
-            self.days.reserve_exact(new_cap - self.days.len());
+            fa::reserve_total(&mut self.days, new_cap, "population: purchase days")?;
         }
         self.days.push((day as i32, seq));
         Ok(())
@@ -283,8 +289,10 @@ impl State {
         }
         self.rows += other.rows;
         // other's seq -> our seq
-        let mut remap = vec![0u32; other.map.len()];
+        let mut remap = fa::vec_filled(other.map.len(), 0u32, "population: combine")?;
+        let mut tick = Ticker::new();
         for (id, o) in other.map.iter() {
+            tick.tick(4);
             let e = self.entry(id)?;
             e.first = e.first.min(o.first);
             e.last = e.last.max(o.last);
@@ -303,7 +311,7 @@ impl State {
         let need = self.days.len() + other.days.len();
         if need > self.days.capacity() {
             self.check((need - self.days.capacity()) * 8)?;
-            self.days.reserve_exact(need - self.days.len());
+            fa::reserve_total(&mut self.days, need, "population: purchase days")?;
         }
         self.days.extend(other.days.iter().map(|&(d, s)| (d, remap[s as usize])));
         Ok(())
@@ -346,7 +354,9 @@ impl State {
         debug_assert_eq!(w.pos, w.out.len());
     }
 
-    pub fn deserialize(bytes: &[u8]) -> Result<State> {
+    /// Reads a partial state; `limit` is the reader's own memory limit (the one recorded by the
+    /// writer is not trusted).
+    pub fn deserialize(bytes: &[u8], limit: usize) -> Result<State> {
         let mut r = Reader { b: bytes, pos: 0 };
         if r.u32()? != MAGIC {
             return Err(Error::binary("population partial state: bad magic number"));
@@ -355,7 +365,7 @@ impl State {
         let wf = r.i64()?;
         let as_of_day = r.i64()?;
         let rows = r.u64()?;
-        let limit = r.u64()? as usize;
+        let _writer_limit = r.u64()?;
         let olen = r.u32()? as usize;
         let options_json =
             String::from_utf8(r.take(olen)?.to_vec()).map_err(|_| Error::binary("population partial state: options are not UTF-8"))?;
@@ -367,10 +377,14 @@ impl State {
         let mut st = State::new(as_of, as_of_day, None, options_json, limit);
         st.window_first_day = (wf != i64::MIN).then_some(wf);
         st.rows = rows;
-        st.check(IdMap::bytes_for(n) + nd * 8)?;
-        st.map.reserve(n);
-        st.days.reserve_exact(nd);
-        let mut seen = vec![false; n];
+        // counts were checked against the bytes present; memory against the limit
+        let need = IdMap::bytes_for(n).saturating_add(nd.saturating_mul(8)).saturating_add(n).saturating_add(finish_bytes(n, nd));
+        if need > limit {
+            return Err(st.over_limit(n, nd));
+        }
+        st.map.try_reserve(n)?;
+        fa::reserve_exact(&mut st.days, nd, "population partial state")?;
+        let mut seen = fa::vec_filled(n, false, "population partial state")?;
         for _ in 0..n {
             let id = r.i64()?;
             let mut e = Entry::new(0);
@@ -393,7 +407,7 @@ impl State {
             st.map.get_or_insert(id, || {
                 fresh = true;
                 e
-            });
+            })?;
             if !fresh {
                 return Err(Error::binary("population partial state: duplicate customer"));
             }
@@ -410,34 +424,50 @@ impl State {
     }
 
     /// Segments every customer. `day_of` gives the local day of an instant (in the same zone
-    /// as the days given to [`State::add`]).
+    /// as the days given to [`State::add`]). Its working memory ([`finish_bytes`]) counts
+    /// against the limit too, and every loop is a cancellation point.
     pub fn finish(&mut self, opts: &Options, day_of: &mut dyn FnMut(i64) -> i64) -> Result<Output> {
         self.flush()?;
         let n = self.map.len();
+        if self.bytes().saturating_add(finish_bytes(n, self.days.len())) > self.limit {
+            return Err(self.over_limit(n, self.days.len()));
+        }
+        let what = "population: final step";
+        let mut tick = Ticker::new();
         // customers in id order (the output does not depend on the plan): each customer's rank,
         // then entries and purchase days laid out by rank, so that everything below reads
         // memory in order instead of jumping around the hash table
-        let mut ids: Vec<(i64, u32)> = self.map.iter().map(|(id, e)| (id, e.seq)).collect();
-        ids.sort_unstable_by_key(|p| p.0);
-        let mut rank_of_seq = vec![0u32; n];
+        let mut ids: Vec<(i64, u32)> = fa::vec_with_capacity(n, what)?;
+        for (id, e) in self.map.iter() {
+            tick.tick(2);
+            ids.push((id, e.seq));
+        }
+        cancel::sort_unstable_by(&mut ids, |a, b| a.0.cmp(&b.0));
+        let mut rank_of_seq = fa::vec_filled(n, 0u32, what)?;
         for (rank, &(_, seq)) in ids.iter().enumerate() {
+            tick.tick(1);
             rank_of_seq[seq as usize] = rank as u32;
         }
-        let mut ranked: Vec<Entry> = vec![Entry::new(0); n];
+        let mut ranked: Vec<Entry> = fa::vec_filled(n, Entry::new(0), what)?;
         for (_, e) in self.map.iter() {
+            tick.tick(2);
             ranked[rank_of_seq[e.seq as usize] as usize] = *e;
         }
-        let order: Vec<(i64, &Entry)> = ids.iter().map(|p| p.0).zip(ranked.iter()).collect();
         // purchase days grouped by rank (a counting sort: sequential reads, scattered writes;
         // 32-bit offsets keep the scattered structures small enough for the cache)
-        let mut start = vec![0u32; n + 1];
+        let mut start = fa::vec_filled(n + 1, 0u32, what)?;
         for (rank, e) in ranked.iter().enumerate() {
             start[rank + 1] = start[rank] + e.orders;
         }
-        let mut fill = start.clone();
-        let mut flat = vec![0i32; self.days.len()];
-        let ranks: Vec<u32> = self.days.iter().map(|&(_, s)| rank_of_seq[s as usize]).collect();
+        let mut fill = fa::copy_of(&start, what)?;
+        let mut flat = fa::vec_filled(self.days.len(), 0i32, what)?;
+        let mut ranks: Vec<u32> = fa::vec_with_capacity(self.days.len(), what)?;
+        for &(_, s) in &self.days {
+            tick.tick(1);
+            ranks.push(rank_of_seq[s as usize]);
+        }
         for (&(d, _), &r) in self.days.iter().zip(&ranks) {
+            tick.tick(1);
             let at = &mut fill[r as usize];
             flat[*at as usize] = d;
             *at += 1;
@@ -447,9 +477,10 @@ impl State {
         drop(rank_of_seq);
         let windowed = self.window_first_day.is_some();
         // R, F, M inputs of the customers with an order by as_of
-        let mut rows: Vec<OutRow> = Vec::with_capacity(n);
-        let mut values: Vec<Rfm> = Vec::with_capacity(n);
-        for &(id, e) in &order {
+        let mut rows: Vec<OutRow> = fa::vec_with_capacity(n, what)?;
+        let mut values: Vec<Rfm> = fa::vec_with_capacity(n, what)?;
+        for (&(id, _), e) in ids.iter().zip(&ranked) {
+            tick.tick(4);
             let mut row = OutRow::from_entry(id, e, windowed);
             if e.orders > 0 {
                 row.recency = (self.as_of_day - day_of(e.last)) as i32;
@@ -459,6 +490,9 @@ impl State {
             }
             rows.push(row);
         }
+        // everything below reads the rows
+        drop(ranked);
+        drop(ids);
         // breaks: given, or quantiles of the population (exactly what rfm_breaks computes)
         let (breaks, breaks_doc) = match &opts.fixed {
             Some((b, doc)) => (Some(b.clone()), doc.clone()),
@@ -475,7 +509,7 @@ impl State {
                 });
             }
             None => {
-                let doc = quantile_breaks(&values, opts.bins, &opts.breaks, &format_instant(self.as_of));
+                let doc = quantile_breaks(&values, opts.bins, &opts.breaks, &format_instant(self.as_of))?;
                 let breaks = Breaks::from_json(&doc.to_string())?;
                 let mut doc = doc;
                 if let Some(tz) = &opts.tz {
@@ -490,8 +524,7 @@ impl State {
         let mut v = values.iter();
         let mut buf: Vec<i64> = Vec::new();
         for (k, row) in rows.iter_mut().enumerate() {
-            let e = order[k].1;
-            if e.orders > 0 {
+            if row.orders > 0 {
                 let x = v.next().expect("one value per customer with orders");
                 let s = breaks.as_ref().expect("breaks whenever a customer has an order").score(x);
                 row.segment = labels.get(opts.scheme.classify(&s), opts.lang)?;
@@ -501,6 +534,8 @@ impl State {
                 row.stage = stages[opts.lifecycle.stage_index(None, None)];
             }
             let days = &mut flat[start[k] as usize..start[k + 1] as usize];
+            // sorting a customer's days: about d log d comparisons
+            tick.tick(16 + days.len() as u64 * 8);
             days.sort_unstable();
             let mut distinct = 0;
             for i in 0..days.len() {
@@ -510,28 +545,29 @@ impl State {
                 }
             }
             buf.clear();
+            fa::reserve(&mut buf, distinct, what)?;
             buf.extend(days[..distinct].iter().map(|&d| d as i64));
             if let Some(c) = opts.cadence.classify_index(&buf) {
                 row.cadence = cadences[c];
             }
         }
+        drop(values);
+        drop(flat);
         // tier: cume_dist() over the tier value, descending, among customers with an order
-        let mut ranked: Vec<(i64, u32)> = rows
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                let s = r.score.as_ref()?;
-                let v = if opts.tier_by_total {
-                    s.total() as i64
-                } else if windowed {
-                    r.w_monetary
-                } else {
-                    r.monetary
-                };
-                Some((v, i as u32))
-            })
-            .collect();
-        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let mut ranked: Vec<(i64, u32)> = fa::vec_with_capacity(n, what)?;
+        for (i, r) in rows.iter().enumerate() {
+            tick.tick(1);
+            let Some(s) = r.score.as_ref() else { continue };
+            let v = if opts.tier_by_total {
+                s.total() as i64
+            } else if windowed {
+                r.w_monetary
+            } else {
+                r.monetary
+            };
+            ranked.push((v, i as u32));
+        }
+        cancel::sort_unstable_by(&mut ranked, |a, b| b.0.cmp(&a.0));
         let total = ranked.len();
         let mut start = 0;
         while start < total {
@@ -539,6 +575,7 @@ impl State {
             while end + 1 < total && ranked[end + 1].0 == ranked[start].0 {
                 end += 1;
             }
+            tick.tick((end + 1 - start) as u64);
             // peers share the position of the last of them, as cume_dist() does
             let share = (end + 1) as f64 / total as f64;
             let label = opts.tiers.tier(share)?;
@@ -557,6 +594,15 @@ impl State {
             state_bytes: self.peak_bytes(),
         })
     }
+}
+
+/// Bytes the final step needs beyond the state for `customers` and `days` purchase days, at its
+/// peak: while the output rows are built, the id order, the entries by rank, the day offsets and
+/// the R/F/M values coexist with them (later phases and the encoded value need less); the days
+/// by rank and their ranks take 8 bytes per day.
+pub fn finish_bytes(customers: usize, days: usize) -> usize {
+    let per_customer = std::mem::size_of::<OutRow>() + 16 + ENTRY_BYTES + 8 + std::mem::size_of::<Rfm>();
+    customers.saturating_mul(per_customer.max(ROW)).saturating_add(days.saturating_mul(8))
 }
 
 const MAGIC: u32 = 0x5053_4731; // "PSG1"
@@ -581,7 +627,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.pos + n > self.b.len() {
+        if n > self.b.len() - self.pos {
             return Err(Error::binary("population value is truncated"));
         }
         let s = &self.b[self.pos..self.pos + n];
@@ -805,6 +851,9 @@ pub struct Output {
 // [magic u32][version u8][pad 3][as_of i64][rows_read u64][state_bytes u64][n u64]
 // [info len u32][info json][labels: count u32, (len u32, bytes)*][n × ROW bytes]
 const POP_MAGIC: u32 = 0x5053_5031; // "PSP1"
+/// Largest info document a reader accepts: the JSON a writer can put there (a breaks document
+/// from the options, themselves at most MAX_JSON_TEXT) and a little framing.
+const MAX_INFO: usize = fa::MAX_JSON_TEXT + 64;
 pub const POPULATION_VERSION: u8 = 1;
 const ROW: usize = 8 * 6 + 4 * 4 + 4 * 2 + 4 + 4 * 2 + 8; // = 92
 
@@ -891,9 +940,18 @@ impl<'a> PopulationView<'a> {
         let state_bytes = r.u64()?;
         let len = r.u64()? as usize;
         let ilen = r.u32()? as usize;
+        // the accessors parse the info: a (hand-made) value cannot make them parse more than a
+        // writer ever writes (a breaks document of a few hundred bytes)
+        if ilen > MAX_INFO {
+            return Err(Error::binary("rfm_population: the info document is larger than pg_segment writes"));
+        }
         let info = std::str::from_utf8(r.take(ilen)?).map_err(|_| Error::binary("rfm_population: info is not UTF-8"))?;
         let nl = r.u32()? as usize;
-        let mut labels = Vec::with_capacity(nl.min(1 << 16));
+        // every label takes at least its 4-byte length: the count is bounded by the bytes left
+        if nl > (bytes.len() - r.pos) / 4 {
+            return Err(Error::binary("rfm_population value is truncated"));
+        }
+        let mut labels = fa::vec_with_capacity(nl, "rfm_population")?;
         for _ in 0..nl {
             let l = r.u32()? as usize;
             labels.push(std::str::from_utf8(r.take(l)?).map_err(|_| Error::binary("rfm_population: label is not UTF-8"))?);
@@ -1114,7 +1172,7 @@ mod tests {
         }
         let breaks = match &opts.fixed {
             Some((b, _)) => b.clone(),
-            None => Breaks::from_json(&quantile_breaks(&values, opts.bins, &opts.breaks, "x").to_string()).unwrap(),
+            None => Breaks::from_json(&quantile_breaks(&values, opts.bins, &opts.breaks, "x").unwrap().to_string()).unwrap(),
         };
         let mut spend: Vec<i64> = per.iter().filter(|p| p.4.is_some()).map(|p| p.3.monetary as i64).collect();
         spend.sort_unstable_by(|a, b| b.cmp(a));
@@ -1129,7 +1187,7 @@ mod tests {
                 let rec = all.last_order.map(|l| day_of(AS_OF) - day_of(l));
                 let ten = all.first_order.map(|f| day_of(AS_OF) - day_of(f));
                 let stage = opts.lifecycle.stage(rec, ten).get(opts.lang).to_string();
-                let cad = opts.cadence.classify(&purchase_days(v, AS_OF, &local)).map(|l| l.get(opts.lang).to_string());
+                let cad = opts.cadence.classify(&purchase_days(v, AS_OF, &local).unwrap()).map(|l| l.get(opts.lang).to_string());
                 (*c, score, seg, tier, stage, cad, all.monetary as i64, all.future_orders)
             })
             .collect()
@@ -1186,7 +1244,7 @@ mod tests {
             st.flush().unwrap();
             let mut b = vec![0u8; st.serialized_len()];
             st.serialize_into(&mut b);
-            let back = State::deserialize(&b).unwrap();
+            let back = State::deserialize(&b, usize::MAX).unwrap();
             match merged.as_mut() {
                 None => merged = Some(back),
                 Some(m) => m.merge(&back).unwrap(),
@@ -1200,13 +1258,15 @@ mod tests {
         st.flush().unwrap();
         let mut b = vec![0u8; st.serialized_len()];
         st.serialize_into(&mut b);
-        assert!(State::deserialize(&b[..b.len() - 3]).is_err());
-        assert!(State::deserialize(&b[..10]).is_err());
+        assert!(State::deserialize(&b[..b.len() - 3], usize::MAX).is_err());
+        assert!(State::deserialize(&b[..10], usize::MAX).is_err());
+        // the reader's limit applies, not the one the writer recorded
+        assert_eq!(State::deserialize(&b, 1 << 10).err().unwrap().code, crate::core::ErrCode::OutOfMemory);
         // two records for one customer: rejected, not merged into one entry
         let hdr = 4 + 8 * 5 + 4 + json.len() + 16;
         let first_id: [u8; 8] = b[hdr..hdr + 8].try_into().unwrap();
         b[hdr + 8 + ENTRY_BYTES..hdr + 16 + ENTRY_BYTES].copy_from_slice(&first_id);
-        let e = State::deserialize(&b).err().expect("a duplicate customer must be rejected");
+        let e = State::deserialize(&b, usize::MAX).err().expect("a duplicate customer must be rejected");
         assert!(e.message.contains("duplicate customer"), "{}", e.message);
         let o = parse_options("{}").unwrap();
         let mut other = state(&rows, &opts, json);
@@ -1228,6 +1288,28 @@ mod tests {
         assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
         assert!(e.message.contains("memory limit of 1 MB") && e.hint.unwrap().contains("pg_segment.population_memory_limit"));
         assert!(st.bytes() <= 1 << 20);
+    }
+
+    /// The final step's working memory counts against the limit, and the final step stops on
+    /// cancel (leaving the state as it was: the same state finishes afterwards).
+    #[test]
+    fn final_step_is_bounded_and_cancellable() {
+        use crate::core::cancel::testing::{cancel_after, count_checks};
+        let opts = parse_options("{}").unwrap();
+        let rows = rows(5, 60_000);
+        let mut st = state(&rows, &opts, "{}");
+        st.flush().unwrap();
+        let want = st.finish(&opts, &mut |t| day_of(t)).unwrap();
+        st.limit = st.bytes() + finish_bytes(st.customers(), st.days.len()) - 1;
+        let e = st.finish(&opts, &mut |t| day_of(t)).err().expect("the final step must count against the limit");
+        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        st.limit = usize::MAX;
+        let (_, checks) = count_checks(|| st.finish(&opts, &mut |t| day_of(t)).unwrap());
+        assert!(checks >= 2, "{checks} interrupt checks in the final step of 60,000 customers");
+        for after in [0, checks - 1] {
+            assert!(cancel_after(after, || st.finish(&opts, &mut |t| day_of(t))).0.is_err(), "cancel at check {after} ignored");
+        }
+        assert_eq!(st.finish(&opts, &mut |t| day_of(t)).unwrap().rows, want.rows);
     }
 
     #[test]

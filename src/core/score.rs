@@ -18,7 +18,9 @@
 //! Scores run from 1 (worst) to bins (best). Recency is better when lower, so its score is
 //! reversed. Equal values always get equal scores.
 
+use super::cancel::Ticker;
 use super::config::Obj;
+use super::fallible as fa;
 use super::{Error, Result};
 use serde_json::{json, Value};
 
@@ -310,10 +312,14 @@ fn exact_mean(d: &[f64]) -> f64 {
 }
 
 /// Builds a quantile breaks document from the population's values (one `Rfm` per customer).
-pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Value {
+/// Its working memory (24 bytes per value) is allocated fallibly.
+pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Result<Value> {
     let n = values.len();
-    let mut dims: [Vec<f64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)];
+    let what = "rfm breaks";
+    let mut dims: [Vec<f64>; 3] = [fa::vec_with_capacity(n, what)?, fa::vec_with_capacity(n, what)?, fa::vec_with_capacity(n, what)?];
+    let mut tick = Ticker::new();
     for v in values.iter() {
+        tick.tick(3);
         dims[0].push(v.recency);
         dims[1].push(v.frequency);
         dims[2].push(v.monetary);
@@ -324,6 +330,7 @@ pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_te
     let mut means = [0.0; 3];
     let mut medians = [0.0; 3];
     for (i, d) in dims.iter_mut().enumerate() {
+        super::cancel::check();
         // only the order statistics the quantiles read are put in place; `quantile` reads no other
         select_ranks(d, &ranks, 0);
         breaks.push(qs[..qs.len() - 1].iter().map(|&q| round6(quantile(d, q))).collect());
@@ -335,13 +342,13 @@ pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_te
         Center::Median => medians,
     };
     let triple = |t: [f64; 3]| json!({"recency": t[0], "frequency": t[1], "monetary": t[2]});
-    json!({
+    Ok(json!({
         "version": BREAKS_VERSION, "method": "quantile", "bins": bins, "as_of": as_of_text,
         "window_days": opts.window_days, "customers": n,
         "recency": breaks[0], "frequency": breaks[1], "monetary": breaks[2],
         "center": {"basis": if opts.center == Center::Mean { "mean" } else { "median" }, "recency": center[0], "frequency": center[1], "monetary": center[2]},
         "mean": triple(means), "median": triple(medians),
-    })
+    }))
 }
 
 /// Breakpoints are stored with 6 decimals so that the jsonb text is stable and readable.
@@ -377,7 +384,7 @@ mod tests {
                 let mut pop: Vec<Rfm> =
                     (0..n).map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0)).collect();
                 let opts = BreaksOptions { center: Center::Mean, window_days: None };
-                let doc = quantile_breaks(&pop, bins, &opts, "x");
+                let doc = quantile_breaks(&pop, bins, &opts, "x").unwrap();
                 for (k, dim) in ["recency", "frequency", "monetary"].iter().enumerate() {
                     let mut sorted: Vec<f64> = pop.iter().map(|v| [v.recency, v.frequency, v.monetary][k]).collect();
                     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -390,7 +397,7 @@ mod tests {
                 }
                 pop.reverse();
                 pop.rotate_left(n / 3);
-                assert_eq!(quantile_breaks(&pop, bins, &opts, "x"), doc, "order-dependent, n={n}");
+                assert_eq!(quantile_breaks(&pop, bins, &opts, "x").unwrap(), doc, "order-dependent, n={n}");
             }
         }
     }
@@ -398,7 +405,7 @@ mod tests {
     #[test]
     fn quantile_scores_ties_equal_and_monotone() {
         let pop: Vec<Rfm> = (0..100).map(|i| rfm(i as f64, if i < 60 { 1.0 } else { (i - 58) as f64 }, i as f64 * 10.0)).collect();
-        let doc = quantile_breaks(&pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x");
+        let doc = quantile_breaks(&pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x").unwrap();
         let b = Breaks::from_json(&doc.to_string()).unwrap();
         // all one-time buyers share the lowest frequency score
         let s1 = b.score(&rfm(5.0, 1.0, 10.0));

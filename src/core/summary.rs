@@ -128,7 +128,7 @@ impl Summary {
     }
 
     pub fn from_events(mut events: Vec<Event>) -> Self {
-        events.sort_unstable();
+        super::cancel::sort_unstable_by(&mut events, |a, b| a.cmp(b));
         Summary { events, sorted: true }
     }
 
@@ -153,7 +153,7 @@ impl Summary {
 
     pub fn sort(&mut self) {
         if !self.sorted {
-            self.events.sort_unstable();
+            super::cancel::sort_unstable_by(&mut self.events, |a, b| a.cmp(b));
             self.sorted = true;
         }
     }
@@ -184,7 +184,7 @@ impl Summary {
     /// Reads the binary layout, checking version and length.
     pub fn decode(bytes: &[u8]) -> Result<Summary> {
         let view = SummaryView::new(bytes)?;
-        let events: Vec<Event> = view.iter().collect();
+        let events: Vec<Event> = super::fallible::collect(view.iter(), "rfm_summary")?;
         let sorted = events.windows(2).all(|w| w[0] <= w[1]);
         Ok(Summary { events, sorted })
     }
@@ -193,15 +193,8 @@ impl Summary {
     /// `v1:2024-01-05T10:00:00Z 199.00|2024-02-01T08:30:00Z -20.00`.
     pub fn to_text(&mut self) -> String {
         self.sort();
-        let mut s = format!("v{SUMMARY_VERSION}:");
-        for (i, e) in self.events.iter().enumerate() {
-            if i > 0 {
-                s.push('|');
-            }
-            s.push_str(&format_instant(e.at));
-            s.push(' ');
-            s.push_str(&format_micro(e.amount as i128));
-        }
+        let mut s = String::new();
+        write_text(self.events.iter().copied(), &mut |piece| s.push_str(piece));
         s
     }
 
@@ -246,7 +239,7 @@ impl Summary {
                         return Err(Error::out_of_range(format!("rfm_summary: event {} has an amount beyond ±10^14: {amount}", i + 1)))
                     }
                 };
-                events.push(Event { at, amount });
+                super::fallible::push(&mut events, Event { at, amount }, "rfm_summary input")?;
             }
         }
         check_events(&events, false)?;
@@ -261,6 +254,20 @@ pub fn check_binary(bytes: &[u8]) -> Result<()> {
         return Err(Error::binary("rfm_summary value is corrupt: flags and reserved bytes must be zero"));
     }
     check_event_seq(view.len(), view.iter(), true)
+}
+
+/// Writes the text form of sorted `events` piece by piece (so that a caller can write it
+/// straight into PostgreSQL memory).
+pub fn write_text(events: impl Iterator<Item = Event>, out: &mut dyn FnMut(&str)) {
+    out(&format!("v{SUMMARY_VERSION}:"));
+    for (i, e) in events.enumerate() {
+        if i > 0 {
+            out("|");
+        }
+        out(&format_instant(e.at));
+        out(" ");
+        out(&format_micro(e.amount as i128));
+    }
 }
 
 /// Size of the binary layout for `n` events.
@@ -331,8 +338,13 @@ impl<'a> SummaryView<'a> {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event> + '_ {
         (0..self.n).map(move |i| self.get(i))
+    }
+
+    /// Whether the events are in (instant, amount) order, as every stored summary is.
+    pub fn is_sorted(&self) -> bool {
+        (1..self.n).all(|i| self.get(i - 1) <= self.get(i))
     }
 
     /// Number of events at or before `as_of` (events are sorted).
@@ -508,8 +520,9 @@ pub fn btyd(view: &SummaryView, as_of: i64, unit: Unit, local: &dyn Fn(i64) -> i
     })
 }
 
-/// Distinct local purchase days at or before `as_of`, ascending.
-pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64) -> Vec<i64> {
+/// Distinct local purchase days at or before `as_of`, ascending (grown fallibly: a stored
+/// summary may hold tens of millions of orders).
+pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64) -> Result<Vec<i64>> {
     let cut = view.cut(Some(as_of));
     let mut days: Vec<i64> = Vec::new();
     for i in 0..cut {
@@ -519,10 +532,10 @@ pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64)
         }
         let d = day_of(local(e.at));
         if days.last() != Some(&d) {
-            days.push(d);
+            super::fallible::push(&mut days, d, "purchase days")?;
         }
     }
-    days
+    Ok(days)
 }
 
 #[cfg(test)]

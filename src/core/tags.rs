@@ -2,7 +2,9 @@
 //! category-focused, weekly or monthly buyer; high-end as a second step against a population
 //! threshold. Codes are stable; labels in 中文 and English.
 
+use super::cancel;
 use super::config::{Lang, Obj};
+use super::fallible::{self as fa, Limit};
 use super::Result;
 
 pub const USECS_PER_DAY: i64 = 86_400_000_000;
@@ -98,7 +100,9 @@ impl Rules {
     }
 }
 
-/// What the aggregate accumulates for one customer (additive, so partial states merge).
+/// What the aggregate accumulates for one customer (additive, so partial states merge). It
+/// grows with rows (8 bytes per order, one entry per category): [`Evidence::bytes`] is checked
+/// against a limit whenever it grows, and the growth is fallible.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evidence {
     pub orders: i64,
@@ -112,10 +116,52 @@ pub struct Evidence {
     pub spend: i128,
     /// order instants (µs), unsorted
     pub instants: Vec<i64>,
+    /// bytes of the category names
+    pub category_bytes: usize,
 }
 
 impl Evidence {
-    /// One order row: amount in 10^-4 units (refund rows never reach here).
+    /// Bytes held (the final step's sorted copy of the instants comes on top, see
+    /// [`Evidence::check`]).
+    pub fn bytes(&self) -> usize {
+        fa::bytes_of::<i64>(self.instants.capacity())
+            .saturating_add(fa::bytes_of::<(String, i128)>(self.categories.capacity()))
+            .saturating_add(self.category_bytes)
+    }
+
+    /// Checks that `extra` more bytes, plus the final step's copy of the instants, fit in `limit`.
+    fn check(&self, extra: usize, limit: Limit) -> Result<()> {
+        limit.check(self.bytes().saturating_add(extra).saturating_add(fa::bytes_of::<i64>(self.instants.len())))
+    }
+
+    fn push_instant(&mut self, at: i64, limit: Limit) -> Result<()> {
+        if self.instants.len() == self.instants.capacity() {
+            let want = (self.instants.capacity() * 2).max(8);
+            self.check(fa::bytes_of::<i64>(want - self.instants.capacity()), limit)?;
+            fa::reserve_total(&mut self.instants, want, limit.what)?;
+        }
+        self.instants.push(at);
+        Ok(())
+    }
+
+    /// Adds `amount` to the spend of category `c`.
+    pub fn add_category(&mut self, c: &str, amount: i128, limit: Limit) -> Result<()> {
+        match self.categories.iter_mut().find(|(n, _)| n == c) {
+            Some(e) => e.1 += amount,
+            None => {
+                let slot = if self.categories.len() == self.categories.capacity() { (self.categories.len() + 1) * 40 } else { 0 };
+                self.check(c.len() + slot, limit)?;
+                fa::reserve(&mut self.categories, 1, limit.what)?;
+                self.categories.push((fa::string_of(c, limit.what)?, amount));
+                self.category_bytes += c.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// One order row: amount in 10^-4 units (refund rows never reach here); memory bounded by
+    /// `limit` bytes.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         at: i64,
@@ -125,7 +171,8 @@ impl Evidence {
         category: Option<&str>,
         launched_at: Option<i64>,
         rules: &Rules,
-    ) {
+        limit: Limit,
+    ) -> Result<()> {
         self.orders += 1;
         if discount.is_some_and(|d| d >= rules.discount_threshold && d > 0.0) {
             self.discounted += 1;
@@ -141,29 +188,26 @@ impl Evidence {
             }
         }
         if let Some(c) = category {
-            match self.categories.iter_mut().find(|(n, _)| n == c) {
-                Some(e) => e.1 += amount as i128,
-                None => self.categories.push((c.to_string(), amount as i128)),
-            }
+            self.add_category(c, amount as i128, limit)?;
         }
         self.spend += amount as i128;
-        self.instants.push(at);
+        self.push_instant(at, limit)
     }
 
-    pub fn merge(&mut self, o: &Evidence) {
+    pub fn merge(&mut self, o: &Evidence, limit: Limit) -> Result<()> {
         self.orders += o.orders;
         self.discounted += o.discounted;
         self.promotion += o.promotion;
         self.with_launch += o.with_launch;
         self.new_arrival += o.new_arrival;
         for (c, s) in &o.categories {
-            match self.categories.iter_mut().find(|(n, _)| n == c) {
-                Some(e) => e.1 += *s,
-                None => self.categories.push((c.clone(), *s)),
-            }
+            self.add_category(c, *s, limit)?;
         }
         self.spend += o.spend;
-        self.instants.extend_from_slice(&o.instants);
+        if self.instants.capacity() - self.instants.len() < o.instants.len() {
+            self.check(fa::bytes_of::<i64>(o.instants.len()), limit)?;
+        }
+        fa::extend_from_slice(&mut self.instants, &o.instants, limit.what)
     }
 
     /// Top category by spend (ties: the smaller name) and its share of the spend on categorised
@@ -179,23 +223,28 @@ impl Evidence {
 
     /// Mean days between purchases: orders less than a day after the previous kept purchase are
     /// one purchase. None with fewer than `min` purchases.
-    pub fn mean_interval_days(&self, min: i64) -> Option<f64> {
-        let mut t = self.instants.clone();
-        t.sort_unstable();
-        let mut kept: Vec<i64> = Vec::new();
+    pub fn mean_interval_days(&self, min: i64) -> Result<Option<f64>> {
+        let mut t = fa::copy_of(&self.instants, "behaviour_tags")?;
+        cancel::sort_unstable_by(&mut t, |a, b| a.cmp(b));
+        // the kept purchases: the first, then each at least a day after the previous kept one
+        let (mut kept, mut first, mut last) = (0i64, 0i64, 0i64);
         for x in t {
-            if kept.last().map_or(true, |&l| x - l >= USECS_PER_DAY) {
-                kept.push(x);
+            if kept == 0 || x - last >= USECS_PER_DAY {
+                if kept == 0 {
+                    first = x;
+                }
+                last = x;
+                kept += 1;
             }
         }
-        if (kept.len() as i64) < min {
-            return None;
+        if kept < min {
+            return Ok(None);
         }
-        Some((kept[kept.len() - 1] - kept[0]) as f64 / USECS_PER_DAY as f64 / (kept.len() - 1) as f64)
+        Ok(Some((last - first) as f64 / USECS_PER_DAY as f64 / (kept - 1) as f64))
     }
 
     /// The tags, in a fixed order.
-    pub fn tags(&self, r: &Rules) -> Vec<&'static str> {
+    pub fn tags(&self, r: &Rules) -> Result<Vec<&'static str>> {
         let mut out = Vec::new();
         let n = self.orders as f64;
         let enough = self.orders >= r.min_orders;
@@ -211,12 +260,12 @@ impl Evidence {
         if enough && self.preferred_category().is_some_and(|(_, s)| s >= r.category_share) {
             out.push("category_focused");
         }
-        match self.mean_interval_days(r.interval_min_purchases) {
+        match self.mean_interval_days(r.interval_min_purchases)? {
             Some(g) if g <= r.weekly_max_days => out.push("weekly_buyer"),
             Some(g) if g <= r.monthly_max_days => out.push("monthly_buyer"),
             _ => {}
         }
-        out
+        Ok(out)
     }
 }
 
@@ -241,16 +290,20 @@ pub fn tag_label(code: &str, lang: Lang) -> Option<&'static str> {
 
 /// Second step: adds `high_end` for a promotion buyer (when `require_promotion`) whose average
 /// unit price is at least the population threshold (e.g. the 75th percentile). Tag order is kept.
-pub fn with_high_end(tags: &[String], avg_unit_price: f64, threshold: f64, require_promotion: bool) -> Vec<String> {
-    let mut out: Vec<String> = tags.iter().filter(|t| *t != "high_end").cloned().collect();
+/// Works in place on the caller's copy of the tags (the one extra slot is taken fallibly).
+pub fn with_high_end(mut tags: Vec<String>, avg_unit_price: f64, threshold: f64, require_promotion: bool) -> Result<Vec<String>> {
     let promo = tags.iter().any(|t| t == "promotion_buyer");
+    tags.retain(|t| t != "high_end");
     if avg_unit_price >= threshold && (promo || !require_promotion) {
         // after promotion_buyer / new_arrival_buyer, before category_focused: the TAGS order
-        let pos =
-            out.iter().position(|t| TAGS.iter().position(|x| x.0 == t) > TAGS.iter().position(|x| x.0 == "high_end")).unwrap_or(out.len());
-        out.insert(pos, "high_end".into());
+        let pos = tags
+            .iter()
+            .position(|t| TAGS.iter().position(|x| x.0 == t) > TAGS.iter().position(|x| x.0 == "high_end"))
+            .unwrap_or(tags.len());
+        fa::reserve(&mut tags, 1, "with_high_end")?;
+        tags.insert(pos, "high_end".into());
     }
-    out
+    Ok(tags)
 }
 
 #[cfg(test)]
@@ -263,7 +316,7 @@ mod tests {
         let r = Rules::default();
         let mut e = Evidence::default();
         for &(at, amt, d, p, c, l) in rows {
-            e.add(at, amt * 10_000, Some(d), Some(p), Some(c), l, &r);
+            e.add(at, amt * 10_000, Some(d), Some(p), Some(c), l, &r, Limit::UNLIMITED).unwrap();
         }
         e
     }
@@ -278,7 +331,7 @@ mod tests {
             (200 * DAY, 10, 0.3, false, "c", None),
             (300 * DAY, 10, 0.05, false, "d", None),
         ]);
-        assert_eq!(e.tags(&r), vec!["price_sensitive"]);
+        assert_eq!(e.tags(&r).unwrap(), vec!["price_sensitive"]);
         // 1 of 4 discounted: not
         let e = ev(&[
             (0, 10, 0.10, false, "a", None),
@@ -286,34 +339,34 @@ mod tests {
             (200 * DAY, 10, 0.09, false, "c", None),
             (300 * DAY, 10, 0.05, false, "d", None),
         ]);
-        assert!(e.tags(&r).is_empty());
+        assert!(e.tags(&r).unwrap().is_empty());
         // promotion: 2 of 3 orders
         let e = ev(&[(0, 10, 0.0, true, "a", None), (100 * DAY, 10, 0.0, true, "b", None), (200 * DAY, 10, 0.0, false, "c", None)]);
-        assert_eq!(e.tags(&r), vec!["promotion_buyer"]);
+        assert_eq!(e.tags(&r).unwrap(), vec!["promotion_buyer"]);
         // one promotion order only: below promotion_min_orders
         let e = ev(&[(0, 10, 0.0, true, "a", None)]);
-        assert!(e.tags(&r).is_empty());
+        assert!(e.tags(&r).unwrap().is_empty());
         // new arrivals: within 30 days of launch for 1 of 2 launched orders
         let e = ev(&[(40 * DAY, 10, 0.0, false, "a", Some(10 * DAY)), (200 * DAY, 10, 0.0, false, "b", Some(100 * DAY))]);
-        assert_eq!(e.tags(&r), vec!["new_arrival_buyer"]);
+        assert_eq!(e.tags(&r).unwrap(), vec!["new_arrival_buyer"]);
         let e = ev(&[(41 * DAY, 10, 0.0, false, "a", Some(10 * DAY)), (200 * DAY, 10, 0.0, false, "b", Some(100 * DAY))]);
-        assert!(e.tags(&r).is_empty());
+        assert!(e.tags(&r).unwrap().is_empty());
         // bought before the launch (pre-order) is not a new-arrival purchase
         let e = ev(&[(5 * DAY, 10, 0.0, false, "a", Some(10 * DAY))]);
-        assert!(e.tags(&r).is_empty());
+        assert!(e.tags(&r).unwrap().is_empty());
         // no launch date: no evidence
         let e = ev(&[(0, 10, 0.0, false, "a", None), (100 * DAY, 10, 0.0, false, "a", None)]);
-        assert_eq!(e.tags(&r), vec!["category_focused"]);
+        assert_eq!(e.tags(&r).unwrap(), vec!["category_focused"]);
         // interval classes (3 purchases)
         let weekly = ev(&[(0, 10, 0.0, false, "a", None), (7 * DAY, 10, 0.0, false, "b", None), (14 * DAY, 10, 0.0, false, "c", None)]);
-        assert_eq!(weekly.tags(&r), vec!["weekly_buyer"]);
+        assert_eq!(weekly.tags(&r).unwrap(), vec!["weekly_buyer"]);
         let monthly = ev(&[(0, 10, 0.0, false, "a", None), (30 * DAY, 10, 0.0, false, "b", None), (75 * DAY, 10, 0.0, false, "c", None)]);
-        assert_eq!(monthly.mean_interval_days(3), Some(37.5));
-        assert_eq!(monthly.tags(&r), vec!["monthly_buyer"]);
+        assert_eq!(monthly.mean_interval_days(3).unwrap(), Some(37.5));
+        assert_eq!(monthly.tags(&r).unwrap(), vec!["monthly_buyer"]);
         // orders within a day are one purchase
         let same_day = ev(&[(0, 10, 0.0, false, "a", None), (DAY / 2, 10, 0.0, false, "b", None), (DAY, 10, 0.0, false, "c", None)]);
-        assert_eq!(same_day.mean_interval_days(3), None);
-        assert_eq!(same_day.mean_interval_days(2), Some(1.0));
+        assert_eq!(same_day.mean_interval_days(3).unwrap(), None);
+        assert_eq!(same_day.mean_interval_days(2).unwrap(), Some(1.0));
     }
 
     #[test]
@@ -342,13 +395,35 @@ mod tests {
             .collect();
         let all = ev(&rows);
         let mut a = ev(&rows[..7]);
-        a.merge(&ev(&rows[7..]));
-        assert_eq!(a.tags(&r), all.tags(&r));
+        a.merge(&ev(&rows[7..]), Limit::UNLIMITED).unwrap();
+        assert_eq!(a.tags(&r).unwrap(), all.tags(&r).unwrap());
         assert_eq!(a.preferred_category(), all.preferred_category());
         assert_eq!(
             (a.orders, a.discounted, a.promotion, a.with_launch, a.new_arrival, a.spend),
             (all.orders, all.discounted, all.promotion, all.with_launch, all.new_arrival, all.spend)
         );
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let r = Rules::default();
+        let mut e = Evidence::default();
+        let limit = Limit { bytes: 64 << 10, what: "behaviour_tags" };
+        let mut err = None;
+        for i in 0..100_000 {
+            let cat = format!("category {i}");
+            if let Err(x) = e.add(i * DAY, 10, None, None, Some(&cat), None, &r, limit) {
+                err = Some(x);
+                break;
+            }
+        }
+        let x = err.expect("64 kB cannot hold 100,000 orders in distinct categories");
+        assert_eq!(x.code, crate::core::ErrCode::OutOfMemory);
+        assert!(x.message.contains("pg_segment.memory_limit"), "{}", x.message);
+        assert!(x.message.starts_with("behaviour_tags: "), "{}", x.message);
+        assert!(e.bytes() <= limit.bytes);
+        let mut big = Evidence::default();
+        assert!(big.merge(&e, Limit { bytes: 1024, what: "behaviour_tags" }).is_err());
     }
 
     #[test]
@@ -371,13 +446,13 @@ mod tests {
     fn high_end_is_a_second_step() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            with_high_end(&t(&["promotion_buyer", "weekly_buyer"]), 300.0, 250.0, true),
+            with_high_end(t(&["promotion_buyer", "weekly_buyer"]), 300.0, 250.0, true).unwrap(),
             t(&["promotion_buyer", "high_end", "weekly_buyer"])
         );
-        assert_eq!(with_high_end(&t(&["weekly_buyer"]), 300.0, 250.0, true), t(&["weekly_buyer"]));
-        assert_eq!(with_high_end(&t(&["weekly_buyer"]), 300.0, 250.0, false), t(&["high_end", "weekly_buyer"]));
-        assert_eq!(with_high_end(&t(&["promotion_buyer"]), 200.0, 250.0, true), t(&["promotion_buyer"]));
-        assert_eq!(with_high_end(&t(&["promotion_buyer", "high_end"]), 200.0, 250.0, true), t(&["promotion_buyer"]));
-        assert_eq!(with_high_end(&[], 300.0, 250.0, false), t(&["high_end"]));
+        assert_eq!(with_high_end(t(&["weekly_buyer"]), 300.0, 250.0, true).unwrap(), t(&["weekly_buyer"]));
+        assert_eq!(with_high_end(t(&["weekly_buyer"]), 300.0, 250.0, false).unwrap(), t(&["high_end", "weekly_buyer"]));
+        assert_eq!(with_high_end(t(&["promotion_buyer"]), 200.0, 250.0, true).unwrap(), t(&["promotion_buyer"]));
+        assert_eq!(with_high_end(t(&["promotion_buyer", "high_end"]), 200.0, 250.0, true).unwrap(), t(&["promotion_buyer"]));
+        assert_eq!(with_high_end(vec![], 300.0, 250.0, false).unwrap(), t(&["high_end"]));
     }
 }
