@@ -1,5 +1,5 @@
 # pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
-.PHONY: setup install test demo bench bench-kmeans bench-clv clean
+.PHONY: setup install test package freeze next demo bench bench-kmeans bench-clv clean
 
 setup:
 	@bash scripts/setup.sh
@@ -7,8 +7,21 @@ setup:
 install:
 	@bash scripts/install.sh
 
+# every tested major (15 16 18); PG="16" make test runs one
 test:
 	@bash scripts/test.sh
+
+# dist/: a Debian package per major and the source archive
+package:
+	@bash scripts/package.sh
+
+# at a release: freeze the install script of the version in Cargo.toml (scripts/release.sh)
+freeze:
+	@bash scripts/release.sh freeze
+
+# after a release: make next VERSION=X.Y.Z opens the next version and its upgrade script
+next:
+	@bash scripts/release.sh next "$(VERSION)"
 
 demo:
 	@bash scripts/demo.sh
@@ -24,4 +37,4 @@ bench-clv:
 
 clean:
 	cargo clean
-	rm -rf .pg_segment tests/target pg_test/results
+	rm -rf .pg_segment tests/target pg_test/results dist

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 cluster on a private port and socket directory.
+# Throwaway PostgreSQL cluster on a private port and socket directory, run by the binaries in
+# $PG_BIN (default: Debian's PostgreSQL 15; scripts/pg.sh sets it for the private installations).
 #   scripts/cluster.sh start DIR PORT [extra postgresql.conf lines...]
 #   scripts/cluster.sh stop DIR
 # Runs the server as user postgres when invoked as root (PostgreSQL refuses to run as root).

@@ -10,9 +10,4 @@ PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
 echo "[install] cargo pgrx install --release --pg-config $PG_CONFIG"
 cargo pgrx install --release --pg-config "$PG_CONFIG" 2>&1 | grep -Ev '^\s*$' | tail -n 3
 ext="$("$PG_CONFIG" --sharedir)/extension"
-for f in sql/pg_segment--*.sql; do
-    case "$(basename "$f")" in
-        pg_segment--*--*.sql) ;;            # upgrade scripts: copied by cargo pgrx install
-        *) cp "$f" "$ext/" ;;               # frozen install scripts of released versions
-    esac
-done
+bash scripts/copy_frozen.sh "$ext"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up for building and testing pg_segment on Debian with PostgreSQL 15.
 # Installs only what is missing: apt packages, cargo-pgrx 0.18.1, and `cargo pgrx init`.
+# (The other majors' private installations come from Python wheels: scripts/pg.sh.)
 set -euo pipefail
 
-PG_MAJOR="${PG_MAJOR:-15}"
-PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config}"
-[ -x "$PG_CONFIG" ] || PG_CONFIG=/usr/bin/pg_config
+# The PostgreSQL to build for: $PG_CONFIG (`PG_CONFIG=... make install`), by default Debian's
+# PostgreSQL 15, the system server of `make demo` and the source of the tests' private 15
+PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+[ -x "$PG_CONFIG" ] || { echo "[setup] ERROR: $PG_CONFIG not found: apt-get install postgresql-15, or set PG_CONFIG" >&2; exit 1; }
+PG_MAJOR=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 PGRX_VERSION=0.18.1
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -19,12 +22,15 @@ as_root() {
 }
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolchain (https://rustup.rs) and make sure ~/.cargo/bin is on PATH"
-[ -x "$PG_CONFIG" ] || die "pg_config for PostgreSQL ${PG_MAJOR} not found: apt-get install postgresql-${PG_MAJOR}"
 
 # 1. Debian packages
 need=()
-# postgresql-NN-cron: pg_cron, for segment.schedule_refresh and its tests (optional at run time)
-for pkg in "postgresql-server-dev-${PG_MAJOR}" "postgresql-${PG_MAJOR}-cron" libclang-dev clang sudo; do
+# unzip: the wheels of PostgreSQL 16 and 18; dpkg-dev and binutils: make package, the symbol check
+pkgs=(libclang-dev clang sudo unzip dpkg-dev binutils)
+# Debian's server: its headers, and pg_cron for segment.schedule_refresh and its tests (optional
+# at run time)
+case "$PG_CONFIG" in /usr/lib/postgresql/*) pkgs+=("postgresql-server-dev-${PG_MAJOR}" "postgresql-${PG_MAJOR}-cron") ;; esac
+for pkg in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

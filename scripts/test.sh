@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# Runs every test layer on every PostgreSQL major in $PG (default: all the tested majors) and ends
-# with one summary line "summary: N passed, M failed". Per major:
+# Runs every test layer on every PostgreSQL major in $PG (default: the tested majors, 15 16 18)
+# and ends with one summary line "summary: N passed, M failed[, K skipped]". First, once:
+#   0. release checks                        (scripts/check_release.sh: released scripts unchanged,
+#                                              versions agree, an update path from every release)
+# Then per major:
 #   1. pure-Rust core tests and #[pg_test]s   (cargo pgrx test, inside a real backend)
-#   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster)
-#   3. integration tests in tests/             (a separate crate talking to the cluster over TCP)
+#   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster), after
+#                                              the release build is installed and every C symbol a
+#                                              released script names is found in it
+#   3. integration tests in tests/             (a separate crate talking to the cluster over TCP),
+#                                              among them the update chain from every release
 #   4. segment.btyd() against Python lifetimes (private virtualenv)
 #   5. allocation failure under an address-space limit (tests/memory.rs on a cluster started
 #      under `ulimit -v`, on port base + 5)
+# And for 15 (needs root and apt): 6. the Debian package installed on the system server and removed.
 # Each major builds into a private installation (scripts/pg.sh), so test builds never touch the
-# system PostgreSQL and two checkouts can test at once.
+# system PostgreSQL and two checkouts can test at once. Tests that need pg_cron (Debian's
+# postgresql-15-cron; none of the wheels has it) are skipped on the other majors, and counted.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-MAJORS="${PG:-15}"
 BASE_PORT="${PGSEG_TEST_PORT:-54329}"
-passed=0; failed=0
+passed=0; failed=0; skipped=0
 
-bash scripts/setup.sh || { echo "summary: 0 passed, 1 failed"; exit 1; }
+# Debian's 15 is needed whatever PG_CONFIG says: the private 15 is a copy of it
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config bash scripts/setup.sh || { echo "summary: 0 passed, 1 failed"; exit 1; }
 export PGSEG_SETUP_DONE=1
 . scripts/rundir.sh
 . scripts/pg.sh
+MAJORS="${PG:-$PGSEG_TESTED_MAJORS}"
 
 count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo test log
     local log="$1" p f
@@ -28,14 +37,37 @@ count_cargo() {  # sums "test result: ok. N passed; M failed" lines of a cargo t
     echo "$p $f"
 }
 
+# Counts the skips the integration tests recorded (tests/common.rs, skip()): a whole test that
+# was skipped passed for cargo, and counts as skipped here instead.
+count_skips() {
+    local file="$1" whole parts
+    [ -s "$file" ] || return 0
+    sed 's/^/   skipped: /' "$file"
+    whole=$(grep -c '^test ' "$file"); parts=$(grep -c '^part ' "$file")
+    passed=$((passed - whole)); skipped=$((skipped + whole + parts))
+}
+
+# Runs a script that ends with "N passed, M failed" and adds its counts.
+count_script() {
+    local log="$1"; shift
+    "$@" >"$log" 2>&1
+    local rc=$? p f
+    sed 's/^/   /' "$log" | grep -Ev '^   \s*$' | tail -n 40
+    local last; last=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(echo "$last" | awk '{print $1+0}'); f=$(echo "$last" | awk '{print $3+0}')
+    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p)); failed=$((failed + f))
+}
+
 run_major() {
 local major="$1"
 pg_prepare "$major" || { failed=$((failed + 1)); return; }
-local PORT=$((BASE_PORT + ${major} - 15))
-[ "$major" = 15 ] && PORT=$BASE_PORT
+local PORT=$((BASE_PORT + major - 15))
+local CLUSTER="$RUNDIR/test$major"
 WORK="$ROOT/.pg_segment/test/pg$major"
 mkdir -p "$WORK"
-echo "=== PostgreSQL $major ($("$PG_CONFIG" --version)), private install $PG_PREFIX, port $PORT"
+local cron=0; pg_has_cron && cron=1
+echo "=== PostgreSQL $major ($("$PG_CONFIG" --version), $PG_SOURCE), private install $PG_PREFIX, port $PORT, pg_cron: $([ $cron = 1 ] && echo yes || echo no)"
 # ---- 1. core tests + pg_tests ----
 echo "== layer 1: core #[test]s and #[pg_test]s (cargo pgrx test)"
 PGTEST_DIR="$RUNDIR/pgtest$major"
@@ -55,28 +87,29 @@ grep -E '^test .* \.\.\. (ok|FAILED|ignored)' "$log" | sed 's/^/   /' | grep -v 
 echo "   core and pg_test: $p passed, $f failed (log: $log)"
 passed=$((passed + p)); failed=$((failed + f))
 if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-    tail -n 40 "$log"; failed=$((failed + 1)); 
+    tail -n 40 "$log"; failed=$((failed + 1));
 fi
 
 # ---- 2. pg_regress ----
 echo "== layer 2: pg_regress (pg_test/)"
 bash scripts/install.sh >"$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log"; failed=$((failed + 1)); return; }
-# pg_cron is preloaded for the scheduled-refresh test (tests/views.rs); its jobs run in
-# background workers, in database pg_segment_cron
-bash scripts/cluster.sh start "$RUNDIR/test$major" "$PORT" "max_parallel_workers_per_gather = 2" \
-    "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'pg_segment_cron'" \
-    "cron.use_background_workers = on" "cron.max_running_jobs = 2" "max_worker_processes = 16" >/dev/null \
-    || { failed=$((failed + 1)); return; }
-trap 'bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test'"$major"'"' EXIT
-PSQL=("$PG_BIN/psql" -X -q -h "$RUNDIR/test$major" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
-"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
+count_script "$WORK/symbols.log" bash scripts/check_symbols.sh "$("$PG_CONFIG" --pkglibdir)/pg_segment.so"
+# pg_cron, where the installation has it, is preloaded for the scheduled-refresh tests; its
+# jobs run in background workers, in database pg_segment_cron
+local conf=("max_parallel_workers_per_gather = 2" "max_worker_processes = 16")
+[ $cron = 1 ] && conf+=("shared_preload_libraries = 'pg_cron'" "cron.database_name = 'pg_segment_cron'"
+    "cron.use_background_workers = on" "cron.max_running_jobs = 2")
+bash scripts/cluster.sh start "$CLUSTER" "$PORT" "${conf[@]}" >/dev/null || { failed=$((failed + 1)); return; }
+trap 'bash "$ROOT/scripts/cluster.sh" stop "'"$CLUSTER"'"' EXIT
+PSQL=("$PG_BIN/psql" -X -q -h "$CLUSTER" -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS pg_segment_regress" -c "CREATE DATABASE pg_segment_regress"
 # pg_cron's database: created once and never dropped while the server runs (its scheduler
-# exits for good when its database goes away)
+# exits for good when its database goes away); the README's examples run there
 "${PSQL[@]}" -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = 'pg_segment_cron'" | grep -q 1 \
     || "${PSQL[@]}" -d postgres -c "CREATE DATABASE pg_segment_cron"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
 rm -rf "$WORK/regress"; mkdir -p "$WORK/regress"
-PGTZ=UTC "$PG_REGRESS" --use-existing --host="$RUNDIR/test$major" --port="$PORT" --user=postgres \
+PGTZ=UTC "$PG_REGRESS" --use-existing --bindir="$PG_BIN" --host="$CLUSTER" --port="$PORT" --user=postgres \
     --inputdir=pg_test --outputdir="$WORK/regress" --dbname=pg_segment_regress $tests >"$WORK/regress.log" 2>&1
 rc=$?
 sed 's/^/   /' "$WORK/regress.log" | grep -E ' (ok|FAILED|failed)' || true
@@ -91,7 +124,9 @@ passed=$((passed + p)); failed=$((failed + f))
 # ---- 3. integration tests ----
 echo "== layer 3: integration tests (tests/)"
 log="$WORK/integration.log"
-PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$PORT" PGSEG_ROOT="$ROOT" PG_BIN="$PG_BIN" \
+local skips="$WORK/skips.txt"; rm -f "$skips"
+PGSEG_TEST_HOST=127.0.0.1 PGSEG_TEST_PORT="$PORT" PGSEG_ROOT="$ROOT" PG_BIN="$PG_BIN" PGSEG_HAS_CRON=$cron \
+    PGSEG_SKIPS="$skips" PGSEG_EXTENSION_DIR="$("$PG_CONFIG" --sharedir)/extension" \
     cargo test --release --no-fail-fast --manifest-path tests/Cargo.toml -- --test-threads=2 >"$log" 2>&1
 rc=$?
 read -r p f < <(count_cargo "$log")
@@ -99,6 +134,7 @@ grep -E '^test .* \.\.\. (FAILED)' "$log" | sed 's/^/   /' || true
 echo "   integration: $p passed, $f failed (log: $log)"
 if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 80; [ "$f" -eq 0 ] && f=1; fi
 passed=$((passed + p)); failed=$((failed + f))
+count_skips "$skips"
 
 # ---- 4. cross-check against Python lifetimes ----
 echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv)"
@@ -110,6 +146,7 @@ fi
 LT="$WORK/lifetimes"; rm -rf "$LT"; mkdir -p "$LT"
 "${PSQL[@]}" -d pg_segment_regress >/dev/null <<SQL
 SET TimeZone = 'Asia/Shanghai';
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_segment;
 DROP TABLE IF EXISTS lt_orders;
 CREATE TABLE lt_orders AS SELECT * FROM segment.sample_orders(3000, 2024) WHERE NOT is_refund;
@@ -117,15 +154,9 @@ CREATE TABLE lt_orders AS SELECT * FROM segment.sample_orders(3000, 2024) WHERE 
 \copy (SELECT u.unit, customer_id, (b).frequency, (b).recency, (b).t, (b).monetary_value FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM lt_orders GROUP BY 1) x CROSS JOIN LATERAL (VALUES ('days', timestamptz '2025-06-30 23:59:59.999999+08'), ('weeks', timestamptz '2025-06-29 23:59:59.999999+08')) u(unit, as_of) CROSS JOIN LATERAL (SELECT segment.btyd(s, u.as_of, u.unit, 'Asia/Shanghai') b) y WHERE (b) IS NOT NULL) TO '$LT/btyd.csv' CSV HEADER
 DROP TABLE lt_orders;
 SQL
-"$VENV/bin/python" tests/lifetimes_check.py "$LT" >"$WORK/lifetimes.log" 2>&1
-rc=$?
-sed 's/^/   /' "$WORK/lifetimes.log" | head -n 40
-p=$(grep -Eo 'lifetimes: [0-9]+ passed' "$WORK/lifetimes.log" | awk '{print $2}'); p=${p:-0}
-f=$(grep -Eo '[0-9]+ failed' "$WORK/lifetimes.log" | awk '{print $1}'); f=${f:-0}
-[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
-passed=$((passed + p)); failed=$((failed + f))
+count_script "$WORK/lifetimes.log" "$VENV/bin/python" tests/lifetimes_check.py "$LT"
 
-bash "$ROOT/scripts/cluster.sh" stop "$RUNDIR/test$major"
+bash "$ROOT/scripts/cluster.sh" stop "$CLUSTER"
 trap - EXIT
 
 # ---- 5. allocation failure under an address-space limit ----
@@ -154,11 +185,28 @@ if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 6
 passed=$((passed + p)); failed=$((failed + f))
 bash "$ROOT/scripts/cluster.sh" stop "$LDIR"
 trap - EXIT
+
+# ---- 6. the Debian package on the system server ----
+if [ "$major" = 15 ]; then
+    echo "== layer 6: Debian package installed on the system PostgreSQL 15 and removed (scripts/package_test.sh)"
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        echo "   skipped: needs root and apt-get"; skipped=$((skipped + 1))
+    else
+        count_script "$WORK/package.log" bash scripts/package_test.sh "$((BASE_PORT + 9))"
+    fi
+fi
 }
 
+echo "== layer 0: release checks (scripts/check_release.sh)"
+mkdir -p "$ROOT/.pg_segment/test"
+count_script "$ROOT/.pg_segment/test/release.log" bash scripts/check_release.sh
 for major in $MAJORS; do
     run_major "$major"
 done
 echo
-echo "summary: $passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "summary: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "summary: $passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -51,3 +51,28 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// Whether the server under test has pg_cron preloaded: scripts/test.sh says so in
+/// PGSEG_HAS_CRON (1 where the installation ships pg_cron, 0 elsewhere). Unset means 1, so that a
+/// run without the variable tests pg_cron instead of skipping it.
+pub fn has_cron() -> bool {
+    std::env::var("PGSEG_HAS_CRON").map(|v| v != "0").unwrap_or(true)
+}
+
+/// Records that a test (`whole`) or a part of one was skipped, and why: scripts/test.sh counts
+/// and prints the lines of the file PGSEG_SKIPS, so a skip is visible in the summary instead of
+/// passing silently.
+pub fn skip(test: &str, whole: bool, reason: &str) {
+    let line = format!("{} {test}: {reason}\n", if whole { "test" } else { "part" });
+    eprint!("skipped: {line}");
+    if let Ok(path) = std::env::var("PGSEG_SKIPS") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        f.write_all(line.as_bytes()).unwrap();
+    }
+}
+
+/// The checkout (for README.md and sql/): PGSEG_ROOT, or the parent of the tests crate.
+pub fn root() -> String {
+    std::env::var("PGSEG_ROOT").unwrap_or_else(|_| "..".into())
+}

@@ -1,23 +1,38 @@
 //! Executes every ```sql block of README.md, in order, in one fresh database (the test
 //! cluster's pg_cron database): an example that
-//! errors fails the test. Blocks that follow a line `<!-- expect-error -->` must fail instead.
+//! errors fails the test. Blocks that follow a line `<!-- expect-error -->` must fail instead;
+//! blocks that follow `<!-- needs pg_cron -->` are skipped (and the skip counted) on a server
+//! without pg_cron.
 
-use pg_segment_integration::connect;
+use pg_segment_integration::{connect, has_cron, root, skip};
 
 fn readme() -> String {
-    let root = std::env::var("PGSEG_ROOT").unwrap_or_else(|_| "..".into());
-    std::fs::read_to_string(format!("{root}/README.md")).expect("README.md")
+    std::fs::read_to_string(format!("{}/README.md", root())).expect("README.md")
 }
 
-/// (line number, expect error, sql) of each ```sql block.
-fn sql_blocks(text: &str) -> Vec<(usize, bool, String)> {
+/// One ```sql block: its line, whether it must fail, whether it needs pg_cron, its text.
+struct Block {
+    line: usize,
+    expect_error: bool,
+    needs_cron: bool,
+    sql: String,
+}
+
+fn sql_blocks(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut lines = text.lines().enumerate().peekable();
-    let mut expect_error = false;
+    let (mut expect_error, mut needs_cron) = (false, false);
     while let Some((i, line)) = lines.next() {
-        if line.trim() == "<!-- expect-error -->" {
-            expect_error = true;
-            continue;
+        match line.trim() {
+            "<!-- expect-error -->" => {
+                expect_error = true;
+                continue;
+            }
+            "<!-- needs pg_cron -->" => {
+                needs_cron = true;
+                continue;
+            }
+            _ => {}
         }
         if line.trim() == "```sql" {
             let mut sql = String::new();
@@ -28,10 +43,10 @@ fn sql_blocks(text: &str) -> Vec<(usize, bool, String)> {
                 sql.push_str(l);
                 sql.push('\n');
             }
-            out.push((i + 1, expect_error, sql));
+            out.push(Block { line: i + 1, expect_error, needs_cron, sql });
         }
         if !line.trim().is_empty() {
-            expect_error = false;
+            (expect_error, needs_cron) = (false, false);
         }
     }
     out
@@ -46,7 +61,12 @@ fn every_readme_sql_example_runs() {
     // the test starts from a clean public schema and no pg_segment instead
     let mut c = connect("pg_segment_cron", "postgres");
     c.batch_execute("DROP EXTENSION IF EXISTS pg_segment CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public").unwrap();
-    for (line, expect_error, sql) in blocks {
+    let cron = has_cron();
+    for Block { line, expect_error, needs_cron, sql } in blocks {
+        if needs_cron && !cron {
+            skip(&format!("readme: README.md line {line}"), false, "the example needs pg_cron, which this PostgreSQL has not");
+            continue;
+        }
         // psql meta-commands are not SQL
         let sql: String = sql.lines().filter(|l| !l.trim_start().starts_with('\\')).collect::<Vec<_>>().join("\n");
         let res = c.simple_query(&sql);
