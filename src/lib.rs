@@ -10,6 +10,7 @@ pub mod core;
 pub mod fmgr;
 pub mod population;
 pub mod profile;
+pub mod registry;
 pub mod rfm;
 pub mod sample;
 pub mod segment;
