@@ -591,17 +591,22 @@ unsafe fn foreign_dependents(extension: Oid, invoker: Oid) -> Vec<String> {
             "WITH RECURSIVE members AS (
                  SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
                  WHERE d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = $1 AND d.deptype = 'e'
-             ), doomed(classid, objid) AS (
-                 SELECT m.classid, m.objid FROM members m
+             ), doomed(classid, objid, foreign_) AS (
+                 -- foreign_: not part of one of the extension's objects. A member table's
+                 -- constraints and indexes are reached as its parts ('a'), and a check constraint
+                 -- also through its columns ('n'): an object is foreign only if no path makes it
+                 -- a part of something that is not (bool_and below).
+                 SELECT m.classid, m.objid, false FROM members m
                  UNION
-                 SELECT n.classid, n.objid FROM doomed x CROSS JOIN LATERAL (
-                     -- what depends on a dropped object is dropped with it
-                     SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+                 SELECT n.classid, n.objid, n.foreign_ FROM doomed x CROSS JOIN LATERAL (
+                     -- what depends on a dropped object is dropped with it: normally (another
+                     -- object) or automatically (a part of it)
+                     SELECT d.classid, d.objid, d.deptype = 'n' OR x.foreign_ FROM pg_catalog.pg_depend d
                      WHERE d.refclassid = x.classid AND d.refobjid = x.objid AND d.deptype IN ('n', 'a')
                      UNION ALL
                      -- and so is what a dropped object is part of (a view's rewrite rule: the view)
-                     SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d
-                     WHERE d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i') n
+                     SELECT d.refclassid, d.refobjid, x.foreign_ FROM pg_catalog.pg_depend d
+                     WHERE d.classid = x.classid AND d.objid = x.objid AND d.deptype = 'i') n(classid, objid, foreign_)
              ), owned AS (
                  SELECT x.classid, x.objid, CASE x.classid
                      WHEN 'pg_catalog.pg_class'::regclass THEN (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = x.objid)
@@ -623,7 +628,7 @@ unsafe fn foreign_dependents(extension: Oid, invoker: Oid) -> Vec<String> {
                           LEFT JOIN pg_catalog.pg_class c ON c.oid = k.conrelid LEFT JOIN pg_catalog.pg_type t ON t.oid = k.contypid
                           WHERE k.oid = x.objid)
                  END AS owner
-                 FROM doomed x
+                 FROM (SELECT d.classid, d.objid FROM doomed d GROUP BY 1, 2 HAVING bool_and(d.foreign_)) x
                  WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.classid = x.classid AND m.objid = x.objid)
              )
              SELECT pg_catalog.pg_describe_object(o.classid, o.objid, 0) || coalesce(' (owner ' || pg_catalog.pg_get_userbyid(o.owner) || ')', '')
