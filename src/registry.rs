@@ -28,7 +28,7 @@ use crate::pg_fn;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo, Oid};
 use pgrx::spi::{Spi, SpiClient};
-use pgrx::{PgLogLevel, PgSqlErrorCode};
+use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
 use std::ffi::{c_char, CStr, CString};
 
 fn fail(code: PgSqlErrorCode, message: String, hint: Option<String>) -> ! {
@@ -73,6 +73,11 @@ unsafe fn as_role<R>(role: Oid, f: impl FnOnce() -> R) -> R {
 /// An SPI connection with the pinned search_path.
 unsafe fn spi<R>(f: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
     pinned(|| Spi::connect_mut(f))
+}
+
+/// The first column of the first row of a query (pinned search_path), NULL or no row: None.
+unsafe fn value<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid<'_>]) -> Option<T> {
+    spi(|c| c.select(sql, None, args).expect(sql).into_iter().next().and_then(|r| r.get::<T>(1).expect(sql)))
 }
 
 fn text<'a>(s: &str) -> DatumWithOid<'a> {
@@ -152,18 +157,11 @@ unsafe fn relation(oid: Oid) -> Option<Relation> {
 
 /// The materialized view named `schema.name`, if there is one.
 unsafe fn matview_named(schema: &str, name: &str) -> Option<Oid> {
-    spi(|c| {
-        c.select(
-            "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1::name AND c.relname = $2::name AND c.relkind = 'm'",
-            None,
-            &[text(schema), text(name)],
-        )
-        .expect("pg_class lookup")
-        .into_iter()
-        .next()
-        .map(|r| r.get::<Oid>(1).unwrap().unwrap())
-    })
+    value(
+        "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1::name AND c.relname = $2::name AND c.relkind = 'm'",
+        &[text(schema), text(name)],
+    )
 }
 
 fn not_allowed(invoker: &str, what: &str, owner: &str) -> ! {
@@ -195,14 +193,7 @@ unsafe fn acted_on(oid: Oid, invoker: Oid) -> Relation {
 
 /// The owner of the registry tables.
 unsafe fn registry_owner() -> Oid {
-    spi(|c| {
-        c.select("SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'segment.segment_views'::regclass", None, &[])
-            .expect("registry owner")
-            .first()
-            .get_one::<Oid>()
-            .expect("registry owner")
-            .expect("registry owner")
-    })
+    value("SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'segment.segment_views'::regclass", &[]).expect("registry owner")
 }
 
 /// `statements` in order as the registry owner; returns the row count of each.
@@ -286,23 +277,12 @@ pg_fn!(fn pgseg_registry_cron(fc) {
 /// without drop_segment_view). `None` when nothing is registered under that name. Fails unless
 /// the caller may act for that owner.
 unsafe fn registered_owner(invoker: Oid, schema: &str, name: &str) -> Option<String> {
-    let row_owner: Option<String> = {
-        let owner = registry_owner();
-        as_role(owner, || {
-            spi(|c| {
-                c.select(
-                    "SELECT v.owner::text FROM segment.segment_views v WHERE v.view_schema = $1::name AND v.view_name = $2::name",
-                    None,
-                    &[text(schema), text(name)],
-                )
-                .expect("registry lookup")
-                .into_iter()
-                .next()
-                .map(|r| r.get::<String>(1).unwrap().unwrap())
-            })
-        })
-    };
-    let row_owner = row_owner?;
+    let row_owner: String = as_role(registry_owner(), || {
+        value(
+            "SELECT v.owner::text FROM segment.segment_views v WHERE v.view_schema = $1::name AND v.view_name = $2::name",
+            &[text(schema), text(name)],
+        )
+    })?;
     let what = format!("{}.{}", quote(schema), quote(name));
     if let Some(oid) = matview_named(schema, name) {
         let rel = relation(oid);
@@ -512,16 +492,11 @@ pg_fn!(fn pgseg_grant_as(fc) {
     let columns = match &column {
         None => String::new(),
         Some(col) => {
-            let exists = spi(|c| {
-                c.select(
-                    "SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attname = $2::name AND a.attnum > 0 AND NOT a.attisdropped",
-                    None,
-                    &[view.oid.into(), text(col)],
-                )
-                .expect("pg_attribute lookup")
-                .len()
-            });
-            if exists == 0 {
+            let exists: Option<i32> = value(
+                "SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attname = $2::name AND a.attnum > 0 AND NOT a.attisdropped",
+                &[view.oid.into(), text(col)],
+            );
+            if exists.is_none() {
                 fail(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column {} of {} does not exist", quote(col), view.qualified()), None);
             }
             format!(" ({})", quote(col))
@@ -564,21 +539,13 @@ pg_fn!(fn pgseg_key_equality(fc) {
 /// Roles other than the caller's (and roles it has the privileges of) that own segmentation
 /// views or snapshots; read as the registry owner, whom row security does not filter.
 unsafe fn other_owners(invoker: Oid) -> Option<String> {
-    let owner = registry_owner();
-    as_role(owner, || {
-        spi(|c| {
-            c.select(
-                "SELECT string_agg(o.owner::text, ', ' ORDER BY o.owner::text)
-                 FROM (SELECT v.owner FROM segment.segment_views v UNION SELECT s.owner FROM segment.segment_snapshots s) o
-                 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = o.owner AND pg_catalog.pg_has_role($1, r.oid, 'USAGE'))",
-                None,
-                &[invoker.into()],
-            )
-            .expect("registry owners")
-            .first()
-            .get_one::<String>()
-            .expect("registry owners")
-        })
+    as_role(registry_owner(), || {
+        value(
+            "SELECT string_agg(o.owner::text, ', ' ORDER BY o.owner::text)
+             FROM (SELECT v.owner FROM segment.segment_views v UNION SELECT s.owner FROM segment.segment_snapshots s) o
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = o.owner AND pg_catalog.pg_has_role($1, r.oid, 'USAGE'))",
+            &[invoker.into()],
+        )
     })
 }
 
@@ -683,13 +650,7 @@ pg_fn!(fn pgseg_drop_guard(fc) {
         }
         pg_sys::NodeTag::T_DropOwnedStmt => {
             let stmt = tree as *mut pg_sys::DropOwnedStmt;
-            let owner = spi(|c| {
-                c.select("SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.oid = $1", None, &[extension.into()])
-                    .expect("pg_extension lookup")
-                    .first()
-                    .get_one::<Oid>()
-                    .expect("extension owner")
-            });
+            let owner: Option<Oid> = value("SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.oid = $1", &[extension.into()]);
             let ours = list_items((*stmt).roles)
                 .into_iter()
                 .any(|r| Some(pg_sys::get_rolespec_oid(r as *const pg_sys::RoleSpec, true)) == owner);
