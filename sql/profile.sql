@@ -123,11 +123,16 @@ INSERT INTO segment.city_tiers (city, city_en, tier, list_version, builtin) VALU
     ('烟台', 'Yantai', 'tier2', '2024', true);
 -- pinyin shared with another prefecture-level city (台州/泰州, 苏州/宿州, 福州/抚州): the bare
 -- English name is ambiguous, so only the qualified form is matched
-UPDATE segment.city_tiers SET city_en = city_en || ', ' || CASE city WHEN '台州' THEN 'Zhejiang' WHEN '苏州' THEN 'Jiangsu' WHEN '福州' THEN 'Fujian' END
-    WHERE builtin AND city IN ('台州', '苏州', '福州');
-UPDATE segment.city_tiers SET aliases = '{Peking}' WHERE builtin AND city = '北京';
-UPDATE segment.city_tiers SET aliases = '{Canton}' WHERE builtin AND city = '广州';
-UPDATE segment.city_tiers SET aliases = '{Xian}' WHERE builtin AND city = '西安';
+-- (these statements run as the superuser that installs the extension: every operator qualified)
+UPDATE segment.city_tiers
+    SET city_en = city_en OPERATOR(pg_catalog.||) ', '::pg_catalog.text OPERATOR(pg_catalog.||)
+                  CASE WHEN city OPERATOR(pg_catalog.=) '台州'::pg_catalog.text THEN 'Zhejiang'::pg_catalog.text
+                       WHEN city OPERATOR(pg_catalog.=) '苏州'::pg_catalog.text THEN 'Jiangsu'::pg_catalog.text
+                       ELSE 'Fujian'::pg_catalog.text END
+    WHERE builtin AND city OPERATOR(pg_catalog.=) ANY ('{台州,苏州,福州}'::pg_catalog.text[]);
+UPDATE segment.city_tiers SET aliases = '{Peking}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '北京'::pg_catalog.text;
+UPDATE segment.city_tiers SET aliases = '{Canton}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '广州'::pg_catalog.text;
+UPDATE segment.city_tiers SET aliases = '{Xian}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '西安'::pg_catalog.text;
 
 CREATE FUNCTION segment.city_tier_label(tier text, lang text DEFAULT 'zh') RETURNS text
     AS 'MODULE_PATHNAME', 'pgseg_city_tier_label' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

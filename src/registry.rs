@@ -661,8 +661,10 @@ pg_fn!(fn pgseg_drop_guard(fc) {
     if !dropped {
         return Datum::from(0usize);
     }
+    // a registry a superuser dropped by hand protects nothing more
+    let registry: Option<Oid> = value("SELECT to_regclass('segment.segment_views')::oid", &[]);
     let hint = "A superuser may drop it. Otherwise those roles first drop their views (segment.drop_segment_view) and delete their snapshots (segment.delete_snapshots).";
-    if let Some(owners) = other_owners(invoker) {
+    if let Some(owners) = registry.and_then(|_| other_owners(invoker)) {
         fail(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("permission denied to drop extension pg_segment: roles {owners} own segmentation views or snapshots, which it would destroy"),
