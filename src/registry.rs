@@ -243,15 +243,13 @@ pg_fn!(fn pgseg_registry_refreshed(fc) {
     require_args(fc, &["view"]);
     let invoker = pg_sys::GetUserId();
     let view = acted_on(oid_arg(fc, 0), invoker);
+    require_registered(&view, invoker);
     let now = pg_sys::GetCurrentTransactionStartTimestamp();
     let args = [text(&view.schema), text(&view.name), text(&view.owner_name), raw(Datum::from(now), pg_sys::TIMESTAMPTZOID)];
-    let done = as_registry(&[(
+    as_registry(&[(
         "UPDATE segment.segment_views v SET refreshed_at = $4, owner = $3::name WHERE v.view_schema = $1::name AND v.view_name = $2::name",
         &args,
     )]);
-    if done[0] == 0 {
-        fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{} is not a segmentation view", view.qualified()), None);
-    }
     Datum::from(now)
 });
 
@@ -260,43 +258,64 @@ pg_fn!(fn pgseg_registry_cron(fc) {
     require_args(fc, &["view"]);
     let invoker = pg_sys::GetUserId();
     let view = acted_on(oid_arg(fc, 0), invoker);
+    require_registered(&view, invoker);
     let job = if is_null(fc, 1) { DatumWithOid::null_oid(pg_sys::INT8OID) } else { raw(arg(fc, 1), pg_sys::INT8OID) };
-    let args = [text(&view.schema), text(&view.name), job];
-    let done = as_registry(&[(
-        "UPDATE segment.segment_views v SET cron_job = $3 WHERE v.view_schema = $1::name AND v.view_name = $2::name",
+    let args = [text(&view.schema), text(&view.name), job, text(&view.owner_name)];
+    as_registry(&[(
+        "UPDATE segment.segment_views v SET cron_job = $3, owner = $4::name WHERE v.view_schema = $1::name AND v.view_name = $2::name",
         &args,
     )]);
-    if done[0] == 0 {
-        fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{} is not a segmentation view", view.qualified()), None);
-    }
     Datum::from(0usize)
 });
+
+/// The owner named by the registry row of `schema.name`, if there is one (read as the registry
+/// owner: row security does not hide it).
+unsafe fn row_owner(schema: &str, name: &str) -> Option<String> {
+    as_role(registry_owner(), || {
+        value(
+            "SELECT v.owner::text FROM segment.segment_views v WHERE v.view_schema = $1::name AND v.view_name = $2::name",
+            &[text(schema), text(name)],
+        )
+    })
+}
+
+/// Fails unless the caller has the privileges of the role named `owner` (superusers: also of a
+/// role that no longer exists).
+unsafe fn require_acts_for_name(invoker: Oid, owner: &str, what: &str) {
+    let c = CString::new(owner).unwrap();
+    let role = pg_sys::get_role_oid(c.as_ptr(), true);
+    let allowed = if role == Oid::INVALID { pg_sys::superuser_arg(invoker) } else { pg_sys::has_privs_of_role(invoker, role) };
+    if !allowed {
+        not_allowed(&role_name(invoker), what, owner);
+    }
+}
+
+/// The registry row of the live view `view` (which the caller may act for) exists, and the
+/// caller may also act for the role that row names when it is not the view's owner now: after
+/// ALTER MATERIALIZED VIEW ... OWNER TO the row follows the view's owner with the next write, but
+/// a role that merely reused the name of a view dropped behind the registry's back may not take
+/// over (and so read) the row left by that view.
+unsafe fn require_registered(view: &Relation, invoker: Oid) {
+    match row_owner(&view.schema, &view.name) {
+        None => fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{} is not a registered segmentation view", view.qualified()), None),
+        Some(o) if o != view.owner_name => require_acts_for_name(invoker, &o, &view.qualified()),
+        Some(_) => {}
+    }
+}
 
 /// The owner of the registered view `schema.name`: the materialized view's when it still
 /// exists and still belongs to the registry row's owner, else the row's (a view dropped
 /// without drop_segment_view). `None` when nothing is registered under that name. Fails unless
 /// the caller may act for that owner.
 unsafe fn registered_owner(invoker: Oid, schema: &str, name: &str) -> Option<String> {
-    let row_owner: String = as_role(registry_owner(), || {
-        value(
-            "SELECT v.owner::text FROM segment.segment_views v WHERE v.view_schema = $1::name AND v.view_name = $2::name",
-            &[text(schema), text(name)],
-        )
-    })?;
-    let what = format!("{}.{}", quote(schema), quote(name));
+    let row_owner = row_owner(schema, name)?;
     if let Some(oid) = matview_named(schema, name) {
-        let rel = relation(oid);
-        if rel.as_ref().is_some_and(|r| r.owner_name == row_owner) {
+        if relation(oid).is_some_and(|r| r.owner_name == row_owner) {
             acted_on(oid, invoker);
             return Some(row_owner);
         }
     }
-    let c = CString::new(row_owner.clone()).unwrap();
-    let role = pg_sys::get_role_oid(c.as_ptr(), true);
-    let allowed = if role == Oid::INVALID { pg_sys::superuser_arg(invoker) } else { pg_sys::has_privs_of_role(invoker, role) };
-    if !allowed {
-        not_allowed(&role_name(invoker), &what, &row_owner);
-    }
+    require_acts_for_name(invoker, &row_owner, &format!("{}.{}", quote(schema), quote(name)));
     Some(row_owner)
 }
 
@@ -361,6 +380,7 @@ pg_fn!(fn pgseg_snapshot_take(fc) {
     require_args(fc, &["view", "taken_at"]);
     let invoker = pg_sys::GetUserId();
     let view = acted_on(oid_arg(fc, 0), invoker);
+    require_registered(&view, invoker);
     let columns: Vec<(String, Oid)> = spi(|c| {
         c.select(
             "SELECT a.attname::text, a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped",
@@ -389,17 +409,13 @@ pg_fn!(fn pgseg_snapshot_take(fc) {
     let q = view.qualified();
     let id = as_role(owner, || {
         spi(|c| {
-            let registered = c
-                .select(
-                    "SELECT 1 FROM segment.segment_views v WHERE v.view_schema = $1::name AND v.view_name = $2::name",
-                    None,
-                    &[text(&view.schema), text(&view.name)],
-                )
-                .expect("registry lookup")
-                .len();
-            if registered == 0 {
-                fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{q} is not a registered segmentation view"), None);
-            }
+            // the row follows the view's owner, as at every registry write
+            c.update(
+                "UPDATE segment.segment_views v SET owner = $3::name WHERE v.view_schema = $1::name AND v.view_name = $2::name",
+                None,
+                &[text(&view.schema), text(&view.name), text(&view.owner_name)],
+            )
+            .expect("registry owner");
             let id: i64 = c
                 .update(
                     "INSERT INTO segment.segment_snapshots (view_schema, view_name, taken_at, customers, owner)

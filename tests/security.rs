@@ -924,6 +924,13 @@ fn a_superusers_alter_refresh_and_snapshot_run_the_owners_code_with_the_owners_r
              DROP MATERIALIZED VIEW shared.seg;"
         ),
     );
+    // a plain materialized view of that name does not take the row over (nor read it)
+    run(&mut a, &format!("CREATE MATERIALIZED VIEW shared.seg AS SELECT * FROM {alice}.spied"));
+    for sql in ["SELECT segment._registry_refreshed('shared.seg')", "SELECT segment._registry_cron('shared.seg', 7)", "SELECT segment._snapshot_take('shared.seg', now())"] {
+        assert_eq!(sqlstate(&mut a, sql), "42501", "{sql}");
+    }
+    assert_eq!(one(&mut su, "SELECT owner::text || ' ' || (cron_job IS NULL)::text FROM segment.segment_views WHERE view_schema = 'shared'"), format!("{bob} true"));
+    run(&mut a, "DROP MATERIALIZED VIEW shared.seg");
     run(
         &mut a,
         &format!(
