@@ -21,9 +21,9 @@ CREATE FUNCTION segment.to_jsonb(m segment.bgnbd_model) RETURNS jsonb
 CREATE FUNCTION segment.to_jsonb(m segment.gamma_gamma_model) RETURNS jsonb
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 3 RETURN pg_catalog.to_jsonb(m);
 CREATE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_model
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN jsonb_populate_record(NULL::segment.bgnbd_model, j);
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.bgnbd_model, j);
 CREATE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN jsonb_populate_record(NULL::segment.gamma_gamma_model, j);
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.gamma_gamma_model, j);
 COMMENT ON FUNCTION segment.to_jsonb(segment.bgnbd_model) IS 'A BG/NBD model as jsonb (also the cast bgnbd_model::jsonb)';
 COMMENT ON FUNCTION segment.to_jsonb(segment.gamma_gamma_model) IS 'A Gamma-Gamma model as jsonb (also the cast gamma_gamma_model::jsonb)';
 COMMENT ON FUNCTION segment.bgnbd_model(jsonb) IS 'A BG/NBD model from its jsonb form (also the cast jsonb::bgnbd_model)';

@@ -4,3 +4,927 @@
 -- fresh 0.2.0 one (the update-chain test compares their pg_dump --schema-only). Once 0.2.0 is
 -- released this file is never edited again: later changes go into pg_segment--0.2.0--0.3.0.sql.
 \echo Use "ALTER EXTENSION pg_segment UPDATE TO '0.2.0'" to load this file. \quit
+
+------------------------------------------------------------------------------------------------
+-- Security (issue 12): a database owner must not become superuser, a superuser's alter must not
+-- run the owner's code as superuser, rights must not drift. See README, "Security".
+------------------------------------------------------------------------------------------------
+-- Install-time expressions, schema-qualified with typed literals: in 0.1.0 the snapshot id
+-- default nextval('...') with an untyped literal bound a public.nextval(text) planted before
+-- CREATE EXTENSION. Owners are always given by the registry's writers now.
+ALTER TABLE segment.segment_views
+    ALTER COLUMN options SET DEFAULT '{}'::pg_catalog.jsonb,
+    ALTER COLUMN owner DROP DEFAULT,
+    ALTER COLUMN created_at SET DEFAULT pg_catalog.now();
+ALTER TABLE segment.segment_snapshots
+    ALTER COLUMN snapshot_id SET DEFAULT pg_catalog.nextval('segment.segment_snapshots_id_seq'::pg_catalog.regclass),
+    ALTER COLUMN owner DROP DEFAULT;
+
+-- The registry is written only by the extension's functions (src/registry.rs): users read it.
+REVOKE INSERT, UPDATE, DELETE ON segment.segment_views, segment.segment_snapshots, segment.segment_snapshot_rows FROM PUBLIC;
+REVOKE USAGE ON SEQUENCE segment.segment_snapshots_id_seq FROM PUBLIC;
+DROP POLICY own_views ON segment.segment_views;
+DROP POLICY own_snapshots ON segment.segment_snapshots;
+DROP POLICY own_snapshot_rows ON segment.segment_snapshot_rows;
+CREATE OR REPLACE FUNCTION segment._is_mine(owner name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    RETURN owner OPERATOR(pg_catalog.=) CURRENT_USER
+        OR (owner OPERATOR(pg_catalog.=) ANY (SELECT r.rolname FROM pg_catalog.pg_roles r)
+            AND pg_catalog.pg_has_role(owner, 'MEMBER'::pg_catalog.text));
+COMMENT ON FUNCTION segment._is_mine(name) IS 'Row-level security of the registry: rows of roles the current user is a member of';
+CREATE POLICY own_views ON segment.segment_views FOR SELECT USING (segment._is_mine(owner));
+CREATE POLICY own_snapshots ON segment.segment_snapshots FOR SELECT USING (segment._is_mine(owner));
+CREATE POLICY own_snapshot_rows ON segment.segment_snapshot_rows FOR SELECT
+    USING (snapshot_id OPERATOR(pg_catalog.=) ANY (SELECT s.snapshot_id FROM segment.segment_snapshots s));
+
+-- Functions whose argument lists changed: the public functions now pass the caller's
+-- current_schema() to pinned workers.
+DROP FUNCTION segment._view_ident(text);
+DROP FUNCTION segment._view_row(text);
+DROP FUNCTION segment._snapshot_pair(text, timestamptz, timestamptz);
+
+------------------------------------------------------------------------------------------------
+-- The registry's writers and the other C glue (src/registry.rs). Each checks that the caller
+-- may act for the view (its owner's privileges, or a superuser) before it writes anything.
+------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION segment._registry_put(view regclass, source regclass, customer_column name, ordered_at_column name,
+                                      amount_column name, options jsonb, definition text) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgseg_registry_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._registry_refreshed(view regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pgseg_registry_refreshed' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._registry_cron(view regclass, job bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgseg_registry_cron' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._registry_drop(view_schema name, view_name name, keep_history boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgseg_registry_drop' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._snapshot_take(view regclass, taken_at timestamptz) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_snapshot_take' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._snapshots_delete(view_schema name, view_name name, taken_before timestamptz) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_snapshots_delete' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._grant_as(view regclass, column_name name, grantor oid, grantee oid, privilege text,
+                                  grantable boolean, revoke boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgseg_grant_as' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE OR REPLACE FUNCTION segment._key_equality(key_type regtype) RETURNS regoper
+    AS 'MODULE_PATHNAME', 'pgseg_key_equality' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment._registry_put(regclass, regclass, name, name, name, jsonb, text) IS
+    'Writes the registry row of a segmentation view the caller may act for (owner: the view''s owner); replaces a row left by a dropped view of that name';
+COMMENT ON FUNCTION segment._registry_refreshed(regclass) IS 'Records a refresh of a segmentation view the caller may act for';
+COMMENT ON FUNCTION segment._registry_cron(regclass, bigint) IS 'Records the pg_cron job of a segmentation view the caller may act for (NULL: none)';
+COMMENT ON FUNCTION segment._registry_drop(name, name, boolean) IS
+    'Removes the registry row of a segmentation view the caller may act for and, unless keep_history, the snapshots of that view the caller may delete';
+COMMENT ON FUNCTION segment._snapshot_take(regclass, timestamptz) IS
+    'Stores a snapshot of a registered segmentation view the caller may act for, owned by the view''s owner';
+COMMENT ON FUNCTION segment._snapshots_delete(name, name, timestamptz) IS
+    'Deletes the snapshots of a view name taken before an instant whose owner the caller has the privileges of (superusers: all)';
+COMMENT ON FUNCTION segment._grant_as(regclass, name, oid, oid, text, boolean, boolean) IS
+    'GRANT (or REVOKE) one privilege on a materialized view or one of its columns with the rights of its grantor, for a caller with the owner''s and the grantor''s privileges';
+COMMENT ON FUNCTION segment._key_equality(regtype) IS
+    'Equality operator of a type''s default btree operator class; NULL when the type has no equality and ordering';
+
+-- DROP EXTENSION pg_segment (or DROP OWNED BY its owner) by a non-superuser would destroy every
+-- role's history, and with CASCADE every object that uses the extension: refused while other
+-- roles own segmentation views or snapshots, or (CASCADE) objects that depend on it.
+CREATE OR REPLACE FUNCTION segment._drop_guard() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'pgseg_drop_guard' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION segment._drop_guard() IS
+    'Event trigger: refuses a non-superuser''s DROP EXTENSION pg_segment while other roles own views, snapshots or (CASCADE) dependent objects';
+CREATE EVENT TRIGGER pg_segment_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP OWNED')
+    EXECUTE FUNCTION segment._drop_guard();
+COMMENT ON EVENT TRIGGER pg_segment_drop_guard IS
+    'pg_segment: a non-superuser may drop the extension only when no other role''s views, snapshots or objects would go with it';
+
+------------------------------------------------------------------------------------------------
+-- Names
+------------------------------------------------------------------------------------------------
+-- 'name', 'schema.name', '"Odd Name"': the schema (default_schema, the caller's
+-- current_schema(), when not given) and name.
+CREATE OR REPLACE FUNCTION segment._view_ident(qualified text, default_schema name, OUT view_schema name, OUT view_name name)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parts text[];
+BEGIN
+    IF qualified IS NULL THEN
+        RAISE EXCEPTION 'view_name must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    BEGIN
+        parts := parse_ident(qualified);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'view_name "%" is not a valid name', qualified USING ERRCODE = '42602',
+            HINT = 'Write name, schema.name, or a quoted identifier such as "Customer Segments".';
+    END;
+    IF cardinality(parts) = 1 THEN
+        view_schema := default_schema;
+        IF view_schema IS NULL THEN
+            RAISE EXCEPTION 'no schema has been selected to create view "%" in', qualified USING ERRCODE = '3F000';
+        END IF;
+        view_name := parts[1];
+    ELSIF cardinality(parts) = 2 THEN
+        view_schema := parts[1];
+        view_name := parts[2];
+    ELSE
+        RAISE EXCEPTION 'view_name "%" has too many dotted parts (write name or schema.name)', qualified USING ERRCODE = '42602';
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._view_ident(text, name) IS
+    'Splits a view name (name, schema.name, quoted identifiers) into schema (default_schema for a bare name) and name';
+
+-- the registry row of a view; ERROR 42P01 when it is not a segmentation view the caller sees
+CREATE OR REPLACE FUNCTION segment._view_row(view_name text, default_schema name) RETURNS segment.segment_views
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id record;
+    r segment.segment_views;
+BEGIN
+    id := segment._view_ident(view_name, default_schema);
+    SELECT * INTO r FROM segment.segment_views v WHERE v.view_schema = id.view_schema AND v.view_name = id.view_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'segmentation view %.% does not exist', quote_ident(id.view_schema), quote_ident(id.view_name)
+            USING ERRCODE = '42P01', HINT = 'segment.segment_views lists the segmentation views you own.';
+    END IF;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION segment._view_row(text, name) IS 'The registry row of a segmentation view (42P01 when there is none)';
+
+-- the materialized view of a registry row; 42P01 when it was dropped by other means
+CREATE OR REPLACE FUNCTION segment._view_rel(r segment.segment_views) RETURNS regclass
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    SELECT c.oid INTO rel FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = r.view_schema AND c.relname = r.view_name AND c.relkind = 'm';
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'materialized view %.% of this segmentation view no longer exists', quote_ident(r.view_schema), quote_ident(r.view_name)
+            USING ERRCODE = '42P01', HINT = 'segment.drop_segment_view removes its registry row (and, unless keep_history, its snapshots).';
+    END IF;
+    RETURN rel;
+END $$;
+COMMENT ON FUNCTION segment._view_rel(segment.segment_views) IS 'The materialized view of a registry row (42P01 when it is gone)';
+
+------------------------------------------------------------------------------------------------
+-- The view's query
+------------------------------------------------------------------------------------------------
+-- the type of a column of a relation, or ERROR 42703 naming it
+CREATE OR REPLACE FUNCTION segment._column_type(source regclass, col name, what text) RETURNS regtype
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = '22004';
+    END IF;
+    SELECT a.atttypid::regtype INTO t FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% "%" does not exist in %', what, col, source USING ERRCODE = '42703';
+    END IF;
+    RETURN t;
+END $$;
+COMMENT ON FUNCTION segment._column_type(regclass, name, text) IS 'Type of a source column; 42703 naming it when it is missing';
+
+-- The view's SELECT, parsed (never run) when the view is created under the pinned search_path:
+-- every name it uses binds to pg_catalog or segment then, whoever refreshes it later.
+CREATE OR REPLACE FUNCTION segment._segment_view_query(source regclass, customer_column name, ordered_at_column name,
+                                            amount_column name, options jsonb)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kind "char";
+    t regtype;
+    key_eq regoper;
+    key_eq_sql text;
+    customer_expr text;
+    at_expr text;
+    amount_expr text;
+    refund_expr text := '';
+    as_of_text text;
+    as_of_expr text;
+    conds text[] := '{}';
+    f jsonb;
+    fcol name;
+    list_key text;
+    vals text[];
+    pop jsonb;
+    mapped boolean;
+    cust text;
+    rest text;
+    filter_sql text;
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column'];
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    options := coalesce(options, '{}');
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object, got %', options USING ERRCODE = '22023';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION 'source % is not a table or view', source USING ERRCODE = '42809',
+            HINT = 'Pass a table, partitioned table, view, materialized view or foreign table of order rows.';
+    END IF;
+
+    -- Source columns are read through the alias s. Integer customer ids go to population_agg as
+    -- they are; other keys (text, varchar, uuid, numeric, ...) are numbered first (see below).
+    t := segment._column_type(source, customer_column, 'customer_column');
+    cust := format('s.%I', customer_column);
+    mapped := t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype);
+    IF mapped THEN
+        -- the numbering groups and joins on the key, and the unique index orders it: the key
+        -- type needs a default btree operator class (a catalog check: nothing runs against the
+        -- source here, whoever calls)
+        key_eq := segment._key_equality(t);
+        IF key_eq IS NULL THEN
+            RAISE EXCEPTION 'customer_column "%" of % has type %, which has no equality and ordering operators', customer_column, source, t
+                USING ERRCODE = '42804', HINT = 'Use an integer, text, uuid or other comparable customer key.';
+        END IF;
+        -- the join uses that operator by name, so that it is the operator class's own wherever it lives
+        SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO key_eq_sql
+        FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace WHERE o.oid = key_eq;
+        customer_expr := 'keys.n';
+    ELSE
+        customer_expr := cust || '::bigint';
+    END IF;
+
+    t := segment._column_type(source, ordered_at_column, 'ordered_at_column');
+    IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'ordered_at_column "%" of % must be timestamptz, timestamp or date, it is %', ordered_at_column, source, t
+            USING ERRCODE = '42804';
+    END IF;
+    at_expr := format('s.%I::timestamptz', ordered_at_column);
+
+    t := segment._column_type(source, amount_column, 'amount_column');
+    IF t IN ('numeric'::regtype, 'bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+        amount_expr := format('s.%I::numeric', amount_column);
+    ELSIF t IN ('double precision'::regtype, 'real'::regtype) THEN
+        amount_expr := format('s.%I::float8', amount_column);
+    ELSE
+        RAISE EXCEPTION 'amount_column "%" of % must be numeric, an integer or a float type, it is %', amount_column, source, t
+            USING ERRCODE = '42804';
+    END IF;
+
+    IF options ? 'refund_column' THEN
+        fcol := options->>'refund_column';
+        t := segment._column_type(source, fcol, 'options.refund_column');
+        IF t <> 'boolean'::regtype THEN
+            RAISE EXCEPTION 'options.refund_column "%" of % must be boolean, it is %', fcol, source, t USING ERRCODE = '42804';
+        END IF;
+        refund_expr := format('coalesce(s.%I, false), ', fcol);
+    END IF;
+
+    -- as_of: "now" (the default; any case, surrounding spaces allowed: now() at each refresh)
+    -- or a fixed instant. PostgreSQL's other relative words would be frozen at creation: refused.
+    as_of_text := lower(regexp_replace(options->>'as_of', '^\s+|\s+$', '', 'g'));
+    IF as_of_text IS NULL OR as_of_text = 'now' THEN
+        as_of_expr := 'now()';
+    ELSIF as_of_text IN ('today', 'tomorrow', 'yesterday') THEN
+        RAISE EXCEPTION 'options.as_of "%" would be frozen at the instant the view is created', options->>'as_of' USING ERRCODE = '22023',
+            HINT = 'Write "now" (every refresh uses its own now()) or a fixed instant such as "2026-01-01 00:00+08".';
+    ELSE
+        BEGIN
+            -- an ISO 8601 UTC literal reads back the same under any DateStyle and TimeZone
+            as_of_expr := format('%L::timestamptz', to_char((options->>'as_of')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'options.as_of must be "now" or a timestamptz, got %', options->'as_of' USING ERRCODE = '22023';
+        END;
+    END IF;
+
+    -- filter: {"column": c, "in": [..]} or {"column": c, "not_in": [..]}, or an array of them (all must hold)
+    IF options ? 'filter' THEN
+        FOR f IN SELECT CASE jsonb_typeof(options->'filter') WHEN 'array' THEN e ELSE options->'filter' END
+                 FROM jsonb_array_elements(CASE jsonb_typeof(options->'filter') WHEN 'array' THEN options->'filter' ELSE '[null]' END) e
+        LOOP
+            IF jsonb_typeof(f) IS DISTINCT FROM 'object' OR NOT f ? 'column' OR (f ? 'in') = (f ? 'not_in')
+               OR EXISTS (SELECT 1 FROM jsonb_object_keys(f) k WHERE k NOT IN ('column', 'in', 'not_in'))
+               OR jsonb_typeof(coalesce(f->'in', f->'not_in')) IS DISTINCT FROM 'array' THEN
+                RAISE EXCEPTION 'options.filter must be {"column": name, "in": [values]} or {"column": name, "not_in": [values]}, or an array of them; got %', f
+                    USING ERRCODE = '22023';
+            END IF;
+            fcol := f->>'column';
+            PERFORM segment._column_type(source, fcol, 'options.filter column');
+            list_key := CASE WHEN f ? 'in' THEN 'in' ELSE 'not_in' END;
+            -- a null never equals anything: in a not_in list it would empty the view
+            IF EXISTS (SELECT 1 FROM jsonb_array_elements(f->list_key) e WHERE jsonb_typeof(e) NOT IN ('string', 'number', 'boolean')) THEN
+                RAISE EXCEPTION 'options.filter "%" of column "%" must list strings, numbers or booleans, got %', list_key, fcol, f->list_key
+                    USING ERRCODE = '22023', HINT = 'A null never matches a value; to keep or drop rows whose column is NULL, filter the source in a view.';
+            END IF;
+            SELECT array_agg(v) INTO vals FROM jsonb_array_elements_text(f->list_key) v;
+            conds := conds || CASE WHEN f ? 'in' THEN format('s.%I::text = ANY (%L::text[])', fcol, coalesce(vals, '{}'))
+                                   ELSE format('s.%I::text <> ALL (%L::text[])', fcol, coalesce(vals, '{}')) END;
+        END LOOP;
+    END IF;
+
+    -- the rest are population_agg options; checked now so that a typo fails here, not at refresh
+    pop := options - view_keys;
+    PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop);
+
+    filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
+    IF NOT mapped THEN
+        RETURN format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
+                      as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
+                      CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
+    END IF;
+    -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
+    -- materialized CTE); population_agg groups by n and the rows get their key back by n.
+    -- The DISTINCT and the two joins make such a view about 5 times slower (make bench).
+    SELECT string_agg(format('p.%I', a.name), ', ' ORDER BY a.ord) INTO rest
+    FROM pg_catalog.pg_proc pr,
+         unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+    WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
+      AND a.mode = 'o' AND a.name <> 'customer_id';
+    RETURN format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
+                  'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
+                  'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
+                  'FROM %2$s s JOIN keys ON keys.key %12$s %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
+                  cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
+                  rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
+                  CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
+END $$;
+COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
+    'The SELECT of a segmentation view, checked: source kind, column existence and types, options';
+
+------------------------------------------------------------------------------------------------
+-- Create, alter, refresh, drop. The public functions are SQL-standard bodies that pass the
+-- caller's current_schema() to the pinned workers (see the top of this file).
+------------------------------------------------------------------------------------------------
+-- 42P07 unless view_schema.view_name is free (3F000 when the schema does not exist)
+CREATE OR REPLACE FUNCTION segment._check_new_name(view_schema name, view_name name) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = view_schema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', view_schema USING ERRCODE = '3F000';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = view_schema AND c.relname = view_name) THEN
+        RAISE EXCEPTION 'relation %.% already exists', quote_ident(view_schema), quote_ident(view_name)
+            USING ERRCODE = '42P07', HINT = 'Choose another view_name, or drop the existing relation first (segment.drop_segment_view for a segmentation view).';
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._check_new_name(name, name) IS 'ERROR 42P07 unless a relation name is free (3F000 without its schema)';
+
+-- The empty materialized view of a query with its unique index and comment. WITH NO DATA:
+-- PostgreSQL parses the query but neither plans nor runs it; REFRESH fills it as its owner.
+CREATE OR REPLACE FUNCTION segment._new_matview(view_schema name, view_name name, source regclass, q text) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    BEGIN
+        EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s WITH NO DATA', view_schema, view_name, q);
+    EXCEPTION WHEN unique_violation THEN
+        -- another session created the name after _check_new_name: the catalogs' unique index says so
+        RAISE EXCEPTION 'relation %.% already exists', quote_ident(view_schema), quote_ident(view_name)
+            USING ERRCODE = '42P07', HINT = 'Another session created it at the same time; choose another view_name or drop that one first.';
+    END;
+    -- REFRESH ... CONCURRENTLY needs a unique index over all rows
+    EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (customer_id)', view_schema, view_name);
+    rel := format('%I.%I', view_schema, view_name)::regclass;
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %s IS %L', rel,
+                   format('pg_segment segmentation of %s (segment.segment_views has the definition)', source));
+    RETURN rel;
+END $$;
+COMMENT ON FUNCTION segment._new_matview(name, name, regclass, text) IS
+    'Creates a segmentation view WITH NO DATA (its query is not run) with its unique index and comment';
+
+CREATE OR REPLACE FUNCTION segment._create_segment_view(view_name text, default_schema name, source regclass, customer_column name,
+                                             ordered_at_column name, amount_column name, options jsonb)
+    RETURNS regclass LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id record;
+    q text;
+    rel regclass;
+BEGIN
+    id := segment._view_ident(view_name, default_schema);
+    PERFORM segment._check_new_name(id.view_schema, id.view_name);
+    q := segment._segment_view_query(source, customer_column, ordered_at_column, amount_column, options);
+    rel := segment._new_matview(id.view_schema, id.view_name, source, q);
+    EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);  -- the first fill, as the view's owner
+    PERFORM segment._registry_put(rel, source, customer_column, ordered_at_column, amount_column, coalesce(options, '{}'), q);
+    RETURN rel;
+END $$;
+COMMENT ON FUNCTION segment._create_segment_view(text, name, regclass, name, name, name, jsonb) IS
+    'create_segment_view worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.create_segment_view(view_name text, source regclass, customer_column name, ordered_at_column name,
+                                            amount_column name, options jsonb DEFAULT '{}'::pg_catalog.jsonb)
+    RETURNS regclass LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._create_segment_view(view_name, pg_catalog.current_schema(), source, customer_column, ordered_at_column, amount_column, options);
+COMMENT ON FUNCTION segment.create_segment_view(text, regclass, name, name, name, jsonb) IS
+    'Creates a materialized view with one segmented row per customer of an orders source (plus its unique index) and registers it';
+
+------------------------------------------------------------------------------------------------
+-- Schedule (pg_cron). A view's job runs as the view's owner: the owner schedules it, or a
+-- superuser schedules it for her (cron.schedule_in_database with her name); the owner can then
+-- remove it herself.
+------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION segment._require_pg_cron() RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'scheduled refresh needs the pg_cron extension, which is not installed in database %', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Install pg_cron (Debian: apt-get install postgresql-15-cron), set shared_preload_libraries = ''pg_cron'' and cron.database_name = '''
+                         || current_database() || ''' in postgresql.conf, restart, then CREATE EXTENSION pg_cron. Or call segment.refresh_segment_view from your own scheduler.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._require_pg_cron() IS 'ERROR 55000 with a hint when pg_cron is not installed here';
+
+-- 42501 unless the caller is the view's owner or a superuser: pg_cron runs a job as the role it
+-- was scheduled for and lets only that role (or a superuser) remove it
+CREATE OR REPLACE FUNCTION segment._require_cron_rights(r segment.segment_views, what text) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF r.owner <> current_user AND NOT (SELECT a.rolsuper FROM pg_catalog.pg_roles a WHERE a.rolname = current_user) THEN
+        RAISE EXCEPTION 'only the owner of segmentation view %.% (role %) or a superuser may % its refresh', quote_ident(r.view_schema),
+                        quote_ident(r.view_name), quote_ident(r.owner), what
+            USING ERRCODE = '42501', HINT = format('pg_cron jobs run as the view''s owner: SET ROLE %I first.', r.owner);
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._require_cron_rights(segment.segment_views, text) IS
+    'ERROR 42501 unless the caller is the view''s owner or a superuser (pg_cron jobs run as the owner)';
+
+CREATE OR REPLACE FUNCTION segment._schedule(r segment.segment_views, cron text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    job bigint;
+    qualified text := format('%I.%I', r.view_schema, r.view_name);
+BEGIN
+    PERFORM segment._require_pg_cron();
+    IF cron IS NULL THEN
+        RAISE EXCEPTION 'cron must be a schedule such as ''*/15 * * * *'', got NULL' USING ERRCODE = '22004';
+    END IF;
+    PERFORM segment._require_cron_rights(r, 'schedule');
+    BEGIN
+        IF r.owner = current_user THEN
+            EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+                USING 'pg_segment refresh ' || qualified, cron, format('SELECT segment.refresh_segment_view(%L)', qualified);
+        ELSE
+            -- a superuser for the owner: the job runs as the owner, who can remove it
+            EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO job
+                USING 'pg_segment refresh ' || qualified, cron, format('SELECT segment.refresh_segment_view(%L)', qualified),
+                      current_database()::text, r.owner::text;
+        END IF;
+    EXCEPTION WHEN invalid_parameter_value OR data_exception THEN
+        RAISE EXCEPTION 'cron: invalid schedule "%" (%)', cron, SQLERRM USING ERRCODE = '22023',
+            HINT = 'Use five cron fields, e.g. ''0 3 * * *'' for 03:00 every day, or ''* * * * *'' for every minute.';
+    END;
+    RETURN job;
+END $$;
+COMMENT ON FUNCTION segment._schedule(segment.segment_views, text) IS 'Schedules the refresh of a segmentation view with pg_cron as the view''s owner';
+
+-- removes the pg_cron job of a view if there is one the caller can see; false when there was none
+CREATE OR REPLACE FUNCTION segment._unschedule(r segment.segment_views) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    visible boolean;
+BEGIN
+    IF r.cron_job IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM segment._require_cron_rights(r, 'unschedule');
+    -- cron.job shows a non-superuser only her own jobs
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobid = $1)' INTO visible USING r.cron_job;
+    IF visible THEN
+        EXECUTE 'SELECT cron.unschedule($1)' USING r.cron_job;
+    ELSIF NOT (SELECT a.rolsuper FROM pg_catalog.pg_roles a WHERE a.rolname = current_user) THEN
+        RAISE WARNING 'pg_cron job % of segmentation view %.% is not one of role %''s jobs; it was left in place', r.cron_job,
+                      quote_ident(r.view_schema), quote_ident(r.view_name), current_user
+            USING HINT = format('A superuser can remove it: SELECT cron.unschedule(%s);', r.cron_job);
+    END IF;
+    RETURN true;
+END $$;
+COMMENT ON FUNCTION segment._unschedule(segment.segment_views) IS 'Removes the pg_cron job of a segmentation view (false when it had none)';
+
+CREATE OR REPLACE FUNCTION segment._schedule_refresh(view_name text, default_schema name, cron text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+    job bigint;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    rel := segment._view_rel(r);
+    job := segment._schedule(r, cron);
+    PERFORM segment._registry_cron(rel, job);
+    RETURN job;
+END $$;
+COMMENT ON FUNCTION segment._schedule_refresh(text, name, text) IS 'schedule_refresh worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.schedule_refresh(view_name text, cron text) RETURNS bigint
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._schedule_refresh(view_name, pg_catalog.current_schema(), cron);
+COMMENT ON FUNCTION segment.schedule_refresh(text, text) IS
+    'Schedules a concurrent refresh of a segmentation view with pg_cron (cron syntax), run as the view''s owner; returns the pg_cron job id';
+
+CREATE OR REPLACE FUNCTION segment._unschedule_refresh(view_name text, default_schema name) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    rel := segment._view_rel(r);
+    PERFORM segment._require_pg_cron();
+    IF NOT segment._unschedule(r) THEN
+        RETURN false;
+    END IF;
+    PERFORM segment._registry_cron(rel, NULL);
+    RETURN true;
+END $$;
+COMMENT ON FUNCTION segment._unschedule_refresh(text, name) IS 'unschedule_refresh worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.unschedule_refresh(view_name text) RETURNS boolean
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._unschedule_refresh(view_name, pg_catalog.current_schema());
+COMMENT ON FUNCTION segment.unschedule_refresh(text) IS 'Removes the pg_cron schedule of a segmentation view; false when it had none';
+
+------------------------------------------------------------------------------------------------
+-- Alter, refresh, drop
+------------------------------------------------------------------------------------------------
+-- every privilege on a relation and on its columns as a sorted jsonb array of
+-- {col, grantor, grantee, privilege, grantable} (col null: the relation itself)
+CREATE OR REPLACE FUNCTION segment._privileges(rel regclass) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.col NULLS FIRST, x.grantor, x.grantee, x.privilege), '[]') FROM (
+        SELECT NULL::name AS col, a.grantor, a.grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
+        FROM pg_catalog.pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a WHERE c.oid = rel
+        UNION ALL
+        SELECT t.attname, a.grantor, a.grantee, a.privilege_type, a.is_grantable
+        FROM pg_catalog.pg_attribute t, aclexplode(t.attacl) a WHERE t.attrelid = rel AND t.attnum > 0 AND NOT t.attisdropped) x $$;
+COMMENT ON FUNCTION segment._privileges(regclass) IS
+    'Privileges on a relation and its columns (grantor, grantee, privilege, grantable) as a sorted jsonb array';
+
+CREATE OR REPLACE FUNCTION segment._alter_segment_view(view_name text, default_schema name, options jsonb) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    new_options jsonb;
+    q text;
+    cron text;
+    old_rel regclass;
+    rel regclass;
+    owner_id oid;
+    grants jsonb;
+    pending jsonb;
+    remaining jsonb;
+    extra_indexes text[];
+    idx text;
+    view_comment text;
+    column_comments jsonb;
+    g record;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    IF jsonb_typeof(options) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object (keys to change; null removes a key), got %', options USING ERRCODE = '22023';
+    END IF;
+    old_rel := segment._view_rel(r);
+    SELECT c.relowner INTO owner_id FROM pg_catalog.pg_class c WHERE c.oid = old_rel;
+    -- Rights first, before anything changes: the caller acts for the owner (the rebuilt view is
+    -- hers, and its query runs with her rights only) and re-issues every privilege granted on
+    -- the view as the role that granted it, so that grant chains and later REVOKEs still work.
+    IF NOT pg_has_role(owner_id, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of materialized view %', old_rel USING ERRCODE = '42501';
+    END IF;
+    grants := segment._privileges(old_rel);
+    FOR g IN SELECT DISTINCT (e->>'grantor')::oid AS grantor FROM jsonb_array_elements(grants) e WHERE NOT pg_has_role((e->>'grantor')::oid, 'USAGE') LOOP
+        RAISE EXCEPTION 'cannot keep the privileges role % granted on %: role % cannot act as role %', pg_get_userbyid(g.grantor), old_rel,
+                        current_user, pg_get_userbyid(g.grantor)
+            USING ERRCODE = '42501',
+                  HINT = format('alter_segment_view re-issues every privilege as the role that granted it. A superuser (or a role with the privileges of %I) can alter this view; or %I revokes those grants first.',
+                                pg_get_userbyid(g.grantor), pg_get_userbyid(g.grantor));
+    END LOOP;
+    -- what else the rebuild would lose: the schedule, indexes added to the view (all but the
+    -- unique index on customer_id that it was made with), comments on the view and its columns
+    IF r.cron_job IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        EXECUTE 'SELECT schedule FROM cron.job WHERE jobid = $1' INTO cron USING r.cron_job;
+    END IF;
+    SELECT array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid) INTO extra_indexes
+    FROM pg_catalog.pg_index i
+    WHERE i.indrelid = old_rel
+      AND NOT (i.indisunique AND i.indnatts = 1 AND i.indexprs IS NULL AND i.indpred IS NULL
+               AND i.indkey[0] = (SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid = old_rel AND a.attname = 'customer_id'));
+    view_comment := obj_description(old_rel, 'pg_class');
+    SELECT jsonb_object_agg(a.attname, d.description) INTO column_comments
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_description d
+      ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = old_rel AND d.objsubid = a.attnum
+    WHERE a.attrelid = old_rel AND a.attnum > 0;
+    -- the new query, checked before the old view goes
+    new_options := jsonb_strip_nulls(r.options || options);
+    q := segment._segment_view_query(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
+
+    -- rebuild: drop (history kept), create empty, hand it to the owner, then fill it as the owner
+    PERFORM segment._registry_drop(r.view_schema, r.view_name, true);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        PERFORM segment._unschedule(r);
+    END IF;
+    EXECUTE format('DROP MATERIALIZED VIEW %s', old_rel);
+    rel := segment._new_matview(r.view_schema, r.view_name, r.source, q);
+    IF owner_id <> (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = current_user) THEN
+        EXECUTE format('ALTER MATERIALIZED VIEW %s OWNER TO %I', rel, pg_get_userbyid(owner_id));
+    END IF;
+    FOREACH idx IN ARRAY coalesce(extra_indexes, '{}') LOOP
+        EXECUTE idx;  -- pg_get_indexdef's own text; CREATE INDEX evaluates it as the view's owner
+    END LOOP;
+    EXECUTE format('COMMENT ON MATERIALIZED VIEW %s IS %L', rel, view_comment);
+    FOR g IN SELECT e.key, e.value FROM jsonb_each_text(coalesce(column_comments, '{}')) e LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attname = g.key AND a.attnum > 0) THEN
+            EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', rel, g.key, g.value);
+        END IF;
+    END LOOP;
+    -- privileges, each by its grantor; a grantor who holds a privilege through a grant option is
+    -- served after the grant that gave it (grant chains are re-created in order)
+    pending := (SELECT coalesce(jsonb_agg(e), '[]') FROM jsonb_array_elements(grants) e
+                WHERE NOT ((e->>'grantor')::oid = owner_id AND (e->>'grantee')::oid = owner_id AND e->>'col' IS NULL));
+    WHILE jsonb_array_length(pending) > 0 LOOP
+        remaining := '[]';
+        FOR g IN SELECT * FROM jsonb_to_recordset(pending) AS x(col name, grantor oid, grantee oid, privilege text, grantable boolean) LOOP
+            IF g.grantor = owner_id
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c, aclexplode(c.relacl) a
+                          WHERE c.oid = rel AND a.grantee = g.grantor AND a.privilege_type = g.privilege AND a.is_grantable)
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, aclexplode(t.attacl) a
+                          WHERE t.attrelid = rel AND t.attname = g.col AND a.grantee = g.grantor AND a.privilege_type = g.privilege AND a.is_grantable) THEN
+                PERFORM segment._grant_as(rel, g.col, g.grantor, g.grantee, g.privilege, g.grantable, false);
+            ELSE
+                remaining := remaining || jsonb_build_array(to_jsonb(g));
+            END IF;
+        END LOOP;
+        IF jsonb_array_length(remaining) = jsonb_array_length(pending) THEN
+            RAISE EXCEPTION 'alter_segment_view cannot re-create the privileges % on %', remaining, old_rel USING ERRCODE = 'XX000';
+        END IF;
+        pending := remaining;
+    END LOOP;
+    -- privileges the new view has and the old one had not: the owner's own ones she had taken
+    -- from herself, default privileges of the creating role (ALTER DEFAULT PRIVILEGES)
+    FOR g IN SELECT n.col, n.grantor, n.grantee, n.privilege
+             FROM jsonb_to_recordset(segment._privileges(rel)) AS n(col name, grantor oid, grantee oid, privilege text, grantable boolean)
+             WHERE NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(grants) AS o(col name, grantor oid, grantee oid, privilege text, grantable boolean)
+                               WHERE o.col IS NOT DISTINCT FROM n.col AND o.grantor = n.grantor AND o.grantee = n.grantee AND o.privilege = n.privilege) LOOP
+        PERFORM segment._grant_as(rel, g.col, g.grantor, g.grantee, g.privilege, false, true);
+    END LOOP;
+    -- the same privileges as before, exactly, or nothing changes
+    IF segment._privileges(rel) <> grants THEN
+        RAISE EXCEPTION 'alter_segment_view could not re-create the privileges on % exactly (before: %, after: %)', rel, grants, segment._privileges(rel)
+            USING ERRCODE = 'XX000';
+    END IF;
+    EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);  -- the source query runs as the view's owner
+    PERFORM segment._registry_put(rel, r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options, q);
+    IF cron IS NOT NULL THEN
+        r := segment._view_row(format('%I.%I', r.view_schema, r.view_name), NULL);
+        PERFORM segment._registry_cron(rel, segment._schedule(r, cron));
+    END IF;
+    RETURN rel;
+END $$;
+COMMENT ON FUNCTION segment._alter_segment_view(text, name, jsonb) IS 'alter_segment_view worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.alter_segment_view(view_name text, options jsonb) RETURNS regclass
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._alter_segment_view(view_name, pg_catalog.current_schema(), options);
+COMMENT ON FUNCTION segment.alter_segment_view(text, jsonb) IS
+    'Rebuilds a segmentation view with changed options (merged over the old ones; null removes a key) as its owner; keeps its snapshots, schedule, privileges (table and column, each by its grantor), comments, added indexes and owner';
+
+CREATE OR REPLACE FUNCTION segment._refresh_segment_view(view_name text, default_schema name, concurrently boolean) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    rel := segment._view_rel(r);
+    -- REFRESH runs the view's query as the view's owner, whoever calls
+    IF $3 THEN  -- "concurrently": a keyword inside SQL, so referred to by position
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', rel);
+    ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);
+    END IF;
+    RETURN segment._registry_refreshed(rel);
+END $$;
+COMMENT ON FUNCTION segment._refresh_segment_view(text, name, boolean) IS 'refresh_segment_view worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.refresh_segment_view(view_name text, concurrently boolean DEFAULT true) RETURNS timestamptz
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._refresh_segment_view(view_name, pg_catalog.current_schema(), $2);  -- $2: concurrently is a keyword
+COMMENT ON FUNCTION segment.refresh_segment_view(text, boolean) IS
+    'Refreshes a segmentation view (its query runs as the view''s owner); concurrently (default) never blocks its readers';
+
+CREATE OR REPLACE FUNCTION segment._drop_segment_view(view_name text, default_schema name, keep_history boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    -- rights first: only the view's owner (or a role with her privileges) and superusers
+    PERFORM segment._registry_drop(r.view_schema, r.view_name, coalesce(keep_history, false));
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        PERFORM segment._unschedule(r);
+    END IF;
+    -- the materialized view, unless it was dropped already (or the name is another role's now)
+    SELECT c.oid INTO rel FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = r.view_schema AND c.relname = r.view_name AND c.relkind = 'm' AND pg_has_role(c.relowner, 'USAGE');
+    IF rel IS NOT NULL THEN
+        EXECUTE format('DROP MATERIALIZED VIEW %s', rel);
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._drop_segment_view(text, name, boolean) IS 'drop_segment_view worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.drop_segment_view(view_name text, keep_history boolean DEFAULT false) RETURNS void
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._drop_segment_view(view_name, pg_catalog.current_schema(), keep_history);
+COMMENT ON FUNCTION segment.drop_segment_view(text, boolean) IS
+    'Drops a segmentation view (its owner or a superuser), its schedule and (unless keep_history) the snapshots of it the caller may delete';
+
+------------------------------------------------------------------------------------------------
+-- History: snapshots, migration, changes. A view's history is the snapshots its owner took;
+-- reports read only those (superusers bypass row security, so the filter is explicit).
+------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION segment._take_snapshot(view_name text, default_schema name, taken_at timestamptz) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    rel := segment._view_rel(r);
+    IF taken_at IS NULL THEN
+        RAISE EXCEPTION 'taken_at must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    RETURN segment._snapshot_take(rel, taken_at);
+END $$;
+COMMENT ON FUNCTION segment._take_snapshot(text, name, timestamptz) IS 'take_snapshot worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.take_snapshot(view_name text, taken_at timestamptz DEFAULT pg_catalog.now()) RETURNS bigint
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._take_snapshot(view_name, pg_catalog.current_schema(), taken_at);
+COMMENT ON FUNCTION segment.take_snapshot(text, timestamptz) IS
+    'Stores every customer''s tier, segment, lifecycle stage, orders and spend from a segmentation view; returns the snapshot id';
+
+CREATE OR REPLACE FUNCTION segment._delete_snapshots(view_name text, default_schema name, taken_before timestamptz) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id record;
+BEGIN
+    id := segment._view_ident(view_name, default_schema);
+    IF taken_before IS NULL THEN
+        RAISE EXCEPTION 'taken_before must not be NULL' USING ERRCODE = '22004', HINT = 'Pass ''infinity'' to delete every snapshot of the view.';
+    END IF;
+    RETURN segment._snapshots_delete(id.view_schema, id.view_name, taken_before);
+END $$;
+COMMENT ON FUNCTION segment._delete_snapshots(text, name, timestamptz) IS 'delete_snapshots worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.delete_snapshots(view_name text, taken_before timestamptz) RETURNS bigint
+    LANGUAGE sql VOLATILE PARALLEL UNSAFE
+    RETURN segment._delete_snapshots(view_name, pg_catalog.current_schema(), taken_before);
+COMMENT ON FUNCTION segment.delete_snapshots(text, timestamptz) IS
+    'Deletes the snapshots of a view taken before an instant (their rows follow); the snapshots'' owner or a superuser; returns how many';
+
+-- the latest snapshot of a view taken at or before an instant by the view's owner
+CREATE OR REPLACE FUNCTION segment._snapshot_at(r segment.segment_views, at timestamptz, what text) RETURNS bigint
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF at IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = '22004';
+    END IF;
+    SELECT s.snapshot_id INTO id FROM segment.segment_snapshots s
+    WHERE s.view_schema = r.view_schema AND s.view_name = r.view_name AND s.owner = r.owner AND s.taken_at <= at
+    ORDER BY s.taken_at DESC, s.snapshot_id DESC LIMIT 1;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'no snapshot of %.% was taken at or before % (%)', quote_ident(r.view_schema), quote_ident(r.view_name), at, what
+            USING ERRCODE = '22023', HINT = 'segment.take_snapshot(view_name) stores one; segment.segment_snapshots lists them.';
+    END IF;
+    RETURN id;
+END $$;
+COMMENT ON FUNCTION segment._snapshot_at(segment.segment_views, timestamptz, text) IS
+    'Latest snapshot by the view''s owner at or before an instant (22023 when none)';
+
+-- each customer of either snapshot in force at two instants, side by side
+CREATE OR REPLACE FUNCTION segment._snapshot_pair(view_name text, default_schema name, "from" timestamptz, "to" timestamptz)
+    RETURNS TABLE (customer_id text, from_tier text, to_tier text, from_segment text, to_segment text,
+                   from_stage text, to_stage text, revenue numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    r segment.segment_views;
+    a bigint;
+    b bigint;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    a := segment._snapshot_at(r, "from", 'from');
+    b := segment._snapshot_at(r, "to", 'to');
+    RETURN QUERY
+    SELECT customer_id, x.tier, y.tier, x.segment, y.segment, x.lifecycle_stage, y.lifecycle_stage,
+           coalesce(y.monetary, 0) - coalesce(x.monetary, 0)
+    FROM (SELECT * FROM segment.segment_snapshot_rows s WHERE s.snapshot_id = a) x
+    FULL JOIN (SELECT * FROM segment.segment_snapshot_rows s WHERE s.snapshot_id = b) y USING (customer_id);
+END $$;
+COMMENT ON FUNCTION segment._snapshot_pair(text, name, timestamptz, timestamptz) IS
+    'Customers of the snapshots in force at two instants, side by side, with their net spend between them';
+
+CREATE OR REPLACE FUNCTION segment._tier_migration(view_name text, default_schema name, "from" timestamptz, "to" timestamptz)
+    RETURNS TABLE (from_tier text, to_tier text, customers bigint, revenue numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.from_tier, p.to_tier, count(*), sum(p.revenue)
+    FROM segment._snapshot_pair(view_name, default_schema, "from", "to") p
+    GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST $$;
+COMMENT ON FUNCTION segment._tier_migration(text, name, timestamptz, timestamptz) IS 'tier_migration worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.tier_migration(view_name text, "from" timestamptz, "to" timestamptz)
+    RETURNS TABLE (from_tier text, to_tier text, customers bigint, revenue numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT m.from_tier, m.to_tier, m.customers, m.revenue
+    FROM segment._tier_migration(view_name, pg_catalog.current_schema(), "from", "to") m;
+END;
+COMMENT ON FUNCTION segment.tier_migration(text, timestamptz, timestamptz) IS
+    'Migration matrix between the snapshots in force at two instants: customers per (from tier, to tier) and their net spend between the snapshots (NULL tier: not a customer then)';
+
+CREATE OR REPLACE FUNCTION segment._segment_changes(view_name text, default_schema name, "from" timestamptz, "to" timestamptz)
+    RETURNS TABLE (customer_id text, from_tier text, to_tier text, from_segment text, to_segment text,
+                   from_stage text, to_stage text, revenue numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM segment._snapshot_pair(view_name, default_schema, "from", "to") p
+    WHERE p.from_tier IS DISTINCT FROM p.to_tier OR p.from_segment IS DISTINCT FROM p.to_segment
+    ORDER BY length(p.customer_id), p.customer_id $$;  -- shorter keys first: non-negative integer ids in numeric order
+COMMENT ON FUNCTION segment._segment_changes(text, name, timestamptz, timestamptz) IS 'segment_changes worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.segment_changes(view_name text, "from" timestamptz, "to" timestamptz)
+    RETURNS TABLE (customer_id text, from_tier text, to_tier text, from_segment text, to_segment text,
+                   from_stage text, to_stage text, revenue numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT c.customer_id, c.from_tier, c.to_tier, c.from_segment, c.to_segment, c.from_stage, c.to_stage, c.revenue
+    FROM segment._segment_changes(view_name, pg_catalog.current_schema(), "from", "to") c;
+END;
+COMMENT ON FUNCTION segment.segment_changes(text, timestamptz, timestamptz) IS
+    'Customers whose tier or segment changed between the snapshots in force at two instants';
+
+------------------------------------------------------------------------------------------------
+-- KPIs
+------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text)
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    IF by IS NULL OR by NOT IN ('tier', 'segment', 'lifecycle_stage', 'cadence', 'rfm_code') THEN
+        RAISE EXCEPTION 'by must be ''tier'', ''segment'', ''lifecycle_stage'', ''cadence'' or ''rfm_code'', got %', coalesce(quote_literal(by), 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    rel := segment._view_rel(r);
+    RETURN QUERY EXECUTE format(
+        'SELECT %1$I, count(*), round(count(*) / sum(count(*)) OVER (), 4),
+                sum(monetary), round(sum(monetary) / nullif(sum(sum(monetary)) OVER (), 0), 4),
+                round(sum(monetary) / nullif(sum(orders), 0), 2),
+                round(count(*) FILTER (WHERE orders > 1)::numeric / count(*), 4)
+         FROM %2$s GROUP BY 1 ORDER BY sum(monetary) DESC NULLS LAST, 1', by, rel);
+END $$;
+COMMENT ON FUNCTION segment._segment_kpis(text, name, text) IS 'segment_kpis worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment.segment_kpis(view_name text, by text DEFAULT 'tier')
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT k.label, k.customers, k.customer_share, k.revenue, k.revenue_share, k.average_order_value, k.repurchase_rate
+    FROM segment._segment_kpis(view_name, pg_catalog.current_schema(), by) k;
+END;
+COMMENT ON FUNCTION segment.segment_kpis(text, text) IS
+    'Per tier, segment, lifecycle stage, cadence or R/F/M code: customers and share, revenue and share (the 80/20 check), average order value, repurchase rate';
+
+------------------------------------------------------------------------------------------------
+-- Profile: checks and defaults of city_tiers bound to pg_catalog, city_tier pinned
+------------------------------------------------------------------------------------------------
+ALTER TABLE segment.city_tiers
+    DROP CONSTRAINT city_tiers_city_check,
+    ADD CONSTRAINT city_tiers_city_check
+        CHECK (city OPERATOR(pg_catalog.=) pg_catalog.btrim(city) AND city OPERATOR(pg_catalog.<>) ''::pg_catalog.text),
+    DROP CONSTRAINT city_tiers_tier_check,
+    ADD CONSTRAINT city_tiers_tier_check
+        CHECK (tier OPERATOR(pg_catalog.=) ANY ('{tier1,new_tier1,tier2,tier3,tier4,tier5}'::pg_catalog.text[])),
+    ALTER COLUMN aliases SET DEFAULT '{}'::pg_catalog.text[],
+    ALTER COLUMN list_version SET DEFAULT 'user'::pg_catalog.text;
+CREATE OR REPLACE FUNCTION segment.age_band(birthday date, as_of timestamptz, config jsonb DEFAULT '{}', lang text DEFAULT 'zh') RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    RETURN segment.age_band(birthday, as_of::pg_catalog.date, config, lang);
+CREATE OR REPLACE FUNCTION segment.birthday_within(birthday date, as_of timestamptz, days integer) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    RETURN segment.birthday_within(birthday, as_of::pg_catalog.date, days);
+CREATE OR REPLACE FUNCTION segment.city_tier(city text, lang text DEFAULT 'zh') RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT segment.city_tier_label(t.tier, $2)
+          FROM segment.city_tiers t, (SELECT btrim($1) AS c) n
+          WHERE t.city = n.c OR t.city || '市' = n.c OR lower(t.city_en) = lower(n.c)
+             OR EXISTS (SELECT 1 FROM unnest(t.aliases) a WHERE lower(a) = lower(n.c))
+          ORDER BY t.builtin, t.city
+          LIMIT 1 $$;
+
+------------------------------------------------------------------------------------------------
+-- Sample store and CLV helpers: pinned or qualified
+------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION segment.sample_orders(customers integer, seed bigint DEFAULT 42, params jsonb DEFAULT '{}')
+    RETURNS TABLE (order_id bigint, customer_id bigint, ordered_at timestamptz, amount numeric(12,2),
+                   is_refund boolean, promotion boolean, discount numeric(4,2), category text)
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT o.order_id, o.customer_id, o.ordered_at, (o.amount_fen * 0.01)::numeric(12,2),
+                 o.is_refund, o.promotion, (o.discount_pct * 0.01)::numeric(4,2), o.category
+          FROM segment._sample_orders(customers, seed, params) o $$;
+CREATE OR REPLACE FUNCTION segment.sample_customers(customers integer, seed bigint DEFAULT 42, params jsonb DEFAULT '{}')
+    RETURNS TABLE (customer_id bigint, birthday date, gender text, province text, city text, signup_at timestamptz)
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT * FROM segment._sample_customers(customers, seed, params) $$;
+CREATE OR REPLACE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_model
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.bgnbd_model, j);
+CREATE OR REPLACE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.gamma_gamma_model, j);

@@ -8,7 +8,7 @@ CREATE FUNCTION segment.age_band(birthday date, as_of date, config jsonb DEFAULT
     AS 'MODULE_PATHNAME', 'pgseg_age_band' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.age_band(birthday date, as_of timestamptz, config jsonb DEFAULT '{}', lang text DEFAULT 'zh') RETURNS text
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    RETURN segment.age_band(birthday, as_of::date, config, lang);
+    RETURN segment.age_band(birthday, as_of::pg_catalog.date, config, lang);
 COMMENT ON FUNCTION segment.age_band(date, date, jsonb, text) IS
     'Age band of completed years at as_of: 18 and under, 19-24, 25-28, 29-33, 34-40, 41-50, over 50 (config {"upper": [...]}); NULL when birthday > as_of';
 COMMENT ON FUNCTION segment.age_band(date, timestamptz, jsonb, text) IS
@@ -18,7 +18,7 @@ CREATE FUNCTION segment.birthday_within(birthday date, as_of date, days integer)
     AS 'MODULE_PATHNAME', 'pgseg_birthday_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.birthday_within(birthday date, as_of timestamptz, days integer) RETURNS boolean
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    RETURN segment.birthday_within(birthday, as_of::date, days);
+    RETURN segment.birthday_within(birthday, as_of::pg_catalog.date, days);
 CREATE FUNCTION segment.next_birthday(birthday date, as_of date) RETURNS date
     AS 'MODULE_PATHNAME', 'pgseg_next_birthday' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION segment.birthday_within(date, date, integer) IS
@@ -49,15 +49,18 @@ COMMENT ON FUNCTION segment.provinces() IS
 ------------------------------------------------------------------------------------------------
 -- City tiers: a user-extensible table
 ------------------------------------------------------------------------------------------------
+-- (the checks and defaults are bound when the extension is installed: every name qualified)
 CREATE TABLE segment.city_tiers (
-    city text NOT NULL CHECK (city = btrim(city) AND city <> ''),
+    city text NOT NULL CONSTRAINT city_tiers_city_check
+        CHECK (city OPERATOR(pg_catalog.=) pg_catalog.btrim(city) AND city OPERATOR(pg_catalog.<>) ''::pg_catalog.text),
     city_en text,
-    tier text CHECK (tier IN ('tier1', 'new_tier1', 'tier2', 'tier3', 'tier4', 'tier5')),
-    aliases text[] NOT NULL DEFAULT '{}',
-    list_version text NOT NULL DEFAULT 'user',
+    tier text CONSTRAINT city_tiers_tier_check
+        CHECK (tier OPERATOR(pg_catalog.=) ANY ('{tier1,new_tier1,tier2,tier3,tier4,tier5}'::pg_catalog.text[])),
+    aliases text[] NOT NULL DEFAULT '{}'::pg_catalog.text[],
+    list_version text NOT NULL DEFAULT 'user'::pg_catalog.text,
     builtin boolean NOT NULL DEFAULT false,
     PRIMARY KEY (city, builtin),
-    CHECK (tier IS NOT NULL OR NOT builtin)
+    CONSTRAINT city_tiers_check CHECK (tier IS NOT NULL OR NOT builtin)
 );
 COMMENT ON TABLE segment.city_tiers IS
     'City tiers used by city_tier(): built-in rows (builtin = true, list_version 2024) are re-created by the extension; add your own rows (builtin = false): they take precedence, are kept by pg_dump, and tier NULL removes a city from the tiers';
@@ -120,11 +123,16 @@ INSERT INTO segment.city_tiers (city, city_en, tier, list_version, builtin) VALU
     ('烟台', 'Yantai', 'tier2', '2024', true);
 -- pinyin shared with another prefecture-level city (台州/泰州, 苏州/宿州, 福州/抚州): the bare
 -- English name is ambiguous, so only the qualified form is matched
-UPDATE segment.city_tiers SET city_en = city_en || ', ' || CASE city WHEN '台州' THEN 'Zhejiang' WHEN '苏州' THEN 'Jiangsu' WHEN '福州' THEN 'Fujian' END
-    WHERE builtin AND city IN ('台州', '苏州', '福州');
-UPDATE segment.city_tiers SET aliases = '{Peking}' WHERE builtin AND city = '北京';
-UPDATE segment.city_tiers SET aliases = '{Canton}' WHERE builtin AND city = '广州';
-UPDATE segment.city_tiers SET aliases = '{Xian}' WHERE builtin AND city = '西安';
+-- (these statements run as the superuser that installs the extension: every operator qualified)
+UPDATE segment.city_tiers
+    SET city_en = city_en OPERATOR(pg_catalog.||) ', '::pg_catalog.text OPERATOR(pg_catalog.||)
+                  CASE WHEN city OPERATOR(pg_catalog.=) '台州'::pg_catalog.text THEN 'Zhejiang'::pg_catalog.text
+                       WHEN city OPERATOR(pg_catalog.=) '苏州'::pg_catalog.text THEN 'Jiangsu'::pg_catalog.text
+                       ELSE 'Fujian'::pg_catalog.text END
+    WHERE builtin AND city OPERATOR(pg_catalog.=) ANY ('{台州,苏州,福州}'::pg_catalog.text[]);
+UPDATE segment.city_tiers SET aliases = '{Peking}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '北京'::pg_catalog.text;
+UPDATE segment.city_tiers SET aliases = '{Canton}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '广州'::pg_catalog.text;
+UPDATE segment.city_tiers SET aliases = '{Xian}'::pg_catalog.text[] WHERE builtin AND city OPERATOR(pg_catalog.=) '西安'::pg_catalog.text;
 
 CREATE FUNCTION segment.city_tier_label(tier text, lang text DEFAULT 'zh') RETURNS text
     AS 'MODULE_PATHNAME', 'pgseg_city_tier_label' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -132,7 +140,7 @@ COMMENT ON FUNCTION segment.city_tier_label(text, text) IS
     'Label of a tier code (tier1 一线城市, new_tier1 新一线城市, tier2 二线城市, tier3..tier5) in zh, en or code';
 
 CREATE FUNCTION segment.city_tier(city text, lang text DEFAULT 'zh') RETURNS text
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT segment.city_tier_label(t.tier, $2)
           FROM segment.city_tiers t, (SELECT btrim($1) AS c) n
           WHERE t.city = n.c OR t.city || '市' = n.c OR lower(t.city_en) = lower(n.c)

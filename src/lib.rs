@@ -11,6 +11,7 @@ pub mod fmgr;
 pub mod limits;
 pub mod population;
 pub mod profile;
+pub mod registry;
 pub mod rfm;
 pub mod sample;
 pub mod segment;

@@ -24,6 +24,38 @@ SELECT c.oid::regclass AS uncommented_table
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'segment' AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') IS NULL;
 
+-- Every SQL and PL/pgSQL function either pins search_path = pg_catalog, pg_temp (it resolves
+-- names when it runs, and must not find a caller's objects) or has a SQL-standard body, which
+-- PostgreSQL binds once, when the extension is installed (README, "Security"): the public entry
+-- points that pass the caller's current_schema() on, and per-row wrappers that pinning would
+-- stop from being inlined.
+SELECT l.lanname AS language, p.prosqlbody IS NOT NULL AS sql_standard_body, p.proconfig, count(*) AS functions
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_segment'
+WHERE l.lanname IN ('sql', 'plpgsql')
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT p.oid::regprocedure AS neither_pinned_nor_bound
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.pronamespace = 'segment'::regnamespace AND l.lanname IN ('sql', 'plpgsql') AND p.prosqlbody IS NULL
+  AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
+-- what the SQL-standard bodies are bound to: PostgreSQL's own objects (most are pinned, so
+-- pg_depend does not list them) and ours; anything of another schema would show here
+SELECT p.oid::regprocedure AS body, pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid) AS bound_elsewhere
+FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'n'
+WHERE p.pronamespace = 'segment'::regnamespace AND p.prosqlbody IS NOT NULL
+  AND coalesce((pg_identify_object(d.refclassid, d.refobjid, 0)).schema, '') NOT IN ('segment', 'pg_catalog')
+  AND NOT (d.refclassid = 'pg_namespace'::regclass AND d.refobjid = 'segment'::regnamespace);
+
+-- users read the registry (row security) and write it only through the extension's functions
+SELECT t AS registry_table, has_table_privilege('public', t, 'SELECT') AS public_select,
+       has_table_privilege('public', t, 'INSERT') OR has_table_privilege('public', t, 'UPDATE')
+       OR has_table_privilege('public', t, 'DELETE') AS public_writes
+FROM unnest(ARRAY['segment.segment_views', 'segment.segment_snapshots', 'segment.segment_snapshot_rows']) t;
+SELECT has_sequence_privilege('public', 'segment.segment_snapshots_id_seq', 'USAGE') AS public_draws_snapshot_ids;
+SELECT polrelid::regclass AS registry_table, polname, polcmd FROM pg_policy WHERE polrelid::regclass::text LIKE 'segment.%' ORDER BY 1, 2;
+SELECT evtname, evtevent, evttags FROM pg_event_trigger;
+
 -- a role with only USAGE on the schema (EXECUTE is PUBLIC) can use the functions; USAGE comes
 -- from PUBLIC by default, and a DBA can take it back
 SELECT has_schema_privilege('public', 'segment', 'USAGE') AS public_usage, has_schema_privilege('public', 'segment', 'CREATE') AS public_create;

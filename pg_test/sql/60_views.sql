@@ -128,7 +128,51 @@ SELECT sqlstate_of($$SELECT refresh_segment_view('shop.orders')$$) AS not_a_segm
 SELECT sqlstate_of($$SELECT segment_kpis('shop.segments', 'age')$$) AS bad_kpi_dimension;
 SELECT sqlstate_of($$SELECT tier_migration('shop.segments', '2020-01-01', '2026-02-15')$$) AS no_snapshot_then;
 SELECT sqlstate_of($$SELECT schedule_refresh('shop.segments', '*/5 * * * *')$$) AS without_pg_cron;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"filter": {"column": "status", "not_in": ["cancelled", null]}}')$$) AS null_in_not_in;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"filter": [{"column": "status", "in": [null]}]}')$$) AS null_in_in;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"filter": {"column": "status", "in": [["paid"]]}}')$$) AS list_in_in;
+SELECT sqlstate_of($$SELECT create_segment_view('shop.e1', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"as_of": "Today"}')$$) AS relative_as_of;
 SELECT to_regclass('shop.e1') IS NULL AS nothing_left_behind;
+
+-- "now" in any case and with spaces is now() at every refresh, like the default
+SELECT create_segment_view('shop.moving', 'shop.orders', 'customer_id', 'ordered_at', 'amount', '{"as_of": " NOW "}') AS moving;
+SELECT definition LIKE '%, now() AS as_of FROM %' AS as_of_is_now FROM segment_views WHERE view_name = 'moving';
+SELECT refresh_segment_view('shop.moving') IS NOT NULL AS refreshed_later;
+SELECT (SELECT max(as_of) FROM shop.moving) = refreshed_at AS as_of_is_the_refresh_instant FROM segment_views WHERE view_name = 'moving';
+
+-- Users read the registry and write it only through the extension's functions. Those switch to
+-- the registry's owner for their statements: an error there leaves the caller's identity and
+-- search_path as they were.
+CREATE ROLE pgseg_probe NOLOGIN;
+GRANT USAGE, CREATE ON SCHEMA shop TO pgseg_probe;
+GRANT SELECT ON shop.orders TO pgseg_probe;
+SET ROLE pgseg_probe;
+SET search_path = shop, public, segment;
+SELECT create_segment_view('probe', 'orders', 'customer_id', 'ordered_at', 'amount') AS probe_view;
+SELECT view_schema, view_name, owner FROM segment_views;
+SELECT sqlstate_of($$INSERT INTO segment.segment_snapshots (view_schema, view_name, taken_at, customers, owner) VALUES ('shop', 'probe', now(), 0, 'pgseg_probe')$$) AS forged_snapshot;
+SELECT sqlstate_of($$UPDATE segment.segment_views SET source = 'shop.coded_orders'$$) AS edited_registry;
+SELECT sqlstate_of($$DELETE FROM segment.segment_snapshot_rows$$) AS deleted_history;
+SELECT sqlstate_of($$SELECT segment._registry_refreshed('shop.moving')$$) AS not_its_view;
+REFRESH MATERIALIZED VIEW probe WITH NO DATA;
+DO $$ BEGIN
+    PERFORM segment.take_snapshot('probe');  -- fails reading the view, after the switch
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RAISE NOTICE 'caught: %', SQLERRM;
+END $$;
+SELECT current_user, current_setting('search_path') AS search_path;
+SELECT count(*) AS snapshots_of_probe FROM segment_snapshots WHERE view_name = 'probe';
+SELECT refresh_segment_view('probe', false) IS NOT NULL AS refreshed;
+SELECT take_snapshot('probe', '2026-01-01') > 0 AS snapshot, take_snapshot('probe', '2026-02-01') > 0 AS snapshot;
+SELECT delete_snapshots('probe', '2026-01-15') AS deleted;
+SELECT taken_at FROM segment_snapshots WHERE view_name = 'probe';
+SELECT drop_segment_view('probe');
+RESET ROLE;
+SET search_path = public, segment;
+SELECT drop_segment_view('shop.moving');
+REVOKE ALL ON SCHEMA shop FROM pgseg_probe;
+REVOKE ALL ON shop.orders FROM pgseg_probe;
+DROP ROLE pgseg_probe;
 
 SELECT drop_segment_view('shop.segments');
 SELECT drop_segment_view('shop.s2');
