@@ -1,13 +1,13 @@
 //! SQL surface of k-means: the `kmeans_fit`, `kmeans_silhouette` and `kmeans_elbow` aggregates
 //! (one `internal` state: the points as a compact `Vec<f64>`, parallel safe through
-//! combine/serialize/deserialize) and `kmeans_assign`. Math in `crate::core::kmeans`; SQL objects
+//! combine/serialize/deserialize) and `kmeans_assign`. Math in `pg_segment_core::kmeans`; SQL objects
 //! in `sql/cluster.sql`.
 
-use crate::core::fallible as fa;
-use crate::core::kmeans::{
+use pg_segment_core::fallible as fa;
+use pg_segment_core::kmeans::{
     check_dims, check_vector, fit, out_of_memory, silhouette, silhouette_bytes, working_bytes, Model, Options, MAX_DIMS, MAX_K,
 };
-use crate::core::Error;
+use pg_segment_core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::agg_context;
@@ -247,8 +247,8 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             s
         }
         None => {
-            if !(2..=crate::core::kmeans::MAX_SILHOUETTE_SAMPLE).contains(&sample) {
-                raise(Error::invalid(format!("sample_size must be between 2 and {}, got {sample}", crate::core::kmeans::MAX_SILHOUETTE_SAMPLE)));
+            if !(2..=pg_segment_core::kmeans::MAX_SILHOUETTE_SAMPLE).contains(&sample) {
+                raise(Error::invalid(format!("sample_size must be between 2 and {}, got {sample}", pg_segment_core::kmeans::MAX_SILHOUETTE_SAMPLE)));
             }
             let model = Model::from_json(&arg_json(fc, 1, "model")).or_raise();
             // the server's limit: the options recorded in a (possibly hand-made) model are not

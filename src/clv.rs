@@ -1,9 +1,9 @@
 //! SQL surface of customer lifetime value: the `bgnbd_fit` and `gamma_gamma_fit` aggregates
 //! (internal state: weighted distinct tuples, parallel via combine/serialize/deserialize),
-//! and the predictions. Declared in `sql/clv.sql`; the math is in `crate::core::clv`.
+//! and the predictions. Declared in `sql/clv.sql`; the math is in `pg_segment_core::clv`.
 
-use crate::core::clv::{self as m, Bgnbd, Fit, GammaGamma, TimeUnit, Tuples};
-use crate::core::{Error, Result};
+use pg_segment_core::clv::{self as m, Bgnbd, Fit, GammaGamma, TimeUnit, Tuples};
+use pg_segment_core::{Error, Result};
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, ret_tuple};

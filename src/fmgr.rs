@@ -5,7 +5,7 @@
 //! are declared by hand, with deliberate markings, in `sql/pg_segment.sql`. Every body runs
 //! under `#[pg_guard]`: a Rust panic becomes a PostgreSQL ERROR, never a crash.
 
-use crate::core::{ErrCode, Error};
+use pg_segment_core::{ErrCode, Error};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use pgrx::PgSqlErrorCode;
 use std::ffi::{CStr, CString};
@@ -125,7 +125,7 @@ pub unsafe fn arg_str<'a>(fc: FunctionCallInfo, n: usize, name: &str) -> &'a str
     utf8(arg_bytes(fc, n), name)
 }
 
-use crate::core::fallible::MAX_JSON_TEXT;
+use pg_segment_core::fallible::MAX_JSON_TEXT;
 
 /// A jsonb argument as JSON text (`{}` when NULL or absent), at most [`MAX_JSON_TEXT`] bytes;
 /// `name` names it in errors.
@@ -151,7 +151,7 @@ pub unsafe fn jsonb_datum_text(d: Datum, name: &str) -> String {
             .with_hint("options, rules and models are small documents: check that the right value is passed"),
         );
     }
-    crate::core::fallible::string_of(utf8(text, name), name).or_raise()
+    pg_segment_core::fallible::string_of(utf8(text, name), name).or_raise()
 }
 
 /// The JSON text of raw jsonb bytes (a jsonb value without its varlena header).
@@ -453,7 +453,7 @@ pub unsafe fn cached<T: 'static>(fc: FunctionCallInfo, key: &[u8], parse: impl F
         return &(*slot).value;
     }
     let value = parse();
-    let key = crate::core::fallible::copy_of(key, "cached argument").or_raise();
+    let key = pg_segment_core::fallible::copy_of(key, "cached argument").or_raise();
     if slot.is_null() {
         let ptr = pgrx::PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(Slot { key, value });
         (*flinfo).fn_extra = ptr as *mut std::ffi::c_void;

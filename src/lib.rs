@@ -6,7 +6,6 @@
 
 pub mod cluster;
 pub mod clv;
-pub mod core;
 pub mod fmgr;
 pub mod limits;
 pub mod population;
@@ -23,7 +22,7 @@ pub mod tags;
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     limits::init();
-    core::cancel::set_hook(check_for_interrupts);
+    pg_segment_core::cancel::set_hook(check_for_interrupts);
 }
 
 /// CHECK_FOR_INTERRUPTS(): a pending cancel or terminate raises its ERROR here, which pgrx turns

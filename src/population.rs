@@ -3,12 +3,12 @@
 //! `population_rows` which expands it to one segmented row per customer. Declared in
 //! `sql/pg_segment.sql`.
 
-use crate::core::fallible as fa;
-use crate::core::numeric::{decode_numeric, encode_numeric, from_f64};
-use crate::core::population::{parse_options, Options, PopulationView, State};
-use crate::core::summary::signed_amount;
-use crate::core::time::{check_instant, format_instant};
-use crate::core::{ErrCode, Error};
+use pg_segment_core::fallible as fa;
+use pg_segment_core::numeric::{decode_numeric, encode_numeric, from_f64};
+use pg_segment_core::population::{parse_options, Options, PopulationView, State};
+use pg_segment_core::summary::signed_amount;
+use pg_segment_core::time::{check_instant, format_instant};
+use pg_segment_core::{ErrCode, Error};
 use crate::fmgr::*;
 use crate::limits::population_limit_bytes as limit_bytes;
 use crate::pg_fn;
@@ -160,12 +160,12 @@ const FEWER_CUSTOMERS: &str = "segment fewer customers per call (e.g. one call p
 /// An rfm_population value must print: its p1:<hex> text, which pg_dump writes, is twice its size
 /// (about 5 million customers at most per value).
 fn check_population_size(len: usize) {
-    if 3 + 2 * len > crate::core::MAX_TEXT_BYTES {
+    if 3 + 2 * len > pg_segment_core::MAX_TEXT_BYTES {
         raise(
             Error::limit(format!(
                 "the population value would take {} MB: its text form, which pg_dump writes, would exceed the {} MB one value's text may take",
                 len >> 20,
-                crate::core::MAX_TEXT_BYTES >> 20
+                pg_segment_core::MAX_TEXT_BYTES >> 20
             ))
             .with_hint(FEWER_CUSTOMERS),
         );
@@ -272,7 +272,7 @@ pg_fn!(fn pgseg_population_breaks(fc) {
 pg_fn!(fn pgseg_population_info(fc) {
     let p = population_arg(fc, 0);
     let doc = serde_json::json!({
-        "version": crate::core::population::POPULATION_VERSION,
+        "version": pg_segment_core::population::POPULATION_VERSION,
         "as_of": format_instant(p.as_of),
         "customers": p.len,
         "rows_read": p.rows_read,

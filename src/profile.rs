@@ -1,13 +1,13 @@
 //! SQL surface of the profile helpers (`age_band`, `birthday_within`, `next_birthday`,
 //! `province_name`, `china_region`, `north_south`, `provinces()`); the logic is in
-//! `crate::core::profile`, the SQL objects in `sql/profile.sql`.
+//! `pg_segment_core::profile`, the SQL objects in `sql/profile.sql`.
 
-use crate::core::config::Lang;
-use crate::core::profile::{
+use pg_segment_core::config::Lang;
+use pg_segment_core::profile::{
     age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
 };
-use crate::core::time::check_date;
-use crate::core::Error;
+use pg_segment_core::time::check_date;
+use pg_segment_core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use pgrx::pg_sys::FunctionCallInfo;

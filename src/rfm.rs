@@ -1,13 +1,13 @@
 //! SQL surface of the RFM summary: the `rfm_summary` type, the `rfm_agg` and `rollup`
 //! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
 
-use crate::core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
-use crate::core::summary::{
+use pg_segment_core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
+use pg_segment_core::summary::{
     btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView,
     Unit, MAX_EVENTS,
 };
-use crate::core::time::check_instant;
-use crate::core::Error;
+use pg_segment_core::time::check_instant;
+use pg_segment_core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -143,7 +143,7 @@ pg_fn!(fn pgseg_rfm_final(fc) {
         None => ret_null(fc),
         Some(st) => {
             let events = (*st).slice();
-            crate::core::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
+            pg_segment_core::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
             // the same checks as the inputs (what rfm_agg and rollup build, the inputs accept),
             // and the limit on one customer's totals that population_agg applies too
             check_events(events, true).or_raise();
@@ -251,11 +251,11 @@ pg_fn!(fn pgseg_last_order(fc) {
 
 /// Local calendar days between two instants.
 pub fn days_between(zone: &Zone, from: i64, to: i64) -> i64 {
-    crate::core::time::day_of(zone.local(to)) - crate::core::time::day_of(zone.local(from))
+    pg_segment_core::time::day_of(zone.local(to)) - pg_segment_core::time::day_of(zone.local(from))
 }
 
 /// Days from the first or last order to as_of, in the zone of argument 2 or the session's.
-unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&crate::core::summary::Metrics) -> Option<i64>) -> Datum {
+unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&pg_segment_core::summary::Metrics) -> Option<i64>) -> Datum {
     let as_of = arg_instant(fc, 1, "as_of");
     let zone = Zone::from_arg(fc, 2);
     match pick(&summary_arg(fc, 0).metrics(Some(as_of))) {
@@ -265,7 +265,7 @@ unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&crate::core::summary::Metri
 }
 
 /// Totals over the `window_days` local days ending with as_of's day: (s, as_of, window_days [, tz]).
-unsafe fn window(fc: FunctionCallInfo) -> crate::core::summary::Metrics {
+unsafe fn window(fc: FunctionCallInfo) -> pg_segment_core::summary::Metrics {
     let as_of = arg_instant(fc, 1, "as_of");
     let days = arg_i32(fc, 2);
     if !(1..=36_500).contains(&days) {

@@ -1,11 +1,11 @@
 //! SQL surface of the sample-store generator (`segment.sample_orders`,
 //! `segment.sample_customers`, `segment.sample_model`). The model itself is in
-//! `crate::core::sample`.
+//! `pg_segment_core::sample`.
 
-use crate::core::config::Obj;
-use crate::core::generator::{customer_profile, OrderIter, SampleParams};
-use crate::core::time::{civil_of_pg_day, format_instant, pg_day, USECS_PER_DAY};
-use crate::core::{Error, Result};
+use pg_segment_core::config::Obj;
+use pg_segment_core::generator::{customer_profile, OrderIter, SampleParams};
+use pg_segment_core::time::{civil_of_pg_day, format_instant, pg_day, USECS_PER_DAY};
+use pg_segment_core::{Error, Result};
 use crate::fmgr::{raise, OrRaise};
 use pgrx::prelude::*;
 use serde_json::json;
@@ -20,7 +20,7 @@ fn parse_date(key: &str, s: &str) -> Result<i64> {
     let y: i64 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
     let m: u32 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
     let d: u32 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
-    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > crate::core::time::days_in_month(y, m) {
+    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > pg_segment_core::time::days_in_month(y, m) {
         return Err(bad());
     }
     Ok(pg_day(y, m, d) * USECS_PER_DAY - SHANGHAI_OFFSET_US)

@@ -2,14 +2,14 @@
 //! `rfm_thresholds`, `rfm_segment`, `customer_tier`, `spend_tier`, `lifecycle_stage`,
 //! `purchase_cadence`. Declared in `sql/pg_segment.sql`.
 
-use crate::core::config::{Label, Lang};
-use crate::core::fallible as fa;
-use crate::core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
-use crate::core::numeric::{decode_numeric, SCALE};
-use crate::core::score::{breaks_options_with_tz, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
-use crate::core::summary::{purchase_days, SummaryView};
-use crate::core::time::format_instant;
-use crate::core::Error;
+use pg_segment_core::config::{Label, Lang};
+use pg_segment_core::fallible as fa;
+use pg_segment_core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
+use pg_segment_core::numeric::{decode_numeric, SCALE};
+use pg_segment_core::score::{breaks_options_with_tz, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
+use pg_segment_core::summary::{purchase_days, SummaryView};
+use pg_segment_core::time::format_instant;
+use pg_segment_core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, days_between, ret_tuple, summary_arg};
@@ -277,11 +277,11 @@ unsafe fn ret_label(label: &Label, lang: Lang) -> Datum {
 }
 
 /// Score fields from arguments 0..9: r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins.
-unsafe fn score_args(fc: FunctionCallInfo) -> Option<crate::core::score::Score> {
+unsafe fn score_args(fc: FunctionCallInfo) -> Option<pg_segment_core::score::Score> {
     if (0..9).any(|i| is_null(fc, i)) {
         return None;
     }
-    Some(crate::core::score::Score {
+    Some(pg_segment_core::score::Score {
         r: arg_i32(fc, 0),
         f: arg_i32(fc, 1),
         m: arg_i32(fc, 2),

@@ -1,11 +1,11 @@
 //! SQL surface of behaviour tags: the `behaviour_tags` and `preferred_category` aggregates (one
-//! internal state, parallel safe), `tag_label`, and `with_high_end`. Logic in `crate::core::tags`;
+//! internal state, parallel safe), `tag_label`, and `with_high_end`. Logic in `pg_segment_core::tags`;
 //! SQL objects in `sql/tags.sql`.
 
-use crate::core::fallible::{self as fa, Limit};
-use crate::core::numeric::{decode_numeric, SCALE};
-use crate::core::tags::{tag_label, with_high_end, Evidence, Rules};
-use crate::core::Error;
+use pg_segment_core::fallible::{self as fa, Limit};
+use pg_segment_core::numeric::{decode_numeric, SCALE};
+use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules};
+use pg_segment_core::Error;
 use crate::fmgr::*;
 use crate::pg_fn;
 use crate::rfm::{agg_context, ret_tuple};
@@ -248,7 +248,7 @@ pub mod segment {
         threshold: f64,
         require_promotion: default!(bool, true),
     ) -> Vec<String> {
-        use crate::core::fallible as fa;
+        use pg_segment_core::fallible as fa;
         use crate::fmgr::OrRaise;
         // the array is read in place; its copy is bounded by pg_segment.memory_limit and fallible
         let what = "with_high_end";

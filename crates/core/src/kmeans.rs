@@ -1072,7 +1072,7 @@ mod tests {
     /// come at a steady rate, not once at the end.
     #[test]
     fn fit_and_silhouette_stop_on_cancel() {
-        use crate::core::cancel::testing::{cancel_after, count_checks};
+        use crate::cancel::testing::{cancel_after, count_checks};
         let p = blobs(3000, 21);
         let heavy = Options { max_iterations: 50, tolerance: 0.0, ..opts_none() };
         let (m, checks) = count_checks(|| fit(&mut p.clone(), 2, 40, 1, &heavy).unwrap());

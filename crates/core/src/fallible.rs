@@ -147,7 +147,7 @@ pub fn collect<T>(it: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::ErrCode;
+    use crate::ErrCode;
 
     #[test]
     fn impossible_sizes_are_errors_not_aborts() {

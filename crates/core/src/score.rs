@@ -378,7 +378,7 @@ mod tests {
     /// depend on the order the values arrive in (parallel partial states arrive in any order).
     #[test]
     fn selected_quantiles_equal_sorted_and_ignore_order() {
-        let mut next = crate::core::test_rng(0x9E3779B97F4A7C15u64);
+        let mut next = crate::test_rng(0x9E3779B97F4A7C15u64);
         for n in [1usize, 2, 3, 7, 10, 101, 5_000] {
             for bins in [2, 3, 5, 10] {
                 let mut pop: Vec<Rfm> =
@@ -448,7 +448,7 @@ mod tests {
         let e = breaks_options(r#"{"center": "mode"}"#).unwrap_err();
         assert!(e.message.contains("center"));
         let e = Breaks::from_json(r#"{"version": 2, "recency":[1], "frequency":[1], "monetary":[1]}"#).unwrap_err();
-        assert_eq!(e.code, super::super::ErrCode::NotSupported);
+        assert_eq!(e.code, crate::ErrCode::NotSupported);
         assert!(Breaks::from_json(r#"{"recency":[1]}"#).unwrap_err().message.contains("\"frequency\" is required"));
     }
 
@@ -464,14 +464,14 @@ mod tests {
         for bad in [json!(8), json!(["UTC"]), json!({"name": "UTC"}), json!(true)] {
             with["tz"] = bad;
             let e = Breaks::from_json_with_tz(&with.to_string()).unwrap_err();
-            assert_eq!(e.code, super::super::ErrCode::InvalidParameter);
+            assert_eq!(e.code, crate::ErrCode::InvalidParameter);
             assert!(e.message.contains("\"tz\""), "{}", e.message);
             let e = breaks_options_with_tz(&json!({"tz": with["tz"]}).to_string()).unwrap_err();
             assert!(e.message.starts_with("rfm_breaks options: key \"tz\""), "{}", e.message);
         }
         let deep = format!("{{\"center\": {}\"median\"{}}}", "[".repeat(200), "]".repeat(200));
         let e = breaks_options_with_tz(&deep).unwrap_err();
-        assert_eq!(e.code, super::super::ErrCode::InvalidParameter);
+        assert_eq!(e.code, crate::ErrCode::InvalidParameter);
         assert!(e.message.starts_with("rfm_breaks options: not valid JSON"), "{}", e.message);
         assert!(Breaks::from_json_with_tz(&deep).unwrap_err().message.starts_with("breaks: not valid JSON"));
         assert_eq!(breaks_options_with_tz(r#"{"tz": null, "center": "median"}"#).unwrap().0.center, Center::Median);

@@ -287,10 +287,10 @@ mod tests {
     fn rejects_special_and_huge() {
         let nan = NUMERIC_NAN.to_ne_bytes();
         let e = decode_numeric(&nan, "amount").unwrap_err();
-        assert_eq!(e.code, super::super::ErrCode::InvalidText);
+        assert_eq!(e.code, crate::ErrCode::InvalidText);
         assert!(e.message.contains("amount"));
         let pinf = 0xD000u16.to_ne_bytes();
-        assert_eq!(decode_numeric(&pinf, "amount").unwrap_err().code, super::super::ErrCode::OutOfRange);
+        assert_eq!(decode_numeric(&pinf, "amount").unwrap_err().code, crate::ErrCode::OutOfRange);
         assert!(decode_numeric(&long(false, 4, &[1]), "amount").is_err()); // 10^16
         assert!(from_f64(f64::NAN, "amount").is_err());
         assert!(from_f64(f64::INFINITY, "amount").is_err());
@@ -322,7 +322,7 @@ mod tests {
     fn totals_are_checked_against_one_limit() {
         assert!(check_totals(MAX_TOTAL as i128, MAX_TOTAL as i128, "x").is_ok());
         let e = check_totals(MAX_TOTAL as i128 + 1, 0, "customer 7").unwrap_err();
-        assert_eq!(e.code, super::super::ErrCode::OutOfRange);
+        assert_eq!(e.code, crate::ErrCode::OutOfRange);
         assert!(e.message.starts_with("monetary: the orders of customer 7") && e.message.contains("922337203685477.5807"), "{}", e.message);
         assert!(check_totals(0, MAX_TOTAL as i128 + 1, "x").unwrap_err().message.contains("refunds"));
     }

@@ -1123,19 +1123,19 @@ mod tests {
             }
         }
         let e = err.expect("1 MB cannot hold 100,000 distinct tuples");
-        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(e.code, crate::ErrCode::OutOfMemory);
         assert!(e.message.starts_with("bgnbd_fit: needs") && e.message.contains("pg_segment.memory_limit"), "{}", e.message);
         assert!(small.bytes() <= 1 << 20);
         let e = fit_bgnbd(&small).unwrap_err();
-        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory, "the fit's working memory counts too: {}", e.message);
+        assert_eq!(e.code, crate::ErrCode::OutOfMemory, "the fit's working memory counts too: {}", e.message);
         let bytes = t.serialize().unwrap();
-        assert_eq!(Tuples::<3>::deserialize(&bytes, |_| Ok(()), 64, "bgnbd_fit").unwrap_err().code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(Tuples::<3>::deserialize(&bytes, |_| Ok(()), 64, "bgnbd_fit").unwrap_err().code, crate::ErrCode::OutOfMemory);
     }
 
     /// The fits and the CLV series reach cancellation points: a cancel stops them.
     #[test]
     fn fits_and_series_stop_on_cancel() {
-        use crate::core::cancel::testing::{cancel_after, count_checks};
+        use crate::cancel::testing::{cancel_after, count_checks};
         let mut t = Tuples::<3>::new();
         for i in 0..3000u32 {
             let x = (i % 7) as f64;
@@ -1236,8 +1236,8 @@ mod tests {
     /// Exact continuous-time (x, t_x, T) in days of `n` sample-store customers, read from the
     /// generated purchase instants (no calendar rounding), with the mean spend of the repeat
     /// purchases.
-    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::core::generator::SampleParams) {
-        use crate::core::generator::{OrderIter, SampleParams};
+    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::generator::SampleParams) {
+        use crate::generator::{OrderIter, SampleParams};
         let params = SampleParams::default();
         let day = 86_400_000_000f64;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
@@ -1269,9 +1269,9 @@ mod tests {
     }
 
     /// BTYD summaries (days, Shanghai calendar) of `n` sample-store customers, as of the end.
-    fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::core::generator::SampleParams) {
-        use crate::core::generator::{OrderIter, SampleParams};
-        use crate::core::summary::{btyd, Summary, SummaryView, Unit};
+    fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::generator::SampleParams) {
+        use crate::generator::{OrderIter, SampleParams};
+        use crate::summary::{btyd, Summary, SummaryView, Unit};
         let params = SampleParams::default();
         let as_of = params.end_us - 1;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());

@@ -228,7 +228,7 @@ mod tests {
         // 1 BC is year 0, 2 BC is -0001 (ISO 8601); '0001-12-31 BC' is a leap day's year
         assert_eq!(format_instant(pg_day(0, 2, 29) * USECS_PER_DAY), "0000-02-29T00:00:00Z");
         assert_eq!(format_instant(pg_day(-1, 3, 1) * USECS_PER_DAY + 1), "-0001-03-01T00:00:00.000001Z");
-        let mut next = crate::core::test_rng(0x5DEECE66D);
+        let mut next = crate::test_rng(0x5DEECE66D);
         let span = (END_INSTANT as i128 - MIN_INSTANT as i128) as u64;
         let edges = [MIN_INSTANT, MIN_INSTANT + 1, END_INSTANT - 1, -1, 0, pg_day(0, 1, 1) * USECS_PER_DAY - 1];
         for us in edges.into_iter().chain((0..20_000).map(|_| (MIN_INSTANT as i128 + (next() % span) as i128) as i64)) {
@@ -255,11 +255,11 @@ mod tests {
 
     #[test]
     fn range_checks_name_the_result() {
-        assert_eq!(check_instant(END_INSTANT, "first_order").unwrap_err().code, crate::core::ErrCode::DatetimeOverflow);
+        assert_eq!(check_instant(END_INSTANT, "first_order").unwrap_err().code, crate::ErrCode::DatetimeOverflow);
         assert!(check_instant(MIN_INSTANT - 1, "first_order").unwrap_err().message.contains("first_order"));
         assert_eq!(check_instant(MIN_INSTANT, "x"), Ok(MIN_INSTANT));
         assert_eq!(check_date(END_DATE - 1, "x"), Ok(END_DATE - 1));
-        assert_eq!(check_date(END_DATE, "next_birthday").unwrap_err().code, crate::core::ErrCode::DatetimeOverflow);
+        assert_eq!(check_date(END_DATE, "next_birthday").unwrap_err().code, crate::ErrCode::DatetimeOverflow);
         assert!(check_date(MIN_DATE - 1, "x").is_err());
         assert_eq!(civil_of_pg_day(END_DATE - 1), (5_874_897, 12, 31));
     }

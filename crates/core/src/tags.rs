@@ -418,7 +418,7 @@ mod tests {
             }
         }
         let x = err.expect("64 kB cannot hold 100,000 orders in distinct categories");
-        assert_eq!(x.code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(x.code, crate::ErrCode::OutOfMemory);
         assert!(x.message.contains("pg_segment.memory_limit"), "{}", x.message);
         assert!(x.message.starts_with("behaviour_tags: "), "{}", x.message);
         assert!(e.bytes() <= limit.bytes);

@@ -425,11 +425,11 @@ mod tests {
             t.try_reserve(t.len() + 1).unwrap();
         }
         t.rehash = true;
-        assert_eq!(t.try_reserve(t.len() + 1).unwrap_err().code, crate::core::ErrCode::LimitExceeded);
+        assert_eq!(t.try_reserve(t.len() + 1).unwrap_err().code, crate::ErrCode::LimitExceeded);
         assert!((0..100).all(|id| t.contains(id)));
         // an impossible size is an error, not an abort
         let mut big: IdTable<[u8; 56]> = IdTable::new([0; 56]);
-        assert_eq!(big.try_reserve(usize::MAX / 128).unwrap_err().code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(big.try_reserve(usize::MAX / 128).unwrap_err().code, crate::ErrCode::OutOfMemory);
         assert!(big.is_empty());
     }
 }

@@ -471,7 +471,7 @@ mod tests {
         // a label of the wrong type is an error naming it, never dropped for the other language
         for label in [r#"{"zh": 5, "en": "A"}"#, r#"{"zh": "甲", "en": ["A"]}"#] {
             let e = RuleSet::parse(&format!(r#"[{{"label": {label}}}]"#)).unwrap_err();
-            assert_eq!(e.code, crate::core::ErrCode::InvalidParameter);
+            assert_eq!(e.code, crate::ErrCode::InvalidParameter);
             assert!(e.message.contains("\"label\".\"") && e.message.contains("must be a string"), "{}", e.message);
         }
     }

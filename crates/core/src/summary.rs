@@ -541,7 +541,7 @@ pub fn purchase_days(view: &SummaryView, as_of: i64, local: &dyn Fn(i64) -> i64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::time::{pg_day, USECS_PER_DAY};
+    use crate::time::{pg_day, USECS_PER_DAY};
 
     fn at(y: i64, m: u32, d: u32, h: i64) -> i64 {
         pg_day(y, m, d) * USECS_PER_DAY + h * 3_600_000_000
@@ -576,7 +576,7 @@ mod tests {
     /// The byte-level metrics loop equals event-by-event accumulation, for any cut.
     #[test]
     fn metrics_equal_event_by_event_totals() {
-        let mut next = crate::core::test_rng(0xD1B54A32D192ED03);
+        let mut next = crate::test_rng(0xD1B54A32D192ED03);
         for _ in 0..300 {
             let mut s = Summary::new();
             for _ in 0..(next() % 30) {
@@ -610,14 +610,14 @@ mod tests {
     #[test]
     fn rejects_newer_versions_and_corruption() {
         let e = Summary::parse_text("v2:").unwrap_err();
-        assert_eq!(e.code, crate::core::ErrCode::NotSupported);
+        assert_eq!(e.code, crate::ErrCode::NotSupported);
         assert!(e.hint.unwrap().contains("ALTER EXTENSION"));
         let mut bytes = sample().encode();
         bytes[0] = 9;
-        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::core::ErrCode::NotSupported);
+        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::ErrCode::NotSupported);
         bytes[0] = 1;
         bytes.pop();
-        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::core::ErrCode::InvalidBinary);
+        assert_eq!(SummaryView::new(&bytes).err().unwrap().code, crate::ErrCode::InvalidBinary);
         assert!(Summary::parse_text("v1:2024-01-01T00:00:00Z abc").is_err());
         assert!(Summary::parse_text("1:").is_err());
     }
@@ -626,9 +626,9 @@ mod tests {
     /// edge instants and amounts round-trip, anything beyond them is refused with its SQLSTATE.
     #[test]
     fn inputs_accept_exactly_what_outputs_write() {
-        use crate::core::numeric::MAX_AMOUNT;
-        use crate::core::time::{END_INSTANT, MIN_INSTANT};
-        use crate::core::ErrCode::*;
+        use crate::numeric::MAX_AMOUNT;
+        use crate::time::{END_INSTANT, MIN_INSTANT};
+        use crate::ErrCode::*;
         let edge = vec![
             Event { at: MIN_INSTANT, amount: -MAX_AMOUNT },
             Event { at: MIN_INSTANT, amount: 0 },
@@ -709,8 +709,8 @@ mod tests {
     /// the text limit pg_dump can write.
     #[test]
     fn the_longest_summary_prints_within_the_text_limit() {
-        use crate::core::numeric::MAX_AMOUNT;
-        use crate::core::time::{END_INSTANT, MIN_INSTANT};
+        use crate::numeric::MAX_AMOUNT;
+        use crate::time::{END_INSTANT, MIN_INSTANT};
         let instants = [MIN_INSTANT, MIN_INSTANT + 1, END_INSTANT - 1, -1, pg_day(-1000, 1, 1) * USECS_PER_DAY + 1];
         let amounts = [-MAX_AMOUNT, MAX_AMOUNT, -MAX_AMOUNT + 1, MAX_AMOUNT - 1, -1];
         let longest = instants
@@ -722,7 +722,7 @@ mod tests {
             .max()
             .unwrap();
         assert_eq!(longest, MAX_EVENT_TEXT, "the longest event text, with its separator");
-        assert!(3 + MAX_EVENTS * MAX_EVENT_TEXT < crate::core::MAX_TEXT_BYTES);
+        assert!(3 + MAX_EVENTS * MAX_EVENT_TEXT < crate::MAX_TEXT_BYTES);
         assert!(encoded_len(MAX_EVENTS) + 4 < 0x3FFF_FFFF);
     }
 
@@ -730,7 +730,7 @@ mod tests {
     /// rows gives byte-identical summaries.
     #[test]
     fn merge_is_associative_and_order_independent() {
-        let mut next = crate::core::test_rng(0x2545F4914F6CDD1Du64);
+        let mut next = crate::test_rng(0x2545F4914F6CDD1Du64);
         for _ in 0..200 {
             let n = (next() % 40) as usize;
             let rows: Vec<(i64, i64, bool)> =

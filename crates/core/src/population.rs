@@ -1100,10 +1100,10 @@ impl<'a> PopulationView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::numeric::MAX_TOTAL;
-    use crate::core::summary::{purchase_days, signed_amount, Summary, SummaryView};
-    use crate::core::time::{day_of, USECS_PER_DAY};
-    use crate::core::ErrCode;
+    use crate::numeric::MAX_TOTAL;
+    use crate::summary::{purchase_days, signed_amount, Summary, SummaryView};
+    use crate::time::{day_of, USECS_PER_DAY};
+    use crate::ErrCode;
     use rand::{Rng, SeedableRng};
 
     const AS_OF: i64 = 800 * USECS_PER_DAY + 12 * 3_600_000_000;
@@ -1226,7 +1226,7 @@ mod tests {
         check_equal("{}", 1);
         check_equal(r#"{"scheme": "cn8", "lang": "en", "bins": 4, "center": "median"}"#, 2);
         check_equal(r#"{"window_days": 365, "lang": "code", "tiers": [{"label": "top", "share": 20}, {"label": "rest", "share": 80}]}"#, 3);
-        let fixed = crate::core::score::thresholds(r#"{"monetary": [100, 200]}"#).unwrap();
+        let fixed = crate::score::thresholds(r#"{"monetary": [100, 200]}"#).unwrap();
         check_equal(&json!({"breaks": fixed, "lang": "en"}).to_string(), 4);
     }
 
@@ -1261,7 +1261,7 @@ mod tests {
         assert!(State::deserialize(&b[..b.len() - 3], usize::MAX).is_err());
         assert!(State::deserialize(&b[..10], usize::MAX).is_err());
         // the reader's limit applies, not the one the writer recorded
-        assert_eq!(State::deserialize(&b, 1 << 10).err().unwrap().code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(State::deserialize(&b, 1 << 10).err().unwrap().code, crate::ErrCode::OutOfMemory);
         // two records for one customer: rejected, not merged into one entry
         let hdr = 4 + 8 * 5 + 4 + json.len() + 16;
         let first_id: [u8; 8] = b[hdr..hdr + 8].try_into().unwrap();
@@ -1285,7 +1285,7 @@ mod tests {
             }
         }
         let e = err.expect("1 MB cannot hold 100,000 customers");
-        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(e.code, crate::ErrCode::OutOfMemory);
         assert!(e.message.contains("memory limit of 1 MB") && e.hint.unwrap().contains("pg_segment.population_memory_limit"));
         assert!(st.bytes() <= 1 << 20);
     }
@@ -1294,7 +1294,7 @@ mod tests {
     /// cancel (leaving the state as it was: the same state finishes afterwards).
     #[test]
     fn final_step_is_bounded_and_cancellable() {
-        use crate::core::cancel::testing::{cancel_after, count_checks};
+        use crate::cancel::testing::{cancel_after, count_checks};
         let opts = parse_options("{}").unwrap();
         let rows = rows(5, 60_000);
         let mut st = state(&rows, &opts, "{}");
@@ -1302,7 +1302,7 @@ mod tests {
         let want = st.finish(&opts, &mut |t| day_of(t)).unwrap();
         st.limit = st.bytes() + finish_bytes(st.customers(), st.days.len()) - 1;
         let e = st.finish(&opts, &mut |t| day_of(t)).err().expect("the final step must count against the limit");
-        assert_eq!(e.code, crate::core::ErrCode::OutOfMemory);
+        assert_eq!(e.code, crate::ErrCode::OutOfMemory);
         st.limit = usize::MAX;
         let (_, checks) = count_checks(|| st.finish(&opts, &mut |t| day_of(t)).unwrap());
         assert!(checks >= 2, "{checks} interrupt checks in the final step of 60,000 customers");
@@ -1324,7 +1324,7 @@ mod tests {
             (r#"{"lifecycle": {"active_days": 400}}"#, "lifecycle"),
         ] {
             let e = parse_options(json).err().unwrap_or_else(|| panic!("{json} should fail"));
-            assert_eq!(e.code, crate::core::ErrCode::InvalidParameter, "{json}");
+            assert_eq!(e.code, crate::ErrCode::InvalidParameter, "{json}");
             assert!(e.message.contains(needle), "{json}: {}", e.message);
         }
     }
@@ -1340,14 +1340,14 @@ mod tests {
         };
         // 11 rules of rfm11 plus n tiers: one too many
         let e = parse_options(&tiers(n - 10)).err().expect("too many labels");
-        assert_eq!(e.code, crate::core::ErrCode::InvalidParameter);
+        assert_eq!(e.code, crate::ErrCode::InvalidParameter);
         assert!(e.message.contains("\"tiers\"") && e.message.contains(&MAX_LABELS.to_string()), "{}", e.message);
         assert!(parse_options(&tiers(n - 11)).is_ok());
         let mut i = Interner::default();
         for k in 0..MAX_LABELS {
             assert_eq!(i.add("x").unwrap() as usize, k);
         }
-        assert_eq!(i.add("x").unwrap_err().code, crate::core::ErrCode::LimitExceeded);
+        assert_eq!(i.add("x").unwrap_err().code, crate::ErrCode::LimitExceeded);
     }
 
     /// The inputs accept what population_agg produces and refuse values it cannot produce.
@@ -1474,6 +1474,6 @@ mod tests {
         let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
         st.add(1, 0, i64::MAX, 0).unwrap();
         st.add(1, 0, 1, 0).unwrap();
-        assert_eq!(st.flush().unwrap_err().code, crate::core::ErrCode::OutOfRange);
+        assert_eq!(st.flush().unwrap_err().code, crate::ErrCode::OutOfRange);
     }
 }
