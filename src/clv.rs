@@ -1,32 +1,22 @@
-//! SQL surface of customer lifetime value: the `bgnbd_fit` and `gamma_gamma_fit` aggregates
+//! The clv family's SQL surface (customer lifetime value): the `bgnbd_fit` and `gamma_gamma_fit` aggregates
 //! (internal state: weighted distinct tuples, parallel via combine/serialize/deserialize),
 //! and the predictions. Declared in `sql/clv.sql`; the math is in `pg_segment_core::clv`.
 
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::clv::{self as m, Bgnbd, Fit, GammaGamma, TimeUnit, Tuples};
 use pg_segment_core::{Error, Result};
-use crate::fmgr::*;
-use crate::pg_fn;
-use crate::rfm::{agg_context, ret_tuple};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
 /// A state allocated as a Rust value owned by memory context `cx` (dropped when it is reset),
 /// bounded by `pg_segment.memory_limit`.
-unsafe fn new_state<const N: usize>(cx: pg_sys::MemoryContext, what: &'static str) -> *mut Tuples<N> {
-    pgrx::PgMemoryContexts::For(cx).leak_and_drop_on_delete(Tuples::<N>::with_limit(crate::limits::memory_limit_bytes(), what))
-}
-
-#[inline]
-unsafe fn state_arg<const N: usize>(fc: FunctionCallInfo, n: usize) -> Option<*mut Tuples<N>> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<Tuples<N>>())
-    }
+fn empty<const N: usize>(what: &'static str) -> Tuples<N> {
+    Tuples::<N>::with_limit(crate::pg::guc::memory_limit_bytes(), what)
 }
 
 /// Transition: (state, values...) with every value a float8; rows with a NULL are skipped.
 unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &'static str, check: impl Fn(&[f64; N]) -> Result<bool>) -> Datum {
-    let state = state_arg::<N>(fc, 0);
+    let state = state_arg::<Tuples<N>>(fc, 0);
     if (1..=N).any(|i| is_null(fc, i)) {
         return state_or_null(fc, state);
     }
@@ -36,19 +26,18 @@ unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &'static str, check:
     }
     let st = match state {
         Some(s) => s,
-        None => new_state::<N>(agg_context(fc, what), what),
+        None => new_state(fc, what, empty::<N>(what)),
     };
     (*st).add(values, 1.0).or_raise();
     Datum::from(st)
 }
 
 unsafe fn combine<const N: usize>(fc: FunctionCallInfo, what: &'static str) -> Datum {
-    let cx = agg_context(fc, what);
-    match (state_arg::<N>(fc, 0), state_arg::<N>(fc, 1)) {
+    match (state_arg::<Tuples<N>>(fc, 0), state_arg::<Tuples<N>>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (a, Some(b)) => {
-            let a = a.unwrap_or_else(|| new_state::<N>(cx, what));
+            let a = a.unwrap_or_else(|| new_state(fc, what, empty::<N>(what)));
             (*a).merge(&*b).or_raise();
             Datum::from(a)
         }
@@ -66,10 +55,7 @@ unsafe fn serialize<const N: usize>(fc: FunctionCallInfo) -> Datum {
 }
 
 unsafe fn deserialize<const N: usize>(fc: FunctionCallInfo, check: impl Fn(&[f64; N]) -> Result<()>, what: &'static str) -> Datum {
-    let t = Tuples::<N>::deserialize(arg_bytes(fc, 0), check, crate::limits::memory_limit_bytes(), what).or_raise();
-    let st = new_state::<N>(pg_sys::CurrentMemoryContext, what);
-    *st = t;
-    Datum::from(st)
+    deserialized(Tuples::<N>::deserialize(arg_bytes(fc, 0), check, crate::pg::guc::memory_limit_bytes(), what).or_raise())
 }
 
 fn check_bgnbd_row(v: &[f64; 3]) -> Result<()> {
@@ -99,7 +85,7 @@ pg_fn!(fn pgseg_bgnbd_combine(fc) { combine::<3>(fc, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_serialize(fc) { serialize::<3>(fc) });
 pg_fn!(fn pgseg_bgnbd_deserialize(fc) { deserialize::<3>(fc, check_bgnbd_row, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_final(fc) {
-    match state_arg::<3>(fc, 0) {
+    match state_arg::<Tuples<3>>(fc, 0) {
         None => ret_null(fc),
         Some(st) => match m::fit_bgnbd(&*st).or_raise() {
             None => ret_null(fc),
@@ -113,7 +99,7 @@ pg_fn!(fn pgseg_gg_combine(fc) { combine::<2>(fc, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_serialize(fc) { serialize::<2>(fc) });
 pg_fn!(fn pgseg_gg_deserialize(fc) { deserialize::<2>(fc, check_spend_row, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_final(fc) {
-    match state_arg::<2>(fc, 0) {
+    match state_arg::<Tuples<2>>(fc, 0) {
         None => ret_null(fc),
         Some(st) => match m::fit_gamma_gamma(&*st).or_raise() {
             None => ret_null(fc),

@@ -1,49 +1,45 @@
 //! pg_segment: customer segmentation inside PostgreSQL.
 //!
-//! `core` holds the pgrx-free logic; `rfm`, `segment`, `population`, `cluster`, `tags`,
-//! `profile` and `sample` are the SQL surface; the files in `sql/` declare every SQL object by
-//! hand.
+//! One family name finds every part of a function: its math in `crates/core/src/<family>.rs`
+//! (package `pg_segment_core`, pgrx-free), its SQL shim in `src/<family>.rs` (SQL arguments ->
+//! core call -> datum, importing only `crate::pg` and the core), its declaration in
+//! `sql/<family>.sql`, its regression file `pg_test/sql/NN_<family>.sql` and its README section.
+//! `crate::pg` is the one glue layer; `sql/schema.sql` creates the schema.
 
-pub mod cluster;
 pub mod clv;
-pub mod fmgr;
-pub mod limits;
+pub mod kmeans;
+pub mod labels;
+pub mod pg;
 pub mod population;
 pub mod profile;
-pub mod registry;
-pub mod rfm;
 pub mod sample;
-pub mod segment;
+pub mod score;
+pub mod summary;
 pub mod tags;
+pub mod views;
 
 ::pgrx::pg_module_magic!();
 
-/// Runs when the library is loaded: defines the GUCs and gives the core its cancellation point.
+/// Runs when the library is loaded.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    limits::init();
-    pg_segment_core::cancel::set_hook(check_for_interrupts);
+    pg::init();
 }
 
-/// CHECK_FOR_INTERRUPTS(): a pending cancel or terminate raises its ERROR here, which pgrx turns
-/// into an unwind up to the SQL function's guard.
-fn check_for_interrupts() {
-    pgrx::check_for_interrupts!();
-}
-
-::pgrx::extension_sql_file!("../sql/pg_segment.sql", name = "pg_segment_objects", bootstrap);
-::pgrx::extension_sql_file!("../sql/population.sql", name = "pg_segment_population", requires = ["pg_segment_objects"]);
+::pgrx::extension_sql_file!("../sql/schema.sql", name = "pg_segment_schema", bootstrap);
+::pgrx::extension_sql_file!("../sql/summary.sql", name = "pg_segment_summary", requires = ["pg_segment_schema"]);
+::pgrx::extension_sql_file!("../sql/score.sql", name = "pg_segment_score", requires = ["pg_segment_summary"]);
+::pgrx::extension_sql_file!("../sql/labels.sql", name = "pg_segment_labels", requires = ["pg_segment_score"]);
+::pgrx::extension_sql_file!("../sql/population.sql", name = "pg_segment_population", requires = ["pg_segment_labels"]);
 ::pgrx::extension_sql_file!("../sql/views.sql", name = "pg_segment_views", requires = ["pg_segment_population"]);
 ::pgrx::extension_sql_file!("../sql/sample.sql", name = "pg_segment_sample", finalize);
-::pgrx::extension_sql_file!("../sql/cluster.sql", name = "pg_segment_cluster", requires = ["pg_segment_objects"]);
-::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_objects", with_high_end_sql]);
-::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_objects", provinces]);
-::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_objects"]);
+::pgrx::extension_sql_file!("../sql/kmeans.sql", name = "pg_segment_kmeans", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_labels", with_high_end_sql]);
+::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_labels", provinces]);
+::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
 
 #[cfg(any(test, feature = "pg_test"))]
-mod tests;
-#[cfg(any(test, feature = "pg_test"))]
-mod tests_states;
+mod pg_tests;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

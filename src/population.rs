@@ -1,18 +1,17 @@
-//! SQL surface of the whole-population path: the `population_agg` aggregate (groups order
+//! The population family's SQL surface (the whole-population path): the `population_agg` aggregate (groups order
 //! rows by customer inside one hash map), the `rfm_population` type it returns, and
-//! `population_rows` which expands it to one segmented row per customer. Declared in
-//! `sql/pg_segment.sql`.
+//! `population_rows` which expands it to one segmented row per customer. Math in
+//! `pg_segment_core::population`; declared in `sql/population.sql`.
 
+use crate::pg::guc::population_limit_bytes as limit_bytes;
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::fallible as fa;
 use pg_segment_core::numeric::{decode_numeric, encode_numeric, from_f64};
 use pg_segment_core::population::{parse_options, Options, PopulationView, State};
 use pg_segment_core::summary::signed_amount;
 use pg_segment_core::time::{check_instant, format_instant};
 use pg_segment_core::{ErrCode, Error};
-use crate::fmgr::*;
-use crate::limits::population_limit_bytes as limit_bytes;
-use crate::pg_fn;
-use crate::rfm::agg_context;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use std::ffi::CStr;
 
@@ -26,30 +25,19 @@ struct Agg {
 }
 
 unsafe fn zone_of(opts: &Options) -> Zone {
-    match &opts.tz {
-        Some(t) => Zone::named(t),
-        None => Zone::session(),
-    }
+    zone_or_session(opts.tz.as_deref())
 }
 
-unsafe fn new_agg(cx: pg_sys::MemoryContext, st: State, opts: Options) -> *mut Agg {
+/// The state of a partial state (options bytes are only compared while rows arrive).
+unsafe fn agg_of(st: State, opts: Options) -> Agg {
     let days = DayCache::new(zone_of(&opts));
-    pgrx::PgMemoryContexts::For(cx).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes: Vec::new() })
-}
-
-#[inline]
-unsafe fn agg_arg(fc: FunctionCallInfo, n: usize) -> Option<*mut Agg> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<Agg>())
-    }
+    Agg { st, opts, days, options_bytes: Vec::new() }
 }
 
 /// Transition: (state, customer_id, ordered_at, amount [, is_refund], as_of [, options]).
 #[inline]
 unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
-    let state = agg_arg(fc, 0);
+    let state = state_arg::<Agg>(fc, 0);
     let at_as_of = if flag { 5 } else { 4 };
     let at_options = at_as_of + 1;
     if is_null(fc, at_as_of) {
@@ -74,7 +62,7 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
             } else {
                 Vec::new()
             };
-            pgrx::PgMemoryContexts::For(agg_context(fc, "population_agg")).leak_and_drop_on_delete(Agg { st, opts, days, options_bytes })
+            new_state(fc, "population_agg", Agg { st, opts, days, options_bytes })
         }
     };
     let a = &mut *agg;
@@ -108,7 +96,7 @@ pg_fn!(fn pgseg_population_trans_float8_flag(fc) { trans(fc, false, true) });
 
 pg_fn!(fn pgseg_population_combine(fc) {
     let cx = agg_context(fc, "population_agg combine");
-    match (agg_arg(fc, 0), agg_arg(fc, 1)) {
+    match (state_arg::<Agg>(fc, 0), state_arg::<Agg>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
@@ -118,7 +106,7 @@ pg_fn!(fn pgseg_population_combine(fc) {
             let opts = parse_options(&(*b).st.options_json).or_raise();
             let empty = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
             let st = std::mem::replace(&mut (*b).st, empty);
-            Datum::from(new_agg(cx, st, opts))
+            Datum::from(state_in(cx, agg_of(st, opts)))
         }
         (Some(a), Some(b)) => {
             (*b).st.flush().or_raise();
@@ -143,7 +131,7 @@ pg_fn!(fn pgseg_population_serialize(fc) {
 pg_fn!(fn pgseg_population_deserialize(fc) {
     let st = State::deserialize(arg_bytes(fc, 0), limit_bytes()).or_raise();
     let opts = parse_options(&st.options_json).or_raise();
-    Datum::from(new_agg(pg_sys::CurrentMemoryContext, st, opts))
+    deserialized(agg_of(st, opts))
 });
 
 fn check_varlena(len: usize, what: &str) {
@@ -173,7 +161,7 @@ fn check_population_size(len: usize) {
 }
 
 pg_fn!(fn pgseg_population_final(fc) {
-    let Some(a) = agg_arg(fc, 0) else { return ret_null(fc) };
+    let Some(a) = state_arg::<Agg>(fc, 0) else { return ret_null(fc) };
     let a = &mut *a;
     let Agg { st, opts, days, .. } = a;
     let out = st.finish(opts, &mut |t| days.day(t)).or_raise();
@@ -297,13 +285,7 @@ unsafe fn money_in(buf: &mut [u8; 16], v: i64) -> Datum {
 // r, f, m, rfm_code, rfm_total, segment, tier, lifecycle_stage, cadence)
 pg_fn!(fn pgseg_population_rows(fc) {
     let p = population_arg(fc, 0);
-    pg_sys::InitMaterializedSRF(fc, 0);
-    let rsinfo = (*fc).resultinfo as *mut pg_sys::ReturnSetInfo;
-    let store = (*rsinfo).setResult;
-    let desc = (*rsinfo).setDesc;
-    if (*desc).natts != 21 {
-        raise(Error::internal("population_rows: unexpected result columns"));
-    }
+    let out = Rows::materialize(fc, 21, "population_rows");
     // label texts and R/F/M codes become datums once; each row points at them (the tuple
     // store copies what it stores)
     let label_datums: Vec<Datum> = fa::collect(p.labels.iter().map(|l| ret_text(l)), "population_rows").or_raise();
@@ -359,7 +341,7 @@ pg_fn!(fn pgseg_population_rows(fc) {
                 None => nulls[col] = true,
             }
         }
-        pg_sys::tuplestore_putvalues(store, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        out.put(&mut values, &mut nulls);
     }
     Datum::from(0usize)
 });

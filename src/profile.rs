@@ -1,33 +1,14 @@
-//! SQL surface of the profile helpers (`age_band`, `birthday_within`, `next_birthday`,
+//! The profile family's SQL surface (`age_band`, `birthday_within`, `next_birthday`,
 //! `province_name`, `china_region`, `north_south`, `provinces()`); the logic is in
 //! `pg_segment_core::profile`, the SQL objects in `sql/profile.sql`.
 
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::config::Lang;
 use pg_segment_core::profile::{
     age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
 };
 use pg_segment_core::time::check_date;
-use pg_segment_core::Error;
-use crate::fmgr::*;
-use crate::pg_fn;
-use pgrx::pg_sys::FunctionCallInfo;
-
-/// The language argument `n`; NULL is an error (as for the other label functions).
-pub unsafe fn lang_at(fc: FunctionCallInfo, n: usize) -> Lang {
-    if is_null(fc, n) {
-        raise(Error::invalid("lang must be 'zh', 'en' or 'code', got NULL"));
-    }
-    Lang::parse(arg_str(fc, n, "lang")).or_raise()
-}
-
-/// A finite `date` argument as a day number since 2000-01-01.
-pub unsafe fn arg_day(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
-    let d = arg_i32(fc, n);
-    if d == i32::MIN || d == i32::MAX {
-        raise(Error::datetime(format!("{name} must be a finite date, got infinity")));
-    }
-    d as i64
-}
 
 // age_band(birthday date, as_of date, config jsonb, lang text)
 pg_fn!(fn pgseg_age_band(fc) {
@@ -35,7 +16,7 @@ pg_fn!(fn pgseg_age_band(fc) {
     let as_of = arg_day(fc, 1, "as_of");
     let key = arg_bytes(fc, 2);
     let bands = cached(fc, key, || AgeBands::parse(&arg_json(fc, 2, "config")).or_raise());
-    let lang = lang_at(fc, 3);
+    let lang = arg_lang(fc, 3);
     match age_years(birthday, as_of) {
         None => ret_null(fc),
         Some(age) => ret_text(bands.band(age).get(lang)),
@@ -63,7 +44,7 @@ pg_fn!(fn pgseg_next_birthday(fc) {
 
 // province_name(province text, lang text)
 pg_fn!(fn pgseg_province_name(fc) {
-    let lang = lang_at(fc, 1);
+    let lang = arg_lang(fc, 1);
     match province_name(arg_str(fc, 0, "province"), lang) {
         Some(s) => ret_text(s),
         None => ret_null(fc),
@@ -72,7 +53,7 @@ pg_fn!(fn pgseg_province_name(fc) {
 
 // china_region(province text, lang text)
 pg_fn!(fn pgseg_china_region(fc) {
-    let lang = lang_at(fc, 1);
+    let lang = arg_lang(fc, 1);
     match china_region(arg_str(fc, 0, "province")) {
         Some(r) => ret_text(r.label(lang)),
         None => ret_null(fc),
@@ -81,7 +62,7 @@ pg_fn!(fn pgseg_china_region(fc) {
 
 // north_south(province text, lang text)
 pg_fn!(fn pgseg_north_south(fc) {
-    let lang = lang_at(fc, 1);
+    let lang = arg_lang(fc, 1);
     match is_north(arg_str(fc, 0, "province")) {
         Some(n) => ret_text(side_label(n, lang)),
         None => ret_null(fc),
@@ -90,7 +71,7 @@ pg_fn!(fn pgseg_north_south(fc) {
 
 // city_tier_label(tier text, lang text)
 pg_fn!(fn pgseg_city_tier_label(fc) {
-    let lang = lang_at(fc, 1);
+    let lang = arg_lang(fc, 1);
     let (zh, en) = match arg_str(fc, 0, "tier") {
         "tier1" => ("一线城市", "Tier 1"),
         "new_tier1" => ("新一线城市", "New tier 1"),

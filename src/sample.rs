@@ -2,11 +2,11 @@
 //! `segment.sample_customers`, `segment.sample_model`). The model itself is in
 //! `pg_segment_core::sample`.
 
+use crate::pg::{raise, OrRaise};
 use pg_segment_core::config::Obj;
-use pg_segment_core::generator::{customer_profile, OrderIter, SampleParams};
+use pg_segment_core::sample::{customer_profile, OrderIter, SampleParams};
 use pg_segment_core::time::{civil_of_pg_day, format_instant, pg_day, USECS_PER_DAY};
 use pg_segment_core::{Error, Result};
-use crate::fmgr::{raise, OrRaise};
 use pgrx::prelude::*;
 use serde_json::json;
 
@@ -91,7 +91,7 @@ mod segment {
     fn sample_orders_raw(
         customers: i32,
         seed: i64,
-        params: crate::fmgr::JsonText,
+        params: crate::pg::JsonText,
     ) -> TableIterator<
         'static,
         (
@@ -126,7 +126,7 @@ mod segment {
     fn sample_customers_raw(
         customers: i32,
         seed: i64,
-        params: crate::fmgr::JsonText,
+        params: crate::pg::JsonText,
     ) -> TableIterator<
         'static,
         (
@@ -155,7 +155,7 @@ mod segment {
     }
 
     #[pg_extern(name = "sample_model", immutable, parallel_safe, strict)]
-    fn sample_model(params: default!(crate::fmgr::JsonText, "'{}'")) -> pgrx::JsonB {
+    fn sample_model(params: default!(crate::pg::JsonText, "'{}'")) -> pgrx::JsonB {
         let p = parse_params(&params.0).or_raise();
         pgrx::JsonB(model_json(&p))
     }

@@ -1,14 +1,13 @@
-//! SQL surface of behaviour tags: the `behaviour_tags` and `preferred_category` aggregates (one
+//! The tags family's SQL surface: the `behaviour_tags` and `preferred_category` aggregates (one
 //! internal state, parallel safe), `tag_label`, and `with_high_end`. Logic in `pg_segment_core::tags`;
 //! SQL objects in `sql/tags.sql`.
 
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::fallible::{self as fa, Limit};
 use pg_segment_core::numeric::{decode_numeric, SCALE};
 use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules};
 use pg_segment_core::Error;
-use crate::fmgr::*;
-use crate::pg_fn;
-use crate::rfm::{agg_context, ret_tuple};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use pgrx::IntoDatum;
 
@@ -23,20 +22,7 @@ struct TagState {
 const WHAT: &str = "behaviour_tags";
 
 fn limit_for(what: &'static str) -> Limit {
-    Limit { bytes: crate::limits::memory_limit_bytes(), what }
-}
-
-#[inline]
-unsafe fn state_at(fc: FunctionCallInfo, n: usize) -> Option<*mut TagState> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<TagState>())
-    }
-}
-
-unsafe fn new_state(fc: FunctionCallInfo, s: TagState) -> *mut TagState {
-    pgrx::PgMemoryContexts::For(agg_context(fc, "behaviour_tags")).leak_and_drop_on_delete(s)
+    Limit { bytes: crate::pg::guc::memory_limit_bytes(), what }
 }
 
 /// An amount in 10^-4 units from a numeric argument.
@@ -46,7 +32,7 @@ unsafe fn numeric_at(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
 
 // behaviour_tags transition: (state, ordered_at, amount, discount, promotion, category [, launched_at [, rules]])
 pg_fn!(fn pgseg_tags_trans(fc) {
-    let state = state_at(fc, 0);
+    let state = state_arg::<TagState>(fc, 0);
     if is_null(fc, 1) || is_null(fc, 2) {
         return state_or_null(fc, state);
     }
@@ -63,7 +49,7 @@ pg_fn!(fn pgseg_tags_trans(fc) {
         None => {
             let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 7, "rules")).or_raise() };
             let rules_bytes = fa::copy_of(rules_bytes, WHAT).or_raise();
-            new_state(fc, TagState { rules_bytes, rules, ev: Evidence::default(), limit: limit_for(WHAT) })
+            new_state(fc, WHAT, TagState { rules_bytes, rules, ev: Evidence::default(), limit: limit_for(WHAT) })
         }
     };
     if amount < 0 {
@@ -89,13 +75,13 @@ pg_fn!(fn pgseg_tags_trans(fc) {
 
 // preferred_category transition: (state, category, amount)
 pg_fn!(fn pgseg_pref_cat_trans(fc) {
-    let state = state_at(fc, 0);
+    let state = state_arg::<TagState>(fc, 0);
     if is_null(fc, 1) || is_null(fc, 2) {
         return state_or_null(fc, state);
     }
     let amount = numeric_at(fc, 2, "amount");
     let st = state.unwrap_or_else(|| {
-        new_state(fc, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default(), limit: limit_for("preferred_category") })
+        new_state(fc, WHAT, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default(), limit: limit_for("preferred_category") })
     });
     let c = arg_str(fc, 1, "category");
     let s = &mut *st;
@@ -104,7 +90,7 @@ pg_fn!(fn pgseg_pref_cat_trans(fc) {
 });
 
 pg_fn!(fn pgseg_tags_combine(fc) {
-    match (state_at(fc, 0), state_at(fc, 1)) {
+    match (state_arg::<TagState>(fc, 0), state_arg::<TagState>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
@@ -112,7 +98,7 @@ pg_fn!(fn pgseg_tags_combine(fc) {
             let mut ev = Evidence::default();
             ev.merge(&b.ev, b.limit).or_raise();
             let rules_bytes = fa::copy_of(&b.rules_bytes, WHAT).or_raise();
-            Datum::from(new_state(fc, TagState { rules_bytes, rules: b.rules.clone(), ev, limit: b.limit }))
+            Datum::from(new_state(fc, WHAT, TagState { rules_bytes, rules: b.rules.clone(), ev, limit: b.limit }))
         }
         (Some(a), Some(b)) => {
             if (*a).rules_bytes != (*b).rules_bytes {
@@ -202,11 +188,11 @@ pg_fn!(fn pgseg_tags_deserialize(fc) {
     };
     ev.merge(&Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], spend, instants, ..Evidence::default() }, limit).or_raise();
     let st = TagState { rules_bytes, rules, ev, limit };
-    Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
+    deserialized(st)
 });
 
 pg_fn!(fn pgseg_tags_final(fc) {
-    match state_at(fc, 0) {
+    match state_arg::<TagState>(fc, 0) {
         None => ret_null(fc),
         Some(s) => {
             let tags: Vec<&str> = (*s).ev.tags(&(*s).rules).or_raise();
@@ -216,7 +202,7 @@ pg_fn!(fn pgseg_tags_final(fc) {
 });
 
 pg_fn!(fn pgseg_pref_cat_final(fc) {
-    let st = match state_at(fc, 0) {
+    let st = match state_arg::<TagState>(fc, 0) {
         None => return ret_null(fc),
         Some(s) => &*s,
     };
@@ -228,7 +214,7 @@ pg_fn!(fn pgseg_pref_cat_final(fc) {
 
 // tag_label(code text, lang text)
 pg_fn!(fn pgseg_tag_label(fc) {
-    let lang = crate::profile::lang_at(fc, 1);
+    let lang = arg_lang(fc, 1);
     match tag_label(arg_str(fc, 0, "code"), lang) {
         Some(l) => ret_text(l),
         None => ret_null(fc),
@@ -248,11 +234,11 @@ pub mod segment {
         threshold: f64,
         require_promotion: default!(bool, true),
     ) -> Vec<String> {
+        use crate::pg::OrRaise;
         use pg_segment_core::fallible as fa;
-        use crate::fmgr::OrRaise;
         // the array is read in place; its copy is bounded by pg_segment.memory_limit and fallible
         let what = "with_high_end";
-        let limit = crate::limits::memory_limit_bytes();
+        let limit = crate::pg::guc::memory_limit_bytes();
         let mut copy: Vec<String> = fa::vec_with_capacity(tags.len() + 1, what).or_raise();
         let mut bytes = fa::bytes_of::<String>(tags.len() + 1);
         for t in tags.iter().flatten() {

@@ -5,7 +5,7 @@
 //! * Objects planted before CREATE EXTENSION and before every call, in every schema a caller
 //!   could have on its path (public, the caller's own schema, the superuser's "$user" schema,
 //!   pg_temp): overloads of every PostgreSQL function the extension's SQL names (the list is read
-//!   from sql/*.sql and src/registry.rs), with better-matching and equal signatures, operators
+//!   from sql/*.sql and src/views.rs), with better-matching and equal signatures, operators
 //!   for the operand types in use, views shadowing the catalogs and types shadowing built-in
 //!   type names. Each one, when it runs, draws from a sequence (which no rollback undoes), logs
 //!   and, as a superuser, makes the database owner superuser. Nothing planted may ever run.
@@ -110,18 +110,17 @@ impl Drop for Roles {
 fn called_words() -> BTreeSet<String> {
     let root = std::env::var("PGSEG_ROOT").unwrap_or_else(|_| "..".into());
     let mut words = BTreeSet::new();
-    let files = [
-        "sql/pg_segment.sql",
-        "sql/population.sql",
-        "sql/views.sql",
-        "sql/sample.sql",
-        "sql/cluster.sql",
-        "sql/tags.sql",
-        "sql/profile.sql",
-        "sql/clv.sql",
-        "src/registry.rs",
-    ];
-    for f in files {
+    // every sql/<family>.sql (not the release scripts, which repeat them) and the views' C glue
+    let mut files: Vec<String> = std::fs::read_dir(format!("{root}/sql"))
+        .unwrap_or_else(|e| panic!("{root}/sql: {e}"))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql") && !n.starts_with("pg_segment--"))
+        .map(|n| format!("sql/{n}"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11, "sql/<family>.sql files: {files:?}");
+    files.push("src/views.rs".into());
+    for f in &files {
         let text = std::fs::read_to_string(format!("{root}/{f}")).unwrap_or_else(|e| panic!("{root}/{f}: {e}"));
         let b = text.as_bytes();
         let mut i = 0;

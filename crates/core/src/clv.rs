@@ -1236,8 +1236,8 @@ mod tests {
     /// Exact continuous-time (x, t_x, T) in days of `n` sample-store customers, read from the
     /// generated purchase instants (no calendar rounding), with the mean spend of the repeat
     /// purchases.
-    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::generator::SampleParams) {
-        use crate::generator::{OrderIter, SampleParams};
+    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
+        use crate::sample::{OrderIter, SampleParams};
         let params = SampleParams::default();
         let day = 86_400_000_000f64;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
@@ -1269,8 +1269,8 @@ mod tests {
     }
 
     /// BTYD summaries (days, Shanghai calendar) of `n` sample-store customers, as of the end.
-    fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::generator::SampleParams) {
-        use crate::generator::{OrderIter, SampleParams};
+    fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
+        use crate::sample::{OrderIter, SampleParams};
         use crate::summary::{btyd, Summary, SummaryView, Unit};
         let params = SampleParams::default();
         let as_of = params.end_us - 1;

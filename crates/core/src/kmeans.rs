@@ -715,7 +715,9 @@ impl Model {
             None | Some(Value::Null) => {}
             Some(x) if x.as_f64().is_some_and(|m| m > 0.0) => {}
             Some(x) => {
-                return Err(Error::invalid(format!("model: key \"options.memory_limit_mb\" must be a number of megabytes above 0, got {x}")))
+                return Err(Error::invalid(format!(
+                    "model: key \"options.memory_limit_mb\" must be a number of megabytes above 0, got {x}"
+                )))
             }
         }
         Ok(Model {
@@ -911,7 +913,13 @@ mod tests {
                 assert_eq!(back.assign(x).unwrap(), m.assign(x).unwrap());
             }
             assert!(m.inertia.is_finite() && m.scaler.scale.iter().all(|s| s.is_finite() && *s > 0.0));
-            assert!(silhouette(&back, &mut p, 100, &Options::default()).unwrap().is_some(), "{kind:?}: {:?} {:?} {:?}", m.sizes, m.centres, m.scaler);
+            assert!(
+                silhouette(&back, &mut p, 100, &Options::default()).unwrap().is_some(),
+                "{kind:?}: {:?} {:?} {:?}",
+                m.sizes,
+                m.centres,
+                m.scaler
+            );
         }
         // the same features unstandardized: their squared distances overflow, refused with 22003
         let e = fit(&mut pts.clone(), 3, 3, 1, &opts_none()).unwrap_err();

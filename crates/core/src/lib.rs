@@ -1,18 +1,23 @@
-//! pgrx-free logic of pg_segment: everything here is plain Rust with plain `#[test]`s.
-//! The SQL layer (`crate::sql`) converts PostgreSQL values, calls these functions and turns
-//! [`Error`] into `ereport(ERROR)` with the SQLSTATE given by [`ErrCode`].
+//! The pgrx-free core of pg_segment: the math and rules of every family (summary, score, labels,
+//! population, sample, kmeans, tags, profile, clv) and what they share (numeric, time, config,
+//! codec, fallible, cancel, idtable). Plain Rust with plain `#[test]`s: this crate does not
+//! depend on pgrx, so `cargo test -p pg_segment_core` needs no PostgreSQL.
+//!
+//! The extension's glue (`src/pg/` of the extension crate) converts PostgreSQL values, calls
+//! these functions and turns [`Error`] into `ereport(ERROR)` with the SQLSTATE given by
+//! [`ErrCode`].
 
 pub mod cancel;
 pub mod clv;
 pub mod config;
 pub mod fallible;
-pub mod generator;
 pub mod idtable;
 pub mod kmeans;
 pub mod labels;
 pub mod numeric;
 pub mod population;
 pub mod profile;
+pub mod sample;
 pub mod score;
 pub mod summary;
 pub mod tags;

@@ -60,7 +60,7 @@ mod tests {
         // every 7 minutes over three years, across DST transitions (including 30-minute and
         // southern-hemisphere ones)
         for name in ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago", "Asia/Shanghai", "UTC"] {
-            let zone = unsafe { crate::fmgr::Zone::named(name) };
+            let zone = unsafe { crate::pg::Zone::named(name) };
             let start = 24 * 365 * 86_400_000_000i64; // 2024
             let step = 7 * 60_000_000i64;
             let mut t = start;

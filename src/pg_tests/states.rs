@@ -12,7 +12,7 @@ mod tests {
     fn deserialize(name: &str, bytes: &[u8]) {
         let oid: pg_sys::Oid = Spi::get_one(&format!("SELECT 'segment.{name}(bytea, internal)'::regprocedure::oid")).unwrap().unwrap();
         unsafe {
-            let d = crate::fmgr::varlena_from(bytes.len(), |o| o.copy_from_slice(bytes));
+            let d = crate::pg::varlena_from(bytes.len(), |o| o.copy_from_slice(bytes));
             pg_sys::OidFunctionCall2Coll(oid, pg_sys::InvalidOid, d, pg_sys::Datum::from(0usize));
         }
     }

@@ -1,6 +1,9 @@
-//! SQL surface of the RFM summary: the `rfm_summary` type, the `rfm_agg` and `rollup`
-//! aggregates, and the accessors. Declared in `sql/pg_segment.sql`.
+//! The summary family's SQL surface: the `rfm_summary` type, the `rfm_agg` and `rollup`
+//! aggregates, the accessors and `btyd`. Math in `pg_segment_core::summary`; declared in
+//! `sql/summary.sql`.
 
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
 use pg_segment_core::summary::{
     btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView,
@@ -8,8 +11,6 @@ use pg_segment_core::summary::{
 };
 use pg_segment_core::time::check_instant;
 use pg_segment_core::Error;
-use crate::fmgr::*;
-use crate::pg_fn;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use std::ffi::CStr;
 
@@ -69,27 +70,10 @@ impl State {
     }
 }
 
-pub unsafe fn agg_context(fc: FunctionCallInfo, what: &str) -> pg_sys::MemoryContext {
-    let mut cx: pg_sys::MemoryContext = std::ptr::null_mut();
-    if pg_sys::AggCheckCallContext(fc, &mut cx) == 0 {
-        raise(Error::internal(format!("{what} called in non-aggregate context")));
-    }
-    cx
-}
-
-#[inline]
-unsafe fn state_arg(fc: FunctionCallInfo, n: usize) -> Option<*mut State> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<State>())
-    }
-}
-
 /// rfm_agg transition: (state, ordered_at, amount [, is_refund]).
 #[inline]
 unsafe fn trans(fc: FunctionCallInfo, numeric: bool) -> Datum {
-    let state = state_arg(fc, 0);
+    let state = state_arg::<State>(fc, 0);
     if is_null(fc, 1) || is_null(fc, 2) {
         return state_or_null(fc, state);
     }
@@ -112,7 +96,7 @@ pg_fn!(fn pgseg_rfm_trans_float8(fc) { trans(fc, false) });
 
 pg_fn!(fn pgseg_rfm_combine(fc) {
     let cx = agg_context(fc, "rfm_agg combine");
-    match (state_arg(fc, 0), state_arg(fc, 1)) {
+    match (state_arg::<State>(fc, 0), state_arg::<State>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (a, Some(b)) => {
@@ -139,7 +123,7 @@ pg_fn!(fn pgseg_rfm_deserialize(fc) {
 });
 
 pg_fn!(fn pgseg_rfm_final(fc) {
-    match state_arg(fc, 0) {
+    match state_arg::<State>(fc, 0) {
         None => ret_null(fc),
         Some(st) => {
             let events = (*st).slice();
@@ -155,7 +139,7 @@ pg_fn!(fn pgseg_rfm_final(fc) {
 
 // rollup transition: (state, rfm_summary).
 pg_fn!(fn pgseg_rollup_trans(fc) {
-    let state = state_arg(fc, 0);
+    let state = state_arg::<State>(fc, 0);
     if is_null(fc, 1) {
         return state_or_null(fc, state);
     }
@@ -203,10 +187,6 @@ pg_fn!(fn pgseg_summary_recv(fc) {
 
 // ---- accessors ----
 
-pub unsafe fn summary_arg<'a>(fc: FunctionCallInfo, n: usize) -> SummaryView<'a> {
-    SummaryView::new(arg_bytes(fc, n)).or_raise()
-}
-
 /// `as_of` from argument 1 when present.
 unsafe fn as_of_opt(fc: FunctionCallInfo) -> Option<i64> {
     if nargs(fc) > 1 {
@@ -216,14 +196,14 @@ unsafe fn as_of_opt(fc: FunctionCallInfo) -> Option<i64> {
     }
 }
 
-pg_fn!(fn pgseg_frequency(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).orders) });
-pg_fn!(fn pgseg_refunds(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).refunds) });
-pg_fn!(fn pgseg_future_orders(fc) { ret_i64(summary_arg(fc, 0).metrics(as_of_opt(fc)).future_orders) });
-pg_fn!(fn pgseg_monetary(fc) { ret_numeric(&format_micro(summary_arg(fc, 0).metrics(as_of_opt(fc)).monetary)) });
-pg_fn!(fn pgseg_refunded(fc) { ret_numeric(&format_micro(summary_arg(fc, 0).metrics(as_of_opt(fc)).refunded)) });
+pg_fn!(fn pgseg_frequency(fc) { ret_i64(arg_summary(fc, 0).metrics(as_of_opt(fc)).orders) });
+pg_fn!(fn pgseg_refunds(fc) { ret_i64(arg_summary(fc, 0).metrics(as_of_opt(fc)).refunds) });
+pg_fn!(fn pgseg_future_orders(fc) { ret_i64(arg_summary(fc, 0).metrics(as_of_opt(fc)).future_orders) });
+pg_fn!(fn pgseg_monetary(fc) { ret_numeric(&format_micro(arg_summary(fc, 0).metrics(as_of_opt(fc)).monetary)) });
+pg_fn!(fn pgseg_refunded(fc) { ret_numeric(&format_micro(arg_summary(fc, 0).metrics(as_of_opt(fc)).refunded)) });
 
 pg_fn!(fn pgseg_average_order_value(fc) {
-    let m = summary_arg(fc, 0).metrics(as_of_opt(fc));
+    let m = arg_summary(fc, 0).metrics(as_of_opt(fc));
     if m.orders == 0 {
         return ret_null(fc);
     }
@@ -234,7 +214,7 @@ pg_fn!(fn pgseg_average_order_value(fc) {
 });
 
 pg_fn!(fn pgseg_first_order(fc) {
-    match summary_arg(fc, 0).metrics(as_of_opt(fc)).first_order {
+    match arg_summary(fc, 0).metrics(as_of_opt(fc)).first_order {
         // a value stored before the inputs were checked may hold any instant: never return one
         // timestamptz cannot hold
         Some(t) => ret_i64(check_instant(t, "first_order").or_raise()),
@@ -243,22 +223,17 @@ pg_fn!(fn pgseg_first_order(fc) {
 });
 
 pg_fn!(fn pgseg_last_order(fc) {
-    match summary_arg(fc, 0).metrics(as_of_opt(fc)).last_order {
+    match arg_summary(fc, 0).metrics(as_of_opt(fc)).last_order {
         Some(t) => ret_i64(check_instant(t, "last_order").or_raise()),
         None => ret_null(fc),
     }
 });
 
-/// Local calendar days between two instants.
-pub fn days_between(zone: &Zone, from: i64, to: i64) -> i64 {
-    pg_segment_core::time::day_of(zone.local(to)) - pg_segment_core::time::day_of(zone.local(from))
-}
-
 /// Days from the first or last order to as_of, in the zone of argument 2 or the session's.
 unsafe fn days_since(fc: FunctionCallInfo, pick: fn(&pg_segment_core::summary::Metrics) -> Option<i64>) -> Datum {
     let as_of = arg_instant(fc, 1, "as_of");
     let zone = Zone::from_arg(fc, 2);
-    match pick(&summary_arg(fc, 0).metrics(Some(as_of))) {
+    match pick(&arg_summary(fc, 0).metrics(Some(as_of))) {
         Some(t) => ret_i64(days_between(&zone, t, as_of)),
         None => ret_null(fc),
     }
@@ -272,7 +247,7 @@ unsafe fn window(fc: FunctionCallInfo) -> pg_segment_core::summary::Metrics {
         raise(Error::invalid(format!("window_days must be between 1 and 36500, got {days}")));
     }
     let zone = Zone::from_arg(fc, 3);
-    summary_arg(fc, 0).window_metrics(as_of, days as i64, &|t| zone.local(t))
+    arg_summary(fc, 0).window_metrics(as_of, days as i64, &|t| zone.local(t))
 }
 
 pg_fn!(fn pgseg_window_frequency(fc) { ret_i64(window(fc).orders) });
@@ -283,20 +258,9 @@ pg_fn!(fn pgseg_recency_days(fc) { days_since(fc, |m| m.last_order) });
 // tenure_days(s, as_of [, tz]): days from the first order to as_of
 pg_fn!(fn pgseg_tenure_days(fc) { days_since(fc, |m| m.first_order) });
 
-/// Builds a composite result of the function's declared row type.
-pub unsafe fn ret_tuple(fc: FunctionCallInfo, values: &[Datum], nulls: &[bool]) -> Datum {
-    let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
-    if pg_sys::get_call_result_type(fc, std::ptr::null_mut(), &mut tupdesc) != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE {
-        raise(Error::internal("function returning a row called in a context that cannot accept one"));
-    }
-    let tupdesc = pg_sys::BlessTupleDesc(tupdesc);
-    let tuple = pg_sys::heap_form_tuple(tupdesc, values.as_ptr() as *mut Datum, nulls.as_ptr() as *mut bool);
-    pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data)
-}
-
 // btyd(s, as_of, unit [, tz]) -> (frequency, recency, t, monetary_value)
 pg_fn!(fn pgseg_btyd(fc) {
-    let view = summary_arg(fc, 0);
+    let view = arg_summary(fc, 0);
     let as_of = arg_instant(fc, 1, "as_of");
     let unit = Unit::parse(arg_str(fc, 2, "unit")).or_raise();
     let zone = Zone::from_arg(fc, 3);

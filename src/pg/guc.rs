@@ -1,4 +1,4 @@
-//! The memory limits that protect the server, as GUCs. Both are `PGC_SUSET`: only a superuser
+//! The GUCs: the memory limits that protect the server. Both are `PGC_SUSET`: only a superuser
 //! may set them (in postgresql.conf, with ALTER SYSTEM, ALTER ROLE/DATABASE ... SET, or SET in a
 //! superuser's session), so a plain role can neither raise them nor lift them for itself; the
 //! per-call `memory_limit_mb` option of k-means may only lower `pg_segment.memory_limit`.
@@ -13,8 +13,8 @@ static POPULATION_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// `pg_segment.memory_limit`: the most memory any other aggregate state or call may use.
 static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
-/// Defines the GUCs (called from `_PG_init`).
-pub fn init() {
+/// Defines the GUCs (called from `_PG_init` through [`super::init`]: only there, see DEVELOPERS.md).
+pub fn define() {
     GucRegistry::define_int_guc(
         c"pg_segment.population_memory_limit",
         c"Largest memory one population_agg state may use (per backend; parallel workers each have their own).",

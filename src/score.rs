@@ -1,18 +1,14 @@
-//! SQL surface of scores and labels: the `rfm_breaks` aggregate, `rfm_score`,
-//! `rfm_thresholds`, `rfm_segment`, `customer_tier`, `spend_tier`, `lifecycle_stage`,
-//! `purchase_cadence`. Declared in `sql/pg_segment.sql`.
+//! The score family's SQL surface: the `rfm_breaks` aggregate, `rfm_score`, `rfm_thresholds`.
+//! Math in `pg_segment_core::score`; declared in `sql/score.sql`.
 
-use pg_segment_core::config::{Label, Lang};
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::fallible as fa;
-use pg_segment_core::labels::{spend_tier, Cadence, Lifecycle, RuleSet, Tiers};
-use pg_segment_core::numeric::{decode_numeric, SCALE};
+use pg_segment_core::numeric::SCALE;
 use pg_segment_core::score::{breaks_options_with_tz, check_bins, quantile_breaks, thresholds, Breaks, BreaksOptions, Rfm};
-use pg_segment_core::summary::{purchase_days, SummaryView};
+use pg_segment_core::summary::SummaryView;
 use pg_segment_core::time::format_instant;
 use pg_segment_core::Error;
-use crate::fmgr::*;
-use crate::pg_fn;
-use crate::rfm::{agg_context, days_between, ret_tuple, summary_arg};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
 /// R, F and M inputs of one customer at `as_of`; `None` without an order by then.
@@ -45,7 +41,7 @@ const BREAKS: &str = "rfm_breaks";
 fn reserve_values(values: &mut Vec<Rfm>, extra: usize) {
     let need = values.len().saturating_add(extra);
     if need > values.capacity() {
-        let limit = crate::limits::memory_limit_bytes();
+        let limit = crate::pg::guc::memory_limit_bytes();
         let bytes = |n: usize| fa::bytes_of::<Rfm>(n).saturating_mul(2);
         fa::check_limit(BREAKS, bytes(need), limit, fa::MEMORY_SETTING).or_raise();
         let want = need.max(values.capacity() * 2).max(64);
@@ -59,16 +55,8 @@ fn read_options(json: &str) -> (BreaksOptions, Option<String>) {
     breaks_options_with_tz(json).or_raise()
 }
 
-unsafe fn breaks_state(fc: FunctionCallInfo, n: usize) -> Option<*mut BreaksState> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<BreaksState>())
-    }
-}
-
 pg_fn!(fn pgseg_breaks_trans(fc) {
-    let state = breaks_state(fc, 0);
+    let state = state_arg::<BreaksState>(fc, 0);
     // as_of and bins are parameters of the whole aggregate: NULL is an error (as in
     // population_agg), not a skipped row or a silent default of 5 bins
     if is_null(fc, 2) {
@@ -97,14 +85,14 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
                 Zone::named(t);
             }
             let s = BreaksState { as_of, bins, options_json, options, tz, values: Vec::new() };
-            pgrx::PgMemoryContexts::For(agg_context(fc, "rfm_breaks")).leak_and_drop_on_delete(s)
+            new_state(fc, BREAKS, s)
         }
     };
     let zone = match &(*st).tz {
         Some(t) => Zone::named(t),
         None => Zone::session(),
     };
-    if let Some(v) = rfm_values(&summary_arg(fc, 1), as_of, (*st).options.window_days, &zone) {
+    if let Some(v) = rfm_values(&arg_summary(fc, 1), as_of, (*st).options.window_days, &zone) {
         reserve_values(&mut (*st).values, 1);
         (*st).values.push(v);
     }
@@ -112,7 +100,7 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
 });
 
 pg_fn!(fn pgseg_breaks_combine(fc) {
-    match (breaks_state(fc, 0), breaks_state(fc, 1)) {
+    match (state_arg::<BreaksState>(fc, 0), state_arg::<BreaksState>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
@@ -127,7 +115,7 @@ pg_fn!(fn pgseg_breaks_combine(fc) {
                 tz: (*b).tz.clone(),
                 values,
             };
-            Datum::from(pgrx::PgMemoryContexts::For(agg_context(fc, "rfm_breaks")).leak_and_drop_on_delete(copy))
+            Datum::from(new_state(fc, BREAKS, copy))
         }
         (Some(a), Some(b)) => {
             if (*a).as_of != (*b).as_of || (*a).bins != (*b).bins {
@@ -200,11 +188,11 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
     }
     let (options, _) = read_options(&options_json);
     let st = BreaksState { as_of, bins, options_json, options, tz, values };
-    Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
+    deserialized(st)
 });
 
 pg_fn!(fn pgseg_breaks_final(fc) {
-    match breaks_state(fc, 0) {
+    match state_arg::<BreaksState>(fc, 0) {
         None => ret_null(fc),
         Some(st) => {
             let st = &*st;
@@ -235,7 +223,7 @@ unsafe fn parse_breaks(fc: FunctionCallInfo, n: usize) -> &'static ScoreCache {
 }
 
 pg_fn!(fn pgseg_rfm_score(fc) {
-    let view = summary_arg(fc, 0);
+    let view = arg_summary(fc, 0);
     let cache = parse_breaks(fc, 1);
     let as_of = arg_instant(fc, 2, "as_of");
     let zone = if nargs(fc) > 3 {
@@ -262,102 +250,3 @@ pg_fn!(fn pgseg_rfm_score(fc) {
 pg_fn!(fn pgseg_rfm_thresholds(fc) {
     ret_jsonb(&thresholds(&arg_json(fc, 0, "rules")).or_raise().to_string())
 });
-
-// ---- labels ----
-
-unsafe fn lang_arg(fc: FunctionCallInfo, n: usize) -> Lang {
-    if is_null(fc, n) {
-        raise(Error::invalid("lang must be 'zh', 'en' or 'code', got NULL"));
-    }
-    Lang::parse(arg_str(fc, n, "lang")).or_raise()
-}
-
-unsafe fn ret_label(label: &Label, lang: Lang) -> Datum {
-    ret_text(label.get(lang))
-}
-
-/// Score fields from arguments 0..9: r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins.
-unsafe fn score_args(fc: FunctionCallInfo) -> Option<pg_segment_core::score::Score> {
-    if (0..9).any(|i| is_null(fc, i)) {
-        return None;
-    }
-    Some(pg_segment_core::score::Score {
-        r: arg_i32(fc, 0),
-        f: arg_i32(fc, 1),
-        m: arg_i32(fc, 2),
-        r_high: arg_bool(fc, 3),
-        f_high: arg_bool(fc, 4),
-        m_high: arg_bool(fc, 5),
-        bins: [arg_i32(fc, 6), arg_i32(fc, 7), arg_i32(fc, 8)],
-    })
-}
-
-// _rfm_segment(r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins, scheme text, lang)
-pg_fn!(fn pgseg_rfm_segment_builtin(fc) {
-    let Some(s) = score_args(fc) else { return ret_null(fc) };
-    if is_null(fc, 9) {
-        raise(Error::invalid("scheme must be 'rfm11' or 'cn8', got NULL"));
-    }
-    let key = arg_bytes(fc, 9);
-    let set = cached(fc, key, || RuleSet::builtin(arg_str(fc, 9, "scheme")).or_raise());
-    ret_label(set.classify(&s), lang_arg(fc, 10))
-});
-
-// _rfm_segment(r, f, m, r_high, f_high, m_high, r_bins, f_bins, m_bins, rules jsonb, lang)
-pg_fn!(fn pgseg_rfm_segment_rules(fc) {
-    let Some(s) = score_args(fc) else { return ret_null(fc) };
-    if is_null(fc, 9) {
-        raise(Error::invalid("rules must be a jsonb array, got NULL"));
-    }
-    let key = arg_bytes(fc, 9);
-    let set = cached(fc, key, || RuleSet::parse(&arg_json(fc, 9, "rules")).or_raise());
-    ret_label(set.classify(&s), lang_arg(fc, 10))
-});
-
-// customer_tier(rank_share, config, lang)
-pg_fn!(fn pgseg_customer_tier(fc) {
-    let share = arg_f64(fc, 0);
-    let key: &[u8] = if is_null(fc, 1) { &[] } else { arg_bytes(fc, 1) };
-    let tiers = cached(fc, key, || Tiers::parse(&arg_json(fc, 1, "config")).or_raise());
-    ret_label(tiers.tier(share).or_raise(), lang_arg(fc, 2))
-});
-
-// spend_tier(spend numeric, config, lang)
-pg_fn!(fn pgseg_spend_tier(fc) {
-    let spend = decode_numeric(arg_bytes(fc, 0), "spend").or_raise() as f64 / SCALE as f64;
-    ret_label(&spend_tier(spend, &arg_json(fc, 1, "config")).or_raise(), lang_arg(fc, 2))
-});
-
-//// Arguments of the per-customer label functions: (s, as_of, config, lang [, tz]); tz comes last
-/// so that calls with a literal config are unambiguous.
-unsafe fn label_args<'a>(fc: FunctionCallInfo, with_tz: bool) -> (SummaryView<'a>, i64, Zone, &'a [u8]) {
-    let view = summary_arg(fc, 0);
-    let as_of = arg_instant(fc, 1, "as_of");
-    let zone = if with_tz { Zone::from_arg(fc, 4) } else { Zone::session() };
-    let key: &[u8] = if is_null(fc, 2) { &[] } else { arg_bytes(fc, 2) };
-    (view, as_of, zone, key)
-}
-
-unsafe fn lifecycle(fc: FunctionCallInfo, with_tz: bool) -> Datum {
-    let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let l = cached(fc, key, || Lifecycle::parse(&arg_json(fc, 2, "config")).or_raise());
-    let m = view.metrics(Some(as_of));
-    let recency = m.last_order.map(|t| days_between(&zone, t, as_of));
-    let tenure = m.first_order.map(|t| days_between(&zone, t, as_of));
-    ret_label(&l.stage(recency, tenure), lang_arg(fc, 3))
-}
-
-pg_fn!(fn pgseg_lifecycle_stage(fc) { lifecycle(fc, false) });
-pg_fn!(fn pgseg_lifecycle_stage_tz(fc) { lifecycle(fc, true) });
-
-unsafe fn cadence(fc: FunctionCallInfo, with_tz: bool) -> Datum {
-    let (view, as_of, zone, key) = label_args(fc, with_tz);
-    let c = cached(fc, key, || Cadence::parse(&arg_json(fc, 2, "config")).or_raise());
-    match c.classify(&purchase_days(&view, as_of, &|t| zone.local(t)).or_raise()) {
-        None => ret_null(fc),
-        Some(label) => ret_label(&label, lang_arg(fc, 3)),
-    }
-}
-
-pg_fn!(fn pgseg_purchase_cadence(fc) { cadence(fc, false) });
-pg_fn!(fn pgseg_purchase_cadence_tz(fc) { cadence(fc, true) });

@@ -1,4 +1,4 @@
-//! C-level glue of the segmentation views (declared in `sql/views.sql`): the only writers of the
+//! The views family's C functions (the rest of the family is PL/pgSQL in `sql/views.sql`): the only writers of the
 //! registry tables, grants re-issued by their original grantor, the key-type check and the
 //! guard that keeps a non-superuser's `DROP EXTENSION` from destroying other roles' history.
 //!
@@ -23,62 +23,13 @@
 //! and the catalogs, through PostgreSQL's own functions; the one read of a user's relation (the
 //! snapshot) is explained at `pgseg_snapshot_take`.
 
-use crate::fmgr::{arg, arg_str, is_null};
+use crate::pg::fmgr::{arg, arg_str, is_null, raise_code};
+use crate::pg::spi::{as_role, quote, role_name, spi, value};
 use crate::pg_fn;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo, Oid};
-use pgrx::spi::{Spi, SpiClient};
-use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 use std::ffi::{c_char, CStr, CString};
-
-fn fail(code: PgSqlErrorCode, message: String, hint: Option<String>) -> ! {
-    let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, message, "pg_segment");
-    if let Some(h) = hint {
-        report = report.set_hint(h);
-    }
-    report.report(PgLogLevel::ERROR);
-    unreachable!()
-}
-
-/// Runs `f` with `search_path = pg_catalog, pg_temp`, as a function's SET clause would.
-unsafe fn pinned<R>(f: impl FnOnce() -> R) -> R {
-    let level = pg_sys::NewGUCNestLevel();
-    pg_sys::set_config_option(
-        c"search_path".as_ptr(),
-        c"pg_catalog, pg_temp".as_ptr(),
-        pg_sys::GucContext::PGC_USERSET,
-        pg_sys::GucSource::PGC_S_SESSION,
-        pg_sys::GucAction::GUC_ACTION_SAVE,
-        true,
-        0,
-        false,
-    );
-    let r = f();
-    pg_sys::AtEOXact_GUC(true, level);
-    r
-}
-
-/// Runs `f` with the rights of `role` (see the module comment for how errors undo it).
-unsafe fn as_role<R>(role: Oid, f: impl FnOnce() -> R) -> R {
-    let mut user = Oid::INVALID;
-    let mut context = 0;
-    pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-    let restricted = (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
-    pg_sys::SetUserIdAndSecContext(role, context | restricted);
-    let r = f();
-    pg_sys::SetUserIdAndSecContext(user, context);
-    r
-}
-
-/// An SPI connection with the pinned search_path.
-unsafe fn spi<R>(f: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
-    pinned(|| Spi::connect_mut(f))
-}
-
-/// The first column of the first row of a query (pinned search_path), NULL or no row: None.
-unsafe fn value<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid<'_>]) -> Option<T> {
-    spi(|c| c.select(sql, None, args).expect(sql).into_iter().next().and_then(|r| r.get::<T>(1).expect(sql)))
-}
 
 fn text<'a>(s: &str) -> DatumWithOid<'a> {
     s.to_string().into()
@@ -99,22 +50,8 @@ unsafe fn name_arg(fc: FunctionCallInfo, n: usize) -> String {
 unsafe fn require_args(fc: FunctionCallInfo, names: &[&str]) {
     for (i, name) in names.iter().enumerate() {
         if !name.is_empty() && is_null(fc, i) {
-            fail(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("{name} must not be NULL"), None);
+            raise_code(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("{name} must not be NULL"), None);
         }
-    }
-}
-
-unsafe fn quote(s: &str) -> String {
-    let c = CString::new(s).unwrap_or_else(|_| fail(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("invalid name {s:?}"), None));
-    CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr())).to_string_lossy().into_owned()
-}
-
-unsafe fn role_name(role: Oid) -> String {
-    let p = pg_sys::GetUserNameFromId(role, true);
-    if p.is_null() {
-        format!("(role {})", role.to_u32())
-    } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
     }
 }
 
@@ -165,7 +102,7 @@ unsafe fn matview_named(schema: &str, name: &str) -> Option<Oid> {
 }
 
 fn not_allowed(invoker: &str, what: &str, owner: &str) -> ! {
-    fail(
+    raise_code(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("role {invoker} may not act for segmentation view {what}, which belongs to role {owner}"),
         Some(
@@ -180,10 +117,10 @@ fn not_allowed(invoker: &str, what: &str, owner: &str) -> ! {
 unsafe fn acted_on(oid: Oid, invoker: Oid) -> Relation {
     pg_sys::LockRelationOid(oid, pg_sys::AccessShareLock as i32);
     let rel = relation(oid).unwrap_or_else(|| {
-        fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("relation with OID {} does not exist", oid.to_u32()), None)
+        raise_code(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("relation with OID {} does not exist", oid.to_u32()), None)
     });
     if rel.kind != "m" {
-        fail(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("{} is not a materialized view", rel.qualified()), None);
+        raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("{} is not a materialized view", rel.qualified()), None);
     }
     if !pg_sys::has_privs_of_role(invoker, rel.owner) {
         not_allowed(&role_name(invoker), &rel.qualified(), &rel.owner_name);
@@ -297,7 +234,9 @@ unsafe fn require_acts_for_name(invoker: Oid, owner: &str, what: &str) {
 /// over (and so read) the row left by that view.
 unsafe fn require_registered(view: &Relation, invoker: Oid) {
     match row_owner(&view.schema, &view.name) {
-        None => fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{} is not a registered segmentation view", view.qualified()), None),
+        None => {
+            raise_code(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("{} is not a registered segmentation view", view.qualified()), None)
+        }
         Some(o) if o != view.owner_name => require_acts_for_name(invoker, &o, &view.qualified()),
         Some(_) => {}
     }
@@ -338,7 +277,7 @@ pg_fn!(fn pgseg_registry_drop(fc) {
     let (schema, name) = (name_arg(fc, 0), name_arg(fc, 1));
     let keep_history = arg(fc, 2).value() != 0;
     if registered_owner(invoker, &schema, &name).is_none() {
-        fail(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("segmentation view {}.{} does not exist", quote(&schema), quote(&name)), None);
+        raise_code(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("segmentation view {}.{} does not exist", quote(&schema), quote(&name)), None);
     }
     let args = [text(&schema), text(&name), invoker.into(), pg_sys::superuser_arg(invoker).into()];
     let delete_snapshots = format!(
@@ -393,7 +332,7 @@ pg_fn!(fn pgseg_snapshot_take(fc) {
         .collect()
     });
     let not_segmentation = |why: String| -> ! {
-        fail(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("{} is not a segmentation view: {why}", view.qualified()), None)
+        raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("{} is not a segmentation view: {why}", view.qualified()), None)
     };
     if !columns.iter().any(|(n, _)| n == "customer_id") {
         not_segmentation("it has no column customer_id".into());
@@ -494,7 +433,7 @@ pg_fn!(fn pgseg_grant_as(fc) {
     let grantable = arg(fc, 5).value() != 0;
     let revoke = arg(fc, 6).value() != 0;
     if grantor == Oid::INVALID || !pg_sys::has_privs_of_role(invoker, grantor) {
-        fail(
+        raise_code(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("role {} may not grant as role {} on {}", role_name(invoker), role_name(grantor), view.qualified()),
             None,
@@ -503,7 +442,7 @@ pg_fn!(fn pgseg_grant_as(fc) {
     let column = if is_null(fc, 1) { None } else { Some(name_arg(fc, 1)) };
     let allowed: &[&str] = if column.is_some() { &COLUMN_PRIVILEGES } else { &TABLE_PRIVILEGES };
     if !allowed.contains(&privilege.as_str()) {
-        fail(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("privilege must be one of {}, got {privilege:?}", allowed.join(", ")), None);
+        raise_code(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("privilege must be one of {}, got {privilege:?}", allowed.join(", ")), None);
     }
     let columns = match &column {
         None => String::new(),
@@ -513,7 +452,7 @@ pg_fn!(fn pgseg_grant_as(fc) {
                 &[view.oid.into(), text(col)],
             );
             if exists.is_none() {
-                fail(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column {} of {} does not exist", quote(col), view.qualified()), None);
+                raise_code(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column {} of {} does not exist", quote(col), view.qualified()), None);
             }
             format!(" ({})", quote(col))
         }
@@ -523,7 +462,7 @@ pg_fn!(fn pgseg_grant_as(fc) {
     } else {
         let p = pg_sys::GetUserNameFromId(grantee, true);
         if p.is_null() {
-            fail(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("role with OID {} does not exist", grantee.to_u32()), None);
+            raise_code(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("role with OID {} does not exist", grantee.to_u32()), None);
         }
         quote(&CStr::from_ptr(p).to_string_lossy())
     };
@@ -643,7 +582,7 @@ unsafe fn list_items(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
 pg_fn!(fn pgseg_drop_guard(fc) {
     let context = (*fc).context;
     if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
-        fail(PgSqlErrorCode::ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED, "_drop_guard() is an event trigger".into(), None);
+        raise_code(PgSqlErrorCode::ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED, "_drop_guard() is an event trigger".into(), None);
     }
     let invoker = pg_sys::GetUserId();
     if pg_sys::superuser_arg(invoker) {
@@ -681,7 +620,7 @@ pg_fn!(fn pgseg_drop_guard(fc) {
     let registry: Option<Oid> = value("SELECT to_regclass('segment.segment_views')::oid", &[]);
     let hint = "A superuser may drop it. Otherwise those roles first drop their views (segment.drop_segment_view) and delete their snapshots (segment.delete_snapshots).";
     if let Some(owners) = registry.and_then(|_| other_owners(invoker)) {
-        fail(
+        raise_code(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("permission denied to drop extension pg_segment: roles {owners} own segmentation views or snapshots, which it would destroy"),
             Some(hint.into()),
@@ -690,7 +629,7 @@ pg_fn!(fn pgseg_drop_guard(fc) {
     if cascade {
         let objects = foreign_dependents(extension, invoker);
         if !objects.is_empty() {
-            fail(
+            raise_code(
                 PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
                 format!(
                     "permission denied to drop extension pg_segment with CASCADE: it would drop objects of other roles: {}{}",

@@ -1,16 +1,15 @@
-//! SQL surface of k-means: the `kmeans_fit`, `kmeans_silhouette` and `kmeans_elbow` aggregates
+//! The kmeans family's SQL surface: the `kmeans_fit`, `kmeans_silhouette` and `kmeans_elbow` aggregates
 //! (one `internal` state: the points as a compact `Vec<f64>`, parallel safe through
-//! combine/serialize/deserialize) and `kmeans_assign`. Math in `pg_segment_core::kmeans`; SQL objects
-//! in `sql/cluster.sql`.
+//! combine/serialize/deserialize) and `kmeans_assign`. Math in `pg_segment_core::kmeans`; declared
+//! in `sql/kmeans.sql`.
 
+use crate::pg::*;
+use crate::pg_fn;
 use pg_segment_core::fallible as fa;
 use pg_segment_core::kmeans::{
     check_dims, check_vector, fit, out_of_memory, silhouette, silhouette_bytes, working_bytes, Model, Options, MAX_DIMS, MAX_K,
 };
 use pg_segment_core::Error;
-use crate::fmgr::*;
-use crate::pg_fn;
-use crate::rfm::agg_context;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use serde_json::json;
 
@@ -129,17 +128,8 @@ unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> u
     len
 }
 
-#[inline]
-unsafe fn state_at(fc: FunctionCallInfo, n: usize) -> Option<*mut KState> {
-    if is_null(fc, n) {
-        None
-    } else {
-        Some(arg(fc, n).cast_mut_ptr::<KState>())
-    }
-}
-
-unsafe fn new_state(fc: FunctionCallInfo, s: KState) -> *mut KState {
-    pgrx::PgMemoryContexts::For(agg_context(fc, s.what())).leak_and_drop_on_delete(s)
+unsafe fn new_kstate(fc: FunctionCallInfo, s: KState) -> *mut KState {
+    new_state(fc, s.what(), s)
 }
 
 thread_local! {
@@ -202,7 +192,7 @@ unsafe fn int_arg(fc: FunctionCallInfo, n: usize, name: &str, default: i64, is_i
 
 // kmeans_fit transition: (state, features float8[], k int [, seed bigint [, options jsonb]])
 pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
-    let state = state_at(fc, 0);
+    let state = state_arg::<KState>(fc, 0);
     if is_null(fc, 1) {
         return state_or_null(fc, state);
     }
@@ -220,9 +210,9 @@ pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
             if !(1..=MAX_K).contains(&k) {
                 raise(Error::invalid(format!("k must be between 1 and {MAX_K}, got {k}")));
             }
-            let limit = Options::parse(&json_of(fc, 4), crate::limits::memory_limit_mb()).or_raise();
+            let limit = Options::parse(&json_of(fc, 4), crate::pg::guc::memory_limit_mb()).or_raise();
             let params = fa::copy_of(params, "kmeans_fit").or_raise();
-            new_state(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() })
+            new_kstate(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 1);
@@ -231,7 +221,7 @@ pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
 
 // kmeans_silhouette transition: (state, model jsonb, features float8[] [, sample_size int])
 pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
-    let state = state_at(fc, 0);
+    let state = state_arg::<KState>(fc, 0);
     if is_null(fc, 2) {
         return state_or_null(fc, state);
     }
@@ -253,9 +243,9 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             let model = Model::from_json(&arg_json(fc, 1, "model")).or_raise();
             // the server's limit: the options recorded in a (possibly hand-made) model are not
             // trusted to raise it
-            let limit = Options { memory_limit_mb: crate::limits::memory_limit_mb(), ..Options::default() };
+            let limit = Options { memory_limit_mb: crate::pg::guc::memory_limit_mb(), ..Options::default() };
             let params = fa::copy_of(params, "kmeans_silhouette").or_raise();
-            new_state(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() })
+            new_kstate(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 2);
@@ -264,7 +254,7 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
 
 // kmeans_elbow transition: (state, features float8[], k_min int, k_max int [, seed bigint [, options jsonb]])
 pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
-    let state = state_at(fc, 0);
+    let state = state_arg::<KState>(fc, 0);
     if is_null(fc, 1) {
         return state_or_null(fc, state);
     }
@@ -283,9 +273,9 @@ pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
             if k_min < 1 || k_max < k_min || k_max - k_min >= 20 || k_max > MAX_K {
                 raise(Error::invalid(format!("k_min and k_max must satisfy 1 <= k_min <= k_max <= {MAX_K} with at most 20 values of k, got {k_min} and {k_max}")));
             }
-            let limit = Options::parse(&json_of(fc, 5), crate::limits::memory_limit_mb()).or_raise();
+            let limit = Options::parse(&json_of(fc, 5), crate::pg::guc::memory_limit_mb()).or_raise();
             let params = fa::copy_of(params, "kmeans_elbow").or_raise();
-            new_state(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() })
+            new_kstate(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() })
         }
     };
     add_row(fc, st, 1);
@@ -293,7 +283,7 @@ pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
 });
 
 pg_fn!(fn pgseg_kmeans_combine(fc) {
-    match (state_at(fc, 0), state_at(fc, 1)) {
+    match (state_arg::<KState>(fc, 0), state_arg::<KState>(fc, 1)) {
         (None, None) => ret_null(fc),
         (Some(a), None) => Datum::from(a),
         (None, Some(b)) => {
@@ -302,7 +292,7 @@ pg_fn!(fn pgseg_kmeans_combine(fc) {
             let points = fa::copy_of(&b.points, what).or_raise();
             let params = fa::copy_of(&b.params, what).or_raise();
             let copy = KState { kind: b.kind, dims: b.dims, a: b.a, b: b.b, seed: b.seed, params, limit: b.limit.clone(), points };
-            Datum::from(new_state(fc, copy))
+            Datum::from(new_kstate(fc, copy))
         }
         (Some(a), Some(b)) => {
             let (sa, sb) = (&mut *a, &*b);
@@ -375,7 +365,7 @@ pg_fn!(fn pgseg_kmeans_deserialize(fc) {
     let params = fa::copy_of(take(plen), "kmeans partial state").or_raise();
     // never above the server's limit, whatever the partial state says
     let recorded = f64::from_le_bytes(take(8).try_into().unwrap());
-    let cap = crate::limits::memory_limit_mb();
+    let cap = crate::pg::guc::memory_limit_mb();
     let limit = Options { memory_limit_mb: if recorded > 0.0 && recorded <= cap { recorded } else { cap }, ..Options::default() };
     let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
     // the count is checked against the bytes present before anything is sized from it
@@ -385,21 +375,21 @@ pg_fn!(fn pgseg_kmeans_deserialize(fc) {
     }
     let points: Vec<f64> = fa::collect(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())), "kmeans partial state").or_raise();
     let st = KState { kind, dims, a, b: bb, seed, params, limit, points };
-    Datum::from(pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st))
+    deserialized(st)
 });
 
 unsafe fn opts_of(s: &KState) -> Options {
     if s.params.is_empty() {
-        Options { memory_limit_mb: crate::limits::memory_limit_mb(), ..Options::default() }
+        Options { memory_limit_mb: crate::pg::guc::memory_limit_mb(), ..Options::default() }
     } else {
         // the bytes are a jsonb value: parse them through jsonb_out
         let text = jsonb_bytes_text(&s.params, "options");
-        Options::parse(&text, crate::limits::memory_limit_mb()).or_raise()
+        Options::parse(&text, crate::pg::guc::memory_limit_mb()).or_raise()
     }
 }
 
 pg_fn!(fn pgseg_kmeans_fit_final(fc) {
-    let st = match state_at(fc, 0) {
+    let st = match state_arg::<KState>(fc, 0) {
         None => raise(Error::invalid("kmeans_fit: no rows with features to cluster")),
         Some(s) => &mut *s,
     };
@@ -409,7 +399,7 @@ pg_fn!(fn pgseg_kmeans_fit_final(fc) {
 });
 
 pg_fn!(fn pgseg_kmeans_silhouette_final(fc) {
-    let st = match state_at(fc, 0) {
+    let st = match state_arg::<KState>(fc, 0) {
         None => return ret_null(fc),
         Some(s) => &mut *s,
     };
@@ -421,7 +411,7 @@ pg_fn!(fn pgseg_kmeans_silhouette_final(fc) {
 });
 
 pg_fn!(fn pgseg_kmeans_elbow_final(fc) {
-    let st = match state_at(fc, 0) {
+    let st = match state_arg::<KState>(fc, 0) {
         None => raise(Error::invalid("kmeans_elbow: no rows with features to cluster")),
         Some(s) => &mut *s,
     };
