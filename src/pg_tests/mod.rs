@@ -1,4 +1,7 @@
-//! `#[pg_test]`s: run inside a real backend by `cargo pgrx test`.
+//! `#[pg_test]`s: run inside a real backend by `cargo pgrx test` (`states`: crafted partial
+//! aggregate states fed to the deserializers).
+
+mod states;
 
 #[pgrx::pg_schema]
 mod tests {

@@ -97,7 +97,11 @@ impl RuleSet {
     /// single number; `r_high`, `f_high`, `m_high` as booleans. The last rule must have no
     /// condition (the catch-all).
     pub fn parse(text: &str) -> Result<RuleSet> {
-        let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("rules: not valid JSON: {e}")))?;
+        RuleSet::from_value(serde_json::from_str(text).map_err(|e| Error::invalid(format!("rules: not valid JSON: {e}")))?)
+    }
+
+    /// [`RuleSet::parse`] of a JSON value already parsed (the `scheme` of population options).
+    pub fn from_value(v: Value) -> Result<RuleSet> {
         let arr = match v {
             Value::Array(a) if !a.is_empty() => a,
             other => return Err(Error::invalid(format!("rules must be a non-empty JSON array of rule objects, got {other}"))),
@@ -190,7 +194,19 @@ pub struct Tiers {
 
 impl Tiers {
     pub fn parse(text: &str) -> Result<Tiers> {
-        let mut o = Obj::parse("customer_tier config", text)?;
+        Tiers::read(Obj::parse("customer_tier config", text)?)
+    }
+
+    /// The tiers of a `"tiers"` array already parsed (population options); `None`: the defaults.
+    pub fn from_list(list: Option<Value>) -> Result<Tiers> {
+        let mut map = serde_json::Map::new();
+        if let Some(v) = list {
+            map.insert("tiers".into(), v);
+        }
+        Tiers::read(Obj::from_value("customer_tier config", Value::Object(map))?)
+    }
+
+    fn read(mut o: Obj) -> Result<Tiers> {
         let tiers = match o.take("tiers") {
             None => vec![
                 (10.0, Label::new("diamond_vip", "至尊VIP", "Diamond VIP")),
@@ -257,21 +273,39 @@ impl Tiers {
 }
 
 /// Spend tiers: above `high` is high, from `middle` up to `high` middle, below low.
-pub fn spend_tier(spend: f64, config: &str) -> Result<Label> {
-    let mut o = Obj::parse("spend_tier config", config)?;
-    let high = o.f64("high", 50_000.0)?;
-    let middle = o.f64("middle", 10_000.0)?;
-    o.finish()?;
-    if middle >= high {
-        return Err(Error::invalid(format!("spend_tier config: \"middle\" ({middle}) must be below \"high\" ({high})")));
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpendTiers {
+    high: f64,
+    middle: f64,
+    labels: [Label; 3],
+}
+
+impl SpendTiers {
+    pub fn parse(config: &str) -> Result<SpendTiers> {
+        let mut o = Obj::parse("spend_tier config", config)?;
+        let high = o.f64("high", 50_000.0)?;
+        let middle = o.f64("middle", 10_000.0)?;
+        o.finish()?;
+        if middle >= high {
+            return Err(Error::invalid(format!("spend_tier config: \"middle\" ({middle}) must be below \"high\" ({high})")));
+        }
+        let labels = [
+            Label::new("high", "高消费", "High spend"),
+            Label::new("middle", "中消费", "Middle spend"),
+            Label::new("low", "低消费", "Low spend"),
+        ];
+        Ok(SpendTiers { high, middle, labels })
     }
-    Ok(if spend > high {
-        Label::new("high", "高消费", "High spend")
-    } else if spend >= middle {
-        Label::new("middle", "中消费", "Middle spend")
-    } else {
-        Label::new("low", "低消费", "Low spend")
-    })
+
+    pub fn tier(&self, spend: f64) -> &Label {
+        &self.labels[if spend > self.high {
+            0
+        } else if spend >= self.middle {
+            1
+        } else {
+            2
+        }]
+    }
 }
 
 /// Lifecycle thresholds in days.
@@ -285,7 +319,15 @@ pub struct Lifecycle {
 
 impl Lifecycle {
     pub fn parse(text: &str) -> Result<Lifecycle> {
-        let mut o = Obj::parse("lifecycle config", text)?;
+        Lifecycle::read(Obj::parse("lifecycle config", text)?)
+    }
+
+    /// [`Lifecycle::parse`] of a JSON value already parsed (population options).
+    pub fn from_value(v: Value) -> Result<Lifecycle> {
+        Lifecycle::read(Obj::from_value("lifecycle config", v)?)
+    }
+
+    fn read(mut o: Obj) -> Result<Lifecycle> {
         let l = Lifecycle {
             new_days: o.i64("new_days", 30)?,
             active_days: o.i64("active_days", 90)?,
@@ -354,7 +396,15 @@ pub struct Cadence {
 
 impl Cadence {
     pub fn parse(text: &str) -> Result<Cadence> {
-        let mut o = Obj::parse("cadence config", text)?;
+        Cadence::read(Obj::parse("cadence config", text)?)
+    }
+
+    /// [`Cadence::parse`] of a JSON value already parsed (population options).
+    pub fn from_value(v: Value) -> Result<Cadence> {
+        Cadence::read(Obj::from_value("cadence config", v)?)
+    }
+
+    fn read(mut o: Obj) -> Result<Cadence> {
         let c = Cadence {
             monthly: o.f64("monthly_days", 45.0)?,
             quarterly: o.f64("quarterly_days", 120.0)?,
@@ -376,8 +426,9 @@ impl Cadence {
         self.classify_index(days).map(Cadence::label)
     }
 
-    /// The cadence as an index into [`Cadence::label`] (no allocation).
-    pub fn classify_index(&self, days: &[i64]) -> Option<usize> {
+    /// The cadence as an index into [`Cadence::label`] (no allocation); `days` as
+    /// [`Cadence::classify`] takes them, in any integer type (the population keeps them as i32).
+    pub fn classify_index<D: Copy + Into<i64>>(&self, days: &[D]) -> Option<usize> {
         if days.is_empty() {
             return None;
         }
@@ -386,7 +437,7 @@ impl Cadence {
         }
         let gaps = days.len() - 1;
         let n = gaps as f64;
-        let gap = |i: usize| (days[i + 1] - days[i]) as f64;
+        let gap = |i: usize| (days[i + 1].into() - days[i].into()) as f64;
         let mean = (0..gaps).map(gap).sum::<f64>() / n;
         let var = (0..gaps).map(|i| (gap(i) - mean) * (gap(i) - mean)).sum::<f64>() / n;
         let cv = var.sqrt() / mean;
@@ -487,8 +538,9 @@ mod tests {
         assert!(t.tier(0.0).is_err() && t.tier(1.5).is_err());
         let e = Tiers::parse(r#"{"tiers": [{"label": "A", "share": 30}, {"label": "B", "share": 60}]}"#).unwrap_err();
         assert!(e.message.contains("sum to 100"));
-        assert!(spend_tier(50_000.0, "{}").unwrap().code == "middle" && spend_tier(50_000.01, "{}").unwrap().code == "high");
-        assert!(spend_tier(1.0, r#"{"middle": 5, "high": 2}"#).is_err());
+        let s = SpendTiers::parse("{}").unwrap();
+        assert!(s.tier(50_000.0).code == "middle" && s.tier(50_000.01).code == "high" && s.tier(9_999.99).code == "low");
+        assert!(SpendTiers::parse(r#"{"middle": 5, "high": 2}"#).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod cancel;
 pub mod clv;
+pub mod codec;
 pub mod config;
 pub mod fallible;
 pub mod idtable;

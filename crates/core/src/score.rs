@@ -19,8 +19,12 @@
 //! reversed. Equal values always get equal scores.
 
 use super::cancel::Ticker;
+use super::codec::{written_by_newer, Reader, Record, Writer};
 use super::config::Obj;
 use super::fallible as fa;
+use super::numeric::SCALE;
+use super::summary::SummaryView;
+use super::time::day_of;
 use super::{Error, Result};
 use serde_json::{json, Value};
 
@@ -44,11 +48,42 @@ pub struct Breaks {
 }
 
 /// Per-customer input of scoring: recency in days, frequency in orders, monetary in currency.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct Rfm {
     pub recency: f64,
     pub frequency: f64,
     pub monetary: f64,
+}
+
+impl Rfm {
+    /// The inputs of a customer with `orders` orders and `monetary` net spend (micro-units) in
+    /// the scored window, `recency` local days after the last order: what `rfm_score` and
+    /// `population_agg` both score.
+    #[inline]
+    pub fn of(recency: i64, orders: i64, monetary: i128) -> Rfm {
+        Rfm { recency: recency as f64, frequency: orders as f64, monetary: monetary as f64 / SCALE as f64 }
+    }
+
+    /// The inputs of one stored summary at `as_of` (frequency and monetary over the last
+    /// `window_days` local days when given); `None` without an order by then. `local` gives the
+    /// local wall-clock time of an instant.
+    pub fn of_summary(view: &SummaryView, as_of: i64, window_days: Option<i64>, local: &dyn Fn(i64) -> i64) -> Option<Rfm> {
+        let all = view.metrics(Some(as_of));
+        let last = all.last_order?;
+        let recency = day_of(local(as_of)) - day_of(local(last));
+        let w = match window_days {
+            Some(d) => view.window_metrics(as_of, d, local),
+            None => all,
+        };
+        Some(Rfm::of(recency, w.orders, w.monetary))
+    }
+}
+
+impl Record for Rfm {
+    fn to_le(self) -> Self {
+        Rfm { recency: self.recency.to_le(), frequency: self.frequency.to_le(), monetary: self.monetary.to_le() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -97,11 +132,18 @@ impl Breaks {
 
     /// Reads a breaks document (as written by `rfm_breaks` or `rfm_thresholds`, or by hand).
     pub fn from_json(text: &str) -> Result<Breaks> {
-        let mut o = Obj::parse("breaks", text)?;
+        Breaks::read(Obj::parse("breaks", text)?)
+    }
+
+    /// [`Breaks::from_json`] of a document already parsed.
+    pub fn from_value(v: Value) -> Result<Breaks> {
+        Breaks::read(Obj::from_value("breaks", v)?)
+    }
+
+    fn read(mut o: Obj) -> Result<Breaks> {
         let version = o.i64("version", BREAKS_VERSION)?;
         if version < 1 || version > BREAKS_VERSION {
-            return Err(Error::not_supported(format!("breaks version {version} is not supported (this pg_segment reads version 1)"))
-                .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+            return Err(written_by_newer(format!("breaks version {version} is not supported (this pg_segment reads version 1)")));
         }
         let method = match o.string("method", "fixed")?.as_str() {
             "quantile" => Method::Quantile,
@@ -168,9 +210,13 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
 impl Breaks {
     /// Reads a breaks document with its optional `tz` (see [`take_tz`]).
     pub fn from_json_with_tz(text: &str) -> Result<(Breaks, Option<String>)> {
-        let mut v = parse_json(text, "breaks")?;
+        Breaks::from_value_with_tz(parse_json(text, "breaks")?)
+    }
+
+    /// [`Breaks::from_json_with_tz`] of a document already parsed.
+    pub fn from_value_with_tz(mut v: Value) -> Result<(Breaks, Option<String>)> {
         let tz = take_tz(&mut v, "breaks")?;
-        Ok((Breaks::from_json(&v.to_string())?, tz))
+        Ok((Breaks::from_value(v)?, tz))
     }
 }
 
@@ -224,7 +270,15 @@ pub enum Center {
 }
 
 pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
-    let mut o = Obj::parse("rfm_breaks options", text)?;
+    read_breaks_options(Obj::parse("rfm_breaks options", text)?)
+}
+
+/// [`breaks_options`] of an object already parsed (the quantile keys of population options).
+pub fn breaks_options_of(v: Value) -> Result<BreaksOptions> {
+    read_breaks_options(Obj::from_value("rfm_breaks options", v)?)
+}
+
+fn read_breaks_options(mut o: Obj) -> Result<BreaksOptions> {
     let center = match o.string("center", "mean")?.as_str() {
         "mean" => Center::Mean,
         "median" => Center::Median,
@@ -252,7 +306,7 @@ pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
 pub fn breaks_options_with_tz(text: &str) -> Result<(BreaksOptions, Option<String>)> {
     let mut v = parse_json(text, "rfm_breaks options")?;
     let tz = take_tz(&mut v, "rfm_breaks options")?;
-    Ok((breaks_options(&v.to_string())?, tz))
+    Ok((breaks_options_of(v)?, tz))
 }
 
 pub fn check_bins(bins: i32) -> Result<()> {
@@ -311,9 +365,39 @@ fn exact_mean(d: &[f64]) -> f64 {
     sum as f64 / 1e6 / d.len() as f64
 }
 
-/// Builds a quantile breaks document from the population's values (one `Rfm` per customer).
-/// Its working memory (24 bytes per value) is allocated fallibly.
-pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Result<Value> {
+/// Quantile breaks of a population (what `rfm_breaks` and `population_agg` compute), with the
+/// figures their document reports beside the breakpoints.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantileBreaks {
+    /// what scores are computed against (method quantile, the chosen centre)
+    pub breaks: Breaks,
+    pub bins: i32,
+    pub customers: usize,
+    pub as_of: String,
+    pub basis: Center,
+    pub mean: [f64; 3],
+    pub median: [f64; 3],
+}
+
+impl QuantileBreaks {
+    /// The breaks document users see and store (the JSON of 0.1.0, key for key): reading it back
+    /// with [`Breaks::from_value`] gives [`QuantileBreaks::breaks`].
+    pub fn to_json(&self) -> Value {
+        let b = &self.breaks;
+        let triple = |t: [f64; 3]| json!({"recency": t[0], "frequency": t[1], "monetary": t[2]});
+        json!({
+            "version": BREAKS_VERSION, "method": "quantile", "bins": self.bins, "as_of": self.as_of,
+            "window_days": b.window_days, "customers": self.customers,
+            "recency": b.recency, "frequency": b.frequency, "monetary": b.monetary,
+            "center": {"basis": if self.basis == Center::Mean { "mean" } else { "median" }, "recency": b.center[0], "frequency": b.center[1], "monetary": b.center[2]},
+            "mean": triple(self.mean), "median": triple(self.median),
+        })
+    }
+}
+
+/// Quantile breaks of the population's values (one `Rfm` per customer). Its working memory (24
+/// bytes per value) is allocated fallibly.
+pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_text: &str) -> Result<QuantileBreaks> {
     let n = values.len();
     let what = "rfm breaks";
     let mut dims: [Vec<f64>; 3] = [fa::vec_with_capacity(n, what)?, fa::vec_with_capacity(n, what)?, fa::vec_with_capacity(n, what)?];
@@ -326,14 +410,14 @@ pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_te
     }
     let qs: Vec<f64> = (1..bins).map(|k| k as f64 / bins as f64).chain([0.5]).collect();
     let ranks = quantile_ranks(n, &qs);
-    let mut breaks: Vec<Vec<f64>> = Vec::new();
+    let mut breaks: [Vec<f64>; 3] = Default::default();
     let mut means = [0.0; 3];
     let mut medians = [0.0; 3];
     for (i, d) in dims.iter_mut().enumerate() {
         super::cancel::check();
         // only the order statistics the quantiles read are put in place; `quantile` reads no other
         select_ranks(d, &ranks, 0);
-        breaks.push(qs[..qs.len() - 1].iter().map(|&q| round6(quantile(d, q))).collect());
+        breaks[i] = qs[..qs.len() - 1].iter().map(|&q| round6(quantile(d, q))).collect();
         means[i] = round6(exact_mean(d));
         medians[i] = round6(quantile(d, 0.5));
     }
@@ -341,14 +425,128 @@ pub fn quantile_breaks(values: &[Rfm], bins: i32, opts: &BreaksOptions, as_of_te
         Center::Mean => means,
         Center::Median => medians,
     };
-    let triple = |t: [f64; 3]| json!({"recency": t[0], "frequency": t[1], "monetary": t[2]});
-    Ok(json!({
-        "version": BREAKS_VERSION, "method": "quantile", "bins": bins, "as_of": as_of_text,
-        "window_days": opts.window_days, "customers": n,
-        "recency": breaks[0], "frequency": breaks[1], "monetary": breaks[2],
-        "center": {"basis": if opts.center == Center::Mean { "mean" } else { "median" }, "recency": center[0], "frequency": center[1], "monetary": center[2]},
-        "mean": triple(means), "median": triple(medians),
-    }))
+    let [recency, frequency, monetary] = breaks;
+    Ok(QuantileBreaks {
+        breaks: Breaks { method: Method::Quantile, window_days: opts.window_days, recency, frequency, monetary, center },
+        bins,
+        customers: n,
+        as_of: as_of_text.to_string(),
+        basis: opts.center,
+        mean: means,
+        median: medians,
+    })
+}
+
+// ---- the rfm_breaks aggregate's state ----
+
+const BREAKS: &str = "rfm_breaks";
+
+fn reserve_values(values: &mut Vec<Rfm>, extra: usize, limit: usize) -> Result<()> {
+    let need = values.len().saturating_add(extra);
+    if need > values.capacity() {
+        let bytes = |n: usize| fa::bytes_of::<Rfm>(n).saturating_mul(2);
+        fa::check_limit(BREAKS, bytes(need), limit, fa::MEMORY_SETTING)?;
+        let want = need.max(values.capacity() * 2).max(64);
+        let want = if bytes(want) > limit { need } else { want };
+        fa::reserve_total(values, want, BREAKS)?;
+    }
+    Ok(())
+}
+
+/// The state of the `rfm_breaks` aggregate: its constant arguments and one [`Rfm`] per customer
+/// with an order by `as_of`.
+///
+/// Partial state (little endian): `[as_of i64][bins i32][options length u32][options text]
+/// [tz length u32 (0: none)][tz][n u64][n × (recency, frequency, monetary) f64]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreaksState {
+    pub as_of: i64,
+    pub bins: i32,
+    /// the options as given (they travel with partial states)
+    pub options_json: String,
+    pub options: BreaksOptions,
+    pub tz: Option<String>,
+    pub values: Vec<Rfm>,
+}
+
+impl BreaksState {
+    /// A state for the first row: `options_json` is read here (its `tz` included).
+    pub fn new(as_of: i64, bins: i32, options_json: String) -> Result<BreaksState> {
+        check_bins(bins)?;
+        // the time zone rides in the options ({"tz": "Asia/Shanghai"})
+        let (options, tz) = breaks_options_with_tz(&options_json)?;
+        Ok(BreaksState { as_of, bins, options_json, options, tz, values: Vec::new() })
+    }
+
+    /// Room for `extra` more values: within `limit` (the values and the final step's copy of
+    /// them, `pg_segment.memory_limit`) and allocated fallibly.
+    pub fn reserve(&mut self, extra: usize, limit: usize) -> Result<()> {
+        reserve_values(&mut self.values, extra, limit)
+    }
+
+    /// Checks that another state (of another row or worker) was made with the same arguments.
+    pub fn check_same(&self, as_of: i64, bins: i32) -> Result<()> {
+        if self.as_of != as_of || self.bins != bins {
+            return Err(Error::invalid("rfm_breaks: as_of and bins must be the same for every row of the aggregate"));
+        }
+        Ok(())
+    }
+
+    /// Appends the values of `other` (the combine step).
+    pub fn merge(&mut self, other: &BreaksState, limit: usize) -> Result<()> {
+        self.check_same(other.as_of, other.bins)?;
+        self.reserve(other.values.len(), limit)?;
+        self.values.extend_from_slice(&other.values);
+        Ok(())
+    }
+
+    /// The breaks document: quantiles of the values, with the options' `tz` beside them; `None`
+    /// without values.
+    pub fn finish(&self) -> Result<Option<Value>> {
+        if self.values.is_empty() {
+            return Ok(None);
+        }
+        let mut doc = quantile_breaks(&self.values, self.bins, &self.options, &super::time::format_instant(self.as_of))?.to_json();
+        if let Some(tz) = &self.tz {
+            doc["tz"] = Value::String(tz.clone());
+        }
+        Ok(Some(doc))
+    }
+
+    pub fn serialized_len(&self) -> usize {
+        let tz = self.tz.as_deref().unwrap_or_default();
+        8 + 4 + 4 + self.options_json.len() + 4 + tz.len() + 8 + self.values.len() * std::mem::size_of::<Rfm>()
+    }
+
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        let mut w = Writer::new(out);
+        w.record(self.as_of);
+        w.record(self.bins);
+        w.bytes_u32(self.options_json.as_bytes());
+        w.bytes_u32(self.tz.as_deref().unwrap_or_default().as_bytes());
+        w.record(self.values.len() as u64);
+        w.records(&self.values);
+        w.finish();
+    }
+
+    /// Reads a partial state; `limit` bounds its values as [`BreaksState::reserve`] does.
+    pub fn deserialize(bytes: &[u8], limit: usize) -> Result<BreaksState> {
+        let mut r = Reader::new(bytes, "rfm_breaks partial state is truncated");
+        let as_of = r.i64()?;
+        let bins = r.i32()?;
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| Error::binary("rfm_breaks partial state holds invalid UTF-8"));
+        let options_json = text(r.bytes_u32()?)?;
+        let tz = r.bytes_u32()?;
+        let tz = if tz.is_empty() { None } else { Some(text(tz)?) };
+        let n = r.u64()? as usize;
+        // the count is checked against the bytes present before anything is sized from it
+        r.ensure(n.saturating_mul(std::mem::size_of::<Rfm>()))?;
+        let mut values = Vec::new();
+        reserve_values(&mut values, n, limit)?;
+        r.records_into(&mut values, n, BREAKS)?;
+        let options = breaks_options_with_tz(&options_json)?.0;
+        Ok(BreaksState { as_of, bins, options_json, options, tz, values })
+    }
 }
 
 /// Breakpoints are stored with 6 decimals so that the jsonb text is stable and readable.
@@ -362,6 +560,51 @@ mod tests {
 
     fn rfm(r: f64, f: f64, m: f64) -> Rfm {
         Rfm { recency: r, frequency: f, monetary: m }
+    }
+
+    /// The partial state round-trips byte for byte, merges to the whole, and refuses a count its
+    /// bytes do not hold, a newer layout's garbage and a state beyond the memory limit.
+    #[test]
+    fn breaks_state_round_trips_and_merges() {
+        let mut next = crate::test_rng(0xB4EA_C0DE);
+        let mut whole = BreaksState::new(86_400_000_000, 4, r#"{"tz": "Asia/Shanghai", "center": "median"}"#.into()).unwrap();
+        assert_eq!((whole.tz.as_deref(), whole.options.center), (Some("Asia/Shanghai"), Center::Median));
+        let mut parts = [whole.clone(), whole.clone()];
+        for i in 0..500 {
+            let v = rfm((next() % 400) as f64, (next() % 9) as f64, (next() % 100_000) as f64 / 100.0);
+            whole.reserve(1, usize::MAX).unwrap();
+            whole.values.push(v);
+            parts[i % 2].reserve(1, usize::MAX).unwrap();
+            parts[i % 2].values.push(v);
+        }
+        let mut bytes = vec![0u8; parts[0].serialized_len()];
+        parts[0].serialize_into(&mut bytes);
+        // the documented layout: as_of, bins, options text, tz text, count, values
+        let olen = parts[0].options_json.len();
+        assert_eq!(&bytes[..12], [86_400_000_000i64.to_le_bytes().as_slice(), &4i32.to_le_bytes()].concat());
+        assert_eq!(&bytes[16..16 + olen], parts[0].options_json.as_bytes());
+        let back = BreaksState::deserialize(&bytes, usize::MAX).unwrap();
+        assert_eq!(back, parts[0]);
+        let mut again = vec![0u8; back.serialized_len()];
+        back.serialize_into(&mut again);
+        assert_eq!(again, bytes);
+        let mut merged = back;
+        merged.merge(&parts[1], usize::MAX).unwrap();
+        assert_eq!(
+            merged.finish().unwrap(),
+            BreaksState { values: merged.values.iter().rev().copied().collect(), ..whole.clone() }.finish().unwrap()
+        );
+        assert_eq!(merged.finish().unwrap(), whole.finish().unwrap());
+        assert_eq!(merged.finish().unwrap().unwrap()["tz"], json!("Asia/Shanghai"));
+        let n_at = bytes.len() - 250 * 24 - 8;
+        let mut claim = bytes[..n_at + 8].to_vec();
+        claim[n_at..].copy_from_slice(&(1u64 << 60).to_le_bytes());
+        assert_eq!(BreaksState::deserialize(&claim, usize::MAX).unwrap_err().message, "rfm_breaks partial state is truncated");
+        assert_eq!(BreaksState::deserialize(&bytes, 1 << 10).unwrap_err().code, crate::ErrCode::OutOfMemory);
+        let mut other = parts[1].clone();
+        other.bins = 5;
+        assert!(merged.merge(&other, usize::MAX).unwrap_err().message.contains("as_of and bins"));
+        assert_eq!(BreaksState::new(0, 5, "{}".into()).unwrap().finish().unwrap(), None);
     }
 
     #[test]
@@ -384,7 +627,10 @@ mod tests {
                 let mut pop: Vec<Rfm> =
                     (0..n).map(|_| rfm((next() % 400) as f64, (next() % 6 + 1) as f64, (next() % 2_000_000) as f64 / 100.0)).collect();
                 let opts = BreaksOptions { center: Center::Mean, window_days: None };
-                let doc = quantile_breaks(&pop, bins, &opts, "x").unwrap();
+                let q = quantile_breaks(&pop, bins, &opts, "x").unwrap();
+                let doc = q.to_json();
+                // the typed breaks are what the document reads back as
+                assert_eq!(Breaks::from_json(&doc.to_string()).unwrap(), q.breaks, "n={n} bins={bins}");
                 for (k, dim) in ["recency", "frequency", "monetary"].iter().enumerate() {
                     let mut sorted: Vec<f64> = pop.iter().map(|v| [v.recency, v.frequency, v.monetary][k]).collect();
                     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -397,7 +643,7 @@ mod tests {
                 }
                 pop.reverse();
                 pop.rotate_left(n / 3);
-                assert_eq!(quantile_breaks(&pop, bins, &opts, "x").unwrap(), doc, "order-dependent, n={n}");
+                assert_eq!(quantile_breaks(&pop, bins, &opts, "x").unwrap().to_json(), doc, "order-dependent, n={n}");
             }
         }
     }
@@ -405,8 +651,7 @@ mod tests {
     #[test]
     fn quantile_scores_ties_equal_and_monotone() {
         let pop: Vec<Rfm> = (0..100).map(|i| rfm(i as f64, if i < 60 { 1.0 } else { (i - 58) as f64 }, i as f64 * 10.0)).collect();
-        let doc = quantile_breaks(&pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x").unwrap();
-        let b = Breaks::from_json(&doc.to_string()).unwrap();
+        let b = quantile_breaks(&pop, 5, &BreaksOptions { center: Center::Mean, window_days: None }, "x").unwrap().breaks;
         // all one-time buyers share the lowest frequency score
         let s1 = b.score(&rfm(5.0, 1.0, 10.0));
         assert_eq!(s1.f, 1);

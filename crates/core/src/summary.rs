@@ -17,6 +17,7 @@
 //! does; the inputs do not, so that summaries pg_segment 0.1.0 built with larger totals (it
 //! summed without a limit) still restore from a dump.
 
+use super::codec::written_by_newer;
 use super::numeric::{check_totals, format_micro, parse_amount, BadAmount, MAX_AMOUNT};
 use super::time::{day_of, format_instant, is_valid_instant, parse_instant_any, week_of_day};
 use super::{Error, Result};
@@ -289,10 +290,9 @@ pub fn write_events(events: &[Event], out: &mut [u8]) {
 
 fn check_version(ver: u32) -> Result<()> {
     if ver > SUMMARY_VERSION as u32 {
-        return Err(Error::not_supported(format!(
+        return Err(written_by_newer(format!(
             "rfm_summary format version {ver} is not supported by this pg_segment (it reads versions 1 to {SUMMARY_VERSION})"
-        ))
-        .with_hint("the value was written by a newer pg_segment: run ALTER EXTENSION pg_segment UPDATE"));
+        )));
     }
     Ok(())
 }
