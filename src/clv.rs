@@ -4,7 +4,7 @@
 
 use crate::pg::*;
 use crate::pg_fn;
-use pg_segment_core::clv::{self as m, Bgnbd, Fit, GammaGamma, TimeUnit, Tuples};
+use pg_segment_core::clv::{self as m, Bgnbd, Fit, GammaGamma, Tuples, Unit};
 use pg_segment_core::{Error, Result};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
@@ -224,6 +224,6 @@ pg_fn!(fn pgseg_clv(fc) {
     let mv = spend_arg(fc, x, 5);
     let horizon = arg_i32(fc, 6);
     let rate = arg_f64(fc, 7);
-    let unit = TimeUnit::parse(arg_str(fc, 8, "time_unit")).or_raise();
+    let unit = Unit::parse_time_unit(arg_str(fc, 8, "time_unit")).or_raise();
     ret_finite(m::clv(&bg, &gg, x, tx, t, mv, horizon, rate, unit).or_raise(), "clv")
 });

@@ -7,94 +7,11 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible as fa;
 use pg_segment_core::kmeans::{
-    check_dims, check_vector, fit, out_of_memory, silhouette, silhouette_bytes, working_bytes, Model, Options, MAX_DIMS, MAX_K,
+    check_dims, check_vector, fit, silhouette, KState, Kind, Model, Options, ELBOW_SILHOUETTE_SAMPLE, MAX_K, SILHOUETTE_DEFAULT_SAMPLE,
 };
 use pg_segment_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use serde_json::json;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-enum Kind {
-    Fit = 1,
-    Silhouette = 2,
-    Elbow = 3,
-}
-
-impl Kind {
-    fn from_u8(b: u8) -> Option<Kind> {
-        match b {
-            1 => Some(Kind::Fit),
-            2 => Some(Kind::Silhouette),
-            3 => Some(Kind::Elbow),
-            _ => None,
-        }
-    }
-}
-
-/// Aggregate state: the constant arguments of the first row and every feature vector.
-struct KState {
-    kind: Kind,
-    dims: usize,
-    /// fit: k; silhouette: sample_size; elbow: k_min
-    a: i64,
-    /// elbow: k_max
-    b: i64,
-    seed: i64,
-    /// options jsonb (fit, elbow) or model jsonb (silhouette), as raw bytes for comparison
-    params: Vec<u8>,
-    limit: Options,
-    points: Vec<f64>,
-}
-
-const SILHOUETTE_DEFAULT_SAMPLE: i64 = 10_000;
-const ELBOW_SILHOUETTE_SAMPLE: i64 = 2_000;
-
-impl KState {
-    /// Memory the final step will need for `values` feature values, state included: the check
-    /// runs while rows arrive, so that an input too large for the limit fails early.
-    fn need(&self, values: usize) -> f64 {
-        let d = self.dims.max(1);
-        let n = values / d;
-        let work = match self.kind {
-            Kind::Fit => working_bytes(n, d, self.a as usize),
-            Kind::Elbow => {
-                working_bytes(n, d, self.b as usize).max(silhouette_bytes(n, d, ELBOW_SILHOUETTE_SAMPLE as usize, self.b as usize))
-            }
-            Kind::Silhouette => silhouette_bytes(n, d, self.a as usize, MAX_K as usize),
-        };
-        (values * 8) as f64 + work
-    }
-
-    /// Grows the points, checking the memory bound on each reallocation; the allocation itself
-    /// is fallible (ERROR 53200 when the server cannot provide it).
-    fn reserve(&mut self, extra: usize) {
-        let need = self.points.len() + extra;
-        if need > self.points.capacity() {
-            let cap = need.max(self.points.capacity() * 2).max(1024);
-            let what = self.what();
-            let want = if self.need(cap) > self.limit.memory_limit_bytes() {
-                // the exact need, not the doubled capacity
-                let exact = self.need(need);
-                if exact > self.limit.memory_limit_bytes() {
-                    raise(out_of_memory(what, exact, &self.limit));
-                }
-                need
-            } else {
-                cap
-            };
-            fa::reserve_total(&mut self.points, want, what).or_raise();
-        }
-    }
-
-    fn what(&self) -> &'static str {
-        match self.kind {
-            Kind::Fit => "kmeans_fit",
-            Kind::Silhouette => "kmeans_silhouette",
-            Kind::Elbow => "kmeans_elbow",
-        }
-    }
-}
 
 /// Appends the elements of the float8[] argument `n` to `out`; checks shape, length, NULLs and
 /// finiteness (the length before anything is copied).
@@ -148,7 +65,7 @@ unsafe fn add_row(fc: FunctionCallInfo, st: *mut KState, fpos: usize) {
         } else if s.dims != len {
             raise(Error::invalid(format!("features must have the same length in every row: {} and {len}", s.dims)));
         }
-        s.reserve(len);
+        s.reserve(len).or_raise();
         s.points.extend_from_slice(&row);
     });
 }
@@ -305,77 +222,20 @@ pg_fn!(fn pgseg_kmeans_combine(fc) {
             if sa.dims == 0 {
                 sa.dims = sb.dims;
             }
-            sa.reserve(sb.points.len());
+            sa.reserve(sb.points.len()).or_raise();
             sa.points.extend_from_slice(&sb.points);
             Datum::from(a)
         }
     }
 });
 
-// serialized: u8 version 1, u8 kind, u32 dims, i64 a, i64 b, i64 seed, u32 params length, params,
-// f64 memory limit (MB), u64 number of values, values (little endian)
 pg_fn!(fn pgseg_kmeans_serialize(fc) {
     let s = &*arg(fc, 0).cast_mut_ptr::<KState>();
-    let len = 1 + 1 + 4 + 24 + 4 + s.params.len() + 8 + 8 + s.points.len() * 8;
-    varlena_from(len, |out| {
-        let mut pos = 0;
-        let mut put = |b: &[u8]| {
-            out[pos..pos + b.len()].copy_from_slice(b);
-            pos += b.len();
-        };
-        put(&[1, s.kind as u8]);
-        put(&(s.dims as u32).to_le_bytes());
-        put(&s.a.to_le_bytes());
-        put(&s.b.to_le_bytes());
-        put(&s.seed.to_le_bytes());
-        put(&(s.params.len() as u32).to_le_bytes());
-        put(&s.params);
-        put(&s.limit.memory_limit_mb.to_le_bytes());
-        put(&(s.points.len() as u64).to_le_bytes());
-        for x in &s.points {
-            put(&x.to_le_bytes());
-        }
-    })
+    varlena_from(s.serialized_len(), |out| s.serialize_into(out))
 });
 
 pg_fn!(fn pgseg_kmeans_deserialize(fc) {
-    let b = arg_bytes(fc, 0);
-    let mut pos = 0usize;
-    let mut take = |n: usize| -> &[u8] {
-        if n > b.len() - pos {
-            raise(Error::binary("kmeans partial state is truncated"));
-        }
-        let s = &b[pos..pos + n];
-        pos += n;
-        s
-    };
-    let head = take(2);
-    let kind = match (head[0], Kind::from_u8(head[1])) {
-        (1, Some(k)) => k,
-        _ => raise(Error::binary("kmeans partial state has an unknown version or kind")),
-    };
-    let dims = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    if dims > MAX_DIMS {
-        raise(Error::binary("kmeans partial state has an impossible vector length"));
-    }
-    let a = i64::from_le_bytes(take(8).try_into().unwrap());
-    let bb = i64::from_le_bytes(take(8).try_into().unwrap());
-    let seed = i64::from_le_bytes(take(8).try_into().unwrap());
-    let plen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let params = fa::copy_of(take(plen), "kmeans partial state").or_raise();
-    // never above the server's limit, whatever the partial state says
-    let recorded = f64::from_le_bytes(take(8).try_into().unwrap());
-    let cap = crate::pg::guc::memory_limit_mb();
-    let limit = Options { memory_limit_mb: if recorded > 0.0 && recorded <= cap { recorded } else { cap }, ..Options::default() };
-    let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-    // the count is checked against the bytes present before anything is sized from it
-    let raw = take(n.saturating_mul(8));
-    if (dims == 0) != (n == 0) || (dims != 0 && !n.is_multiple_of(dims)) {
-        raise(Error::binary("kmeans partial state: the values do not make whole feature vectors"));
-    }
-    let points: Vec<f64> = fa::collect(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())), "kmeans partial state").or_raise();
-    let st = KState { kind, dims, a, b: bb, seed, params, limit, points };
-    deserialized(st)
+    deserialized(KState::deserialize(arg_bytes(fc, 0), crate::pg::guc::memory_limit_mb()).or_raise())
 });
 
 unsafe fn opts_of(s: &KState) -> Options {

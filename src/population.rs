@@ -103,7 +103,7 @@ pg_fn!(fn pgseg_population_combine(fc) {
             // the first partial state: its Rust-owned contents move into a new state in the
             // aggregate's context (O(1)); b itself lives in a shorter-lived context
             (*b).st.flush().or_raise();
-            let opts = parse_options(&(*b).st.options_json).or_raise();
+            let opts = (*b).opts.clone();
             let empty = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
             let st = std::mem::replace(&mut (*b).st, empty);
             Datum::from(state_in(cx, agg_of(st, opts)))
@@ -130,7 +130,7 @@ pg_fn!(fn pgseg_population_serialize(fc) {
 
 pg_fn!(fn pgseg_population_deserialize(fc) {
     let st = State::deserialize(arg_bytes(fc, 0), limit_bytes()).or_raise();
-    let opts = parse_options(&st.options_json).or_raise();
+    let opts = per_backend(st.options_json.as_bytes(), || parse_options(&st.options_json).or_raise());
     deserialized(agg_of(st, opts))
 });
 

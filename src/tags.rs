@@ -6,18 +6,10 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible::{self as fa, Limit};
 use pg_segment_core::numeric::{decode_numeric, SCALE};
-use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules};
+use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules, TagState};
 use pg_segment_core::Error;
-use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use pgrx::pg_sys::{Datum, FunctionCallInfo};
 use pgrx::IntoDatum;
-
-struct TagState {
-    rules_bytes: Vec<u8>,
-    rules: Rules,
-    ev: Evidence,
-    /// `pg_segment.memory_limit` when the state was made, with the aggregate's name
-    limit: Limit,
-}
 
 const WHAT: &str = "behaviour_tags";
 
@@ -111,84 +103,20 @@ pg_fn!(fn pgseg_tags_combine(fc) {
     }
 });
 
-// serialized: u8 version 1, u32 rules length, rules (jsonb bytes), 5 × i64 counts, i128 spend,
-// u32 categories, each (u32 length, utf-8, i128 spend), u64 instants, i64 each (little endian)
 pg_fn!(fn pgseg_tags_serialize(fc) {
     let s = &*arg(fc, 0).cast_mut_ptr::<TagState>();
-    let e = &s.ev;
-    let len = 1 + 4 + s.rules_bytes.len() + 5 * 8 + 16 + 4 + e.categories.iter().map(|(c, _)| 4 + c.len() + 16).sum::<usize>() + 8 + e.instants.len() * 8;
-    if len > 0x3FFF_FFFF - pg_sys::VARHDRSZ {
+    let len = s.serialized_len();
+    if len > MAX_VARLENA_PAYLOAD {
         raise(Error::limit("behaviour_tags: the partial state exceeds the 1 GB a value may hold"));
     }
     // written straight into the value (PostgreSQL memory)
-    varlena_from(len, |out| {
-        let mut pos = 0;
-        let mut put = |b: &[u8]| {
-            out[pos..pos + b.len()].copy_from_slice(b);
-            pos += b.len();
-        };
-        put(&[1u8]);
-        put(&(s.rules_bytes.len() as u32).to_le_bytes());
-        put(&s.rules_bytes);
-        for v in [e.orders, e.discounted, e.promotion, e.with_launch, e.new_arrival] {
-            put(&v.to_le_bytes());
-        }
-        put(&e.spend.to_le_bytes());
-        put(&(e.categories.len() as u32).to_le_bytes());
-        for (c, v) in &e.categories {
-            put(&(c.len() as u32).to_le_bytes());
-            put(c.as_bytes());
-            put(&v.to_le_bytes());
-        }
-        put(&(e.instants.len() as u64).to_le_bytes());
-        for t in &e.instants {
-            put(&t.to_le_bytes());
-        }
-    })
+    varlena_from(len, |out| s.serialize_into(out))
 });
 
 pg_fn!(fn pgseg_tags_deserialize(fc) {
-    let b = arg_bytes(fc, 0);
-    let mut pos = 0usize;
-    let mut take = |n: usize| -> &[u8] {
-        if n > b.len() - pos {
-            raise(Error::binary("behaviour_tags partial state is truncated"));
-        }
-        let s = &b[pos..pos + n];
-        pos += n;
-        s
-    };
-    if take(1)[0] != 1 {
-        raise(Error::binary("behaviour_tags partial state has an unknown version"));
-    }
-    let rlen = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    let rules_bytes = fa::copy_of(take(rlen), WHAT).or_raise();
-    let limit = limit_for(WHAT);
-    let mut ev = Evidence::default();
-    let mut counts = [0i64; 5];
-    for c in counts.iter_mut() {
-        *c = i64::from_le_bytes(take(8).try_into().unwrap());
-    }
-    let spend = i128::from_le_bytes(take(16).try_into().unwrap());
-    let ncat = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-    for _ in 0..ncat {
-        let l = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
-        let name = utf8(take(l), "behaviour_tags partial state: category").to_owned();
-        let v = i128::from_le_bytes(take(16).try_into().unwrap());
-        ev.add_category(&name, v, limit).or_raise();
-    }
-    let ni = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-    // the count is checked against the bytes present before anything is sized from it
-    let raw = take(ni.saturating_mul(8));
-    let instants = fa::collect(raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())), WHAT).or_raise();
-    let rules = if rules_bytes.is_empty() {
-        Rules::default()
-    } else {
-        Rules::parse(&jsonb_bytes_text(&rules_bytes, "rules")).or_raise()
-    };
-    ev.merge(&Evidence { orders: counts[0], discounted: counts[1], promotion: counts[2], with_launch: counts[3], new_arrival: counts[4], spend, instants, ..Evidence::default() }, limit).or_raise();
-    let st = TagState { rules_bytes, rules, ev, limit };
-    deserialized(st)
+    // the rules travel as jsonb bytes: read through jsonb_out
+    let rules = |b: &[u8]| Ok(per_backend(b, || Rules::parse(&jsonb_bytes_text(b, "rules")).or_raise()));
+    deserialized(TagState::deserialize(arg_bytes(fc, 0), limit_for(WHAT), rules).or_raise())
 });
 
 pg_fn!(fn pgseg_tags_final(fc) {

@@ -16,14 +16,15 @@
 //! time unit; the reported α and log-likelihood are in the caller's unit.
 
 use super::cancel::{self, Ticker};
+use super::codec::Writer;
 use super::fallible::{self as fa, bytes_of};
+pub use super::time::Unit;
 use super::{Error, Result};
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use statrs::function::gamma::{digamma, ln_gamma};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// Largest accepted frequency: far above any real purchase count, small enough that
 /// `ln_gamma(r + x)` and friends stay exact.
@@ -85,36 +86,9 @@ pub fn check_spend(frequency: f64, monetary_value: f64) -> Result<bool> {
     Ok(frequency > 0.0)
 }
 
-/// A fast hasher for keys made of f64 bit patterns (SipHash would dominate the transition).
-#[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // f64 bits of whole numbers have zero low bits: mix the high bits down
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
-}
-
-type KeyMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+/// Maps keyed by f64 bit patterns (foldhash: SipHash would dominate the fit's preparation; the
+/// low bits of whole numbers' bit patterns are zero, which foldhash's folded multiply mixes).
+type KeyMap<K, V> = foldhash::HashMap<K, V>;
 
 #[inline]
 fn key(v: f64) -> u64 {
@@ -284,19 +258,14 @@ impl<const N: usize> Tuples<N> {
     /// `out` of [`Tuples::serialized_len`] bytes.
     pub fn serialize_into(&self, out: &mut [u8]) {
         let i = self.inner.borrow();
-        let mut pos = 0;
-        let mut put = |b: &[u8]| {
-            out[pos..pos + b.len()].copy_from_slice(b);
-            pos += b.len();
-        };
-        put(&[TUPLES_VERSION]);
-        put(&(i.distinct.len() as u64).to_le_bytes());
+        let mut out = Writer::new(out);
+        out.record(TUPLES_VERSION);
+        out.record(i.distinct.len() as u64);
         for (k, w) in &i.distinct {
-            for v in k {
-                put(&v.to_le_bytes());
-            }
-            put(&w.to_le_bytes());
+            out.records(k);
+            out.record(*w);
         }
+        out.finish();
     }
 
     pub fn serialize(&self) -> Result<Vec<u8>> {
@@ -854,46 +823,11 @@ pub fn gamma_gamma_expected_spend(g: &GammaGamma, x: f64, m: f64) -> f64 {
 // CLV
 // ------------------------------------------------------------------------------------------
 
-/// Time unit of the BTYD summaries a model was fitted on.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum TimeUnit {
-    Days,
-    Weeks,
-}
-
-impl TimeUnit {
-    pub fn parse(s: &str) -> Result<TimeUnit> {
-        match s {
-            "days" | "day" => Ok(TimeUnit::Days),
-            "weeks" | "week" => Ok(TimeUnit::Weeks),
-            _ => Err(Error::invalid(format!("time_unit must be 'days' or 'weeks', got '{s}'"))),
-        }
-    }
-
-    /// Time units per month, as lifetimes counts them (30 days, 4.345 weeks).
-    pub fn per_month(self) -> f64 {
-        match self {
-            TimeUnit::Days => 30.0,
-            TimeUnit::Weeks => 4.345,
-        }
-    }
-}
-
 /// Discounted expected value over `horizon` months: Σ_{i=1..horizon} spend · (E[X(i·u)] −
 /// E[X((i−1)·u)]) / (1 + discount_rate)^i with u units per month (lifetimes'
 /// `customer_lifetime_value` with its default freq conventions).
 #[allow(clippy::too_many_arguments)]
-pub fn clv(
-    bg: &Bgnbd,
-    gg: &GammaGamma,
-    x: f64,
-    tx: f64,
-    age: f64,
-    m: f64,
-    horizon: i32,
-    discount_rate: f64,
-    unit: TimeUnit,
-) -> Result<f64> {
+pub fn clv(bg: &Bgnbd, gg: &GammaGamma, x: f64, tx: f64, age: f64, m: f64, horizon: i32, discount_rate: f64, unit: Unit) -> Result<f64> {
     if !(1..=1200).contains(&horizon) {
         return Err(Error::invalid(format!("horizon must be between 1 and 1200 months, got {horizon}")));
     }
@@ -1065,17 +999,17 @@ mod tests {
         let bg = Bgnbd { r: 1.0, alpha: 3.0, a: 2.0, b: 1.0 };
         let gg = GammaGamma { p: 4.0, q: 3.5, gamma: 90.0 };
         // no discount: the total is spend × E[X(horizon)]
-        let v = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.0, TimeUnit::Days).unwrap();
+        let v = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.0, Unit::Days).unwrap();
         let want = 144.0 * bgnbd_expected_new(&bg, 360.0).unwrap();
         assert!((v - want).abs() < 1e-9 * want);
         // a week-based model over the same months sees 4.345 units per month
-        let w = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.0, TimeUnit::Weeks).unwrap();
+        let w = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.0, Unit::Weeks).unwrap();
         assert!((w - 144.0 * bgnbd_expected_new(&bg, 12.0 * 4.345).unwrap()).abs() < 1e-9 * w);
-        let d = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.01, TimeUnit::Days).unwrap();
+        let d = clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 12, 0.01, Unit::Days).unwrap();
         assert!(d < v && d > v / 1.01f64.powi(12));
-        assert!(clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 0, 0.0, TimeUnit::Days).unwrap_err().message.contains("horizon"));
-        assert!(clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 1, f64::NAN, TimeUnit::Days).unwrap_err().message.contains("discount_rate"));
-        assert!(TimeUnit::parse("months").unwrap_err().message.contains("time_unit"));
+        assert!(clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 0, 0.0, Unit::Days).unwrap_err().message.contains("horizon"));
+        assert!(clv(&bg, &gg, 0.0, 0.0, 0.0, 0.0, 1, f64::NAN, Unit::Days).unwrap_err().message.contains("discount_rate"));
+        assert!(Unit::parse_time_unit("months").unwrap_err().message.contains("time_unit"));
     }
 
     #[test]
@@ -1151,9 +1085,9 @@ mod tests {
         assert!(cancel_after(2, || fit_gamma_gamma(&g)).0.is_err());
         let bg = Bgnbd { r: 0.2, alpha: 4.0, a: 0.8, b: 2.5 };
         let gg = GammaGamma { p: 6.0, q: 4.0, gamma: 16.0 };
-        let (_, checks) = count_checks(|| clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, TimeUnit::Days).unwrap());
+        let (_, checks) = count_checks(|| clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, Unit::Days).unwrap());
         assert!(checks >= 120, "{checks} checks in a 120-month CLV");
-        assert!(cancel_after(10, || clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, TimeUnit::Days)).0.is_err());
+        assert!(cancel_after(10, || clv(&bg, &gg, 3.0, 30.0, 40.0, 50.0, 120, 0.01, Unit::Days)).0.is_err());
     }
 
     #[test]

@@ -55,10 +55,7 @@ pub struct IdTable<V: Copy> {
 /// under a known seed do the same: seeds are random, so nobody can choose them.
 #[inline]
 fn hash(id: i64, seed: u64) -> u64 {
-    let mut h = (id as u64) ^ seed;
-    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    h ^ (h >> 31)
+    super::mix::mix64((id as u64) ^ seed)
 }
 
 /// A seed for a new table from the operating system's random source (getrandom), so that the
@@ -317,11 +314,9 @@ mod tests {
     fn behaves_like_a_map() {
         let mut t: IdTable<u64> = IdTable::new(0);
         let mut m = std::collections::HashMap::new();
-        let mut x: u64 = 12345;
+        let mut next = crate::test_rng(12345);
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             // ids with shared low bits, negative ids and i64::MIN too
             let id = match x % 4 {
                 0 => (x % 1000) as i64 * 1024,

@@ -6,6 +6,7 @@
 //! which rows arrived (serial and parallel plans give the same model, bit for bit).
 
 use super::cancel::{self, Ticker};
+use super::codec::{Reader, Writer};
 use super::config::Obj;
 use super::fallible::{self as fa, bytes_of};
 use super::{ErrCode, Error, Result};
@@ -357,11 +358,8 @@ pub fn sort_points(points: &mut Vec<f64>, dims: usize) -> Result<usize> {
 }
 
 fn rng_for(seed: i64, run: u64) -> Pcg64Mcg {
-    let mut x = (seed as u64) ^ run.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    // splitmix64 finaliser: nearby seeds give unrelated streams
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    Pcg64Mcg::seed_from_u64(x ^ (x >> 31))
+    // nearby seeds give unrelated streams
+    Pcg64Mcg::seed_from_u64(super::mix::mix64((seed as u64) ^ run.wrapping_mul(super::mix::GOLDEN)))
 }
 
 /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with 2 + ln k local trials per centre).
@@ -812,6 +810,145 @@ pub fn silhouette(model: &Model, points: &mut Vec<f64>, sample_size: i64, limit:
     Ok(Some(total / s as f64))
 }
 
+// ---- the aggregates' state ----
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Kind {
+    Fit = 1,
+    Silhouette = 2,
+    Elbow = 3,
+}
+
+impl Kind {
+    pub fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            1 => Some(Kind::Fit),
+            2 => Some(Kind::Silhouette),
+            3 => Some(Kind::Elbow),
+            _ => None,
+        }
+    }
+}
+
+/// The state of the k-means aggregates: the constant arguments of the first row and every
+/// feature vector.
+///
+/// Partial state (little endian): `[version u8 = 1][kind u8][dims u32][a i64][b i64][seed i64]
+/// [params length u32][params][memory limit f64 (MB)][n u64][n values f64]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KState {
+    pub kind: Kind,
+    pub dims: usize,
+    /// fit: k; silhouette: sample_size; elbow: k_min
+    pub a: i64,
+    /// elbow: k_max
+    pub b: i64,
+    pub seed: i64,
+    /// options jsonb (fit, elbow) or model jsonb (silhouette), as raw bytes for comparison
+    pub params: Vec<u8>,
+    pub limit: Options,
+    pub points: Vec<f64>,
+}
+
+pub const SILHOUETTE_DEFAULT_SAMPLE: i64 = 10_000;
+pub const ELBOW_SILHOUETTE_SAMPLE: i64 = 2_000;
+
+impl KState {
+    /// Memory the final step will need for `values` feature values, state included: the check
+    /// runs while rows arrive, so that an input too large for the limit fails early.
+    fn need(&self, values: usize) -> f64 {
+        let d = self.dims.max(1);
+        let n = values / d;
+        let work = match self.kind {
+            Kind::Fit => working_bytes(n, d, self.a as usize),
+            Kind::Elbow => {
+                working_bytes(n, d, self.b as usize).max(silhouette_bytes(n, d, ELBOW_SILHOUETTE_SAMPLE as usize, self.b as usize))
+            }
+            Kind::Silhouette => silhouette_bytes(n, d, self.a as usize, MAX_K as usize),
+        };
+        (values * 8) as f64 + work
+    }
+
+    /// Grows the points, checking the memory bound on each reallocation; the allocation itself
+    /// is fallible (ERROR 53200 when the server cannot provide it).
+    pub fn reserve(&mut self, extra: usize) -> Result<()> {
+        let need = self.points.len() + extra;
+        if need > self.points.capacity() {
+            let cap = need.max(self.points.capacity() * 2).max(1024);
+            let what = self.what();
+            let want = if self.need(cap) > self.limit.memory_limit_bytes() {
+                // the exact need, not the doubled capacity
+                let exact = self.need(need);
+                if exact > self.limit.memory_limit_bytes() {
+                    return Err(out_of_memory(what, exact, &self.limit));
+                }
+                need
+            } else {
+                cap
+            };
+            fa::reserve_total(&mut self.points, want, what)?;
+        }
+        Ok(())
+    }
+
+    pub fn what(&self) -> &'static str {
+        match self.kind {
+            Kind::Fit => "kmeans_fit",
+            Kind::Silhouette => "kmeans_silhouette",
+            Kind::Elbow => "kmeans_elbow",
+        }
+    }
+
+    pub fn serialized_len(&self) -> usize {
+        1 + 1 + 4 + 24 + 4 + self.params.len() + 8 + 8 + self.points.len() * 8
+    }
+
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        let mut w = Writer::new(out);
+        w.record(1u8);
+        w.record(self.kind as u8);
+        w.record(self.dims as u32);
+        w.record(self.a);
+        w.record(self.b);
+        w.record(self.seed);
+        w.bytes_u32(&self.params);
+        w.record(self.limit.memory_limit_mb);
+        w.record(self.points.len() as u64);
+        w.records(&self.points);
+        w.finish();
+    }
+
+    /// Reads a partial state; its memory limit is never above `cap_mb` (the server's
+    /// `pg_segment.memory_limit`), whatever the state says.
+    pub fn deserialize(bytes: &[u8], cap_mb: f64) -> Result<KState> {
+        let mut r = Reader::new(bytes, "kmeans partial state is truncated");
+        let version = r.u8()?;
+        let kind = match (version, Kind::from_u8(r.u8()?)) {
+            (1, Some(k)) => k,
+            _ => return Err(Error::binary("kmeans partial state has an unknown version or kind")),
+        };
+        let dims = r.u32()? as usize;
+        if dims > MAX_DIMS {
+            return Err(Error::binary("kmeans partial state has an impossible vector length"));
+        }
+        let a = r.i64()?;
+        let b = r.i64()?;
+        let seed = r.i64()?;
+        let params = fa::copy_of(r.bytes_u32()?, "kmeans partial state")?;
+        let recorded = r.f64()?;
+        let limit = Options { memory_limit_mb: if recorded > 0.0 && recorded <= cap_mb { recorded } else { cap_mb }, ..Options::default() };
+        let n = r.u64()? as usize;
+        // the count is checked against the bytes present before anything is sized from it
+        r.ensure(n.saturating_mul(8))?;
+        if (dims == 0) != (n == 0) || (dims != 0 && !n.is_multiple_of(dims)) {
+            return Err(Error::binary("kmeans partial state: the values do not make whole feature vectors"));
+        }
+        let points = r.records::<f64>(n, "kmeans partial state")?;
+        Ok(KState { kind, dims, a, b, seed, params, limit, points })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,6 +964,41 @@ mod tests {
             v.push(cy + rng.gen::<f64>() - 0.5);
         }
         v
+    }
+
+    /// The aggregates' partial state round-trips byte for byte; a count its bytes do not hold,
+    /// an impossible vector length and a limit above the server's are refused or capped.
+    #[test]
+    fn state_round_trips() {
+        let mut st = KState {
+            kind: Kind::Elbow,
+            dims: 2,
+            a: 2,
+            b: 4,
+            seed: 7,
+            params: b"\x01opts".to_vec(),
+            limit: Options { memory_limit_mb: 16.0, ..Options::default() },
+            points: Vec::new(),
+        };
+        st.reserve(6).unwrap();
+        st.points.extend_from_slice(&[1.0, -2.5, 3.0, 4.0, 1e300, -0.0]);
+        let mut b = vec![0u8; st.serialized_len()];
+        st.serialize_into(&mut b);
+        assert_eq!(&b[..6], &[1, 3, 2, 0, 0, 0]);
+        assert_eq!(KState::deserialize(&b, 64.0).unwrap(), st);
+        // the reader's cap, not the recorded limit, when the recorded one is above it
+        assert_eq!(KState::deserialize(&b, 8.0).unwrap().limit.memory_limit_mb, 8.0);
+        let mut claim = b[..b.len() - 48].to_vec();
+        let at = claim.len() - 8;
+        claim[at..].copy_from_slice(&(1u64 << 61).to_le_bytes());
+        assert_eq!(KState::deserialize(&claim, 64.0).unwrap_err().message, "kmeans partial state is truncated");
+        let mut odd = b.clone();
+        odd[2..6].copy_from_slice(&4u32.to_le_bytes());
+        assert!(KState::deserialize(&odd, 64.0).unwrap_err().message.contains("whole feature vectors"));
+        odd[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(KState::deserialize(&odd, 64.0).unwrap_err().message.contains("impossible vector length"));
+        let tiny = KState { limit: Options { memory_limit_mb: 0.001, ..Options::default() }, ..st.clone() };
+        assert_eq!(KState { points: Vec::new(), ..tiny }.reserve(100_000).unwrap_err().code, ErrCode::OutOfMemory);
     }
 
     fn opts_none() -> Options {

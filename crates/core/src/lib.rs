@@ -15,6 +15,7 @@ pub mod fallible;
 pub mod idtable;
 pub mod kmeans;
 pub mod labels;
+pub mod mix;
 pub mod numeric;
 pub mod population;
 pub mod profile;
@@ -104,15 +105,5 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Deterministic xorshift64 numbers for randomized tests (no dependency, same sequence on every
-/// machine).
 #[cfg(test)]
-pub fn test_rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
+pub use mix::test_rng;

@@ -22,10 +22,14 @@
 //! dropout, amount, refund, discount, category per purchase). So customer k's rows do not depend
 //! on how many customers are generated, and the profile agrees with the orders.
 
-use super::time::{civil_of_pg_day, pg_day, USECS_PER_DAY};
+use super::config::Obj;
+use super::mix::splitmix64;
+use super::time::{civil_of_pg_day, format_instant, pg_day, USECS_PER_DAY};
+use super::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 use rand_pcg::Pcg64Mcg;
+use serde_json::json;
 
 const SHANGHAI_US: i64 = 8 * 3_600_000_000;
 
@@ -61,7 +65,7 @@ impl Default for SampleParams {
 }
 
 impl SampleParams {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), String> {
         for (name, v, max) in [
             ("r", self.r, 1e3),
             ("alpha", self.alpha, 1e6),
@@ -164,13 +168,6 @@ pub const PROVINCES: [(&str, u32, &[&str]); 34] = [
     ("澳门", 1, &["澳门"]),
     ("台湾", 2, &["台北", "高雄"]),
 ];
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// The RNG of one customer; `stream` separates orders (0) from the profile (1).
 fn rng_for(seed: i64, customer_id: i64, stream: u64) -> Pcg64Mcg {
@@ -319,9 +316,86 @@ pub fn customer_profile(seed: i64, customer_id: i64, params: &SampleParams) -> C
     CustomerRow { customer_id, birthday_days: birthday as i32, gender, province, city, signup_us: lat.acquired_us }
 }
 
+// ---- the params of the SQL functions ----
+
+fn parse_date(key: &str, s: &str) -> Result<i64> {
+    let bad = || Error::invalid(format!("params: key \"{key}\" must be a date 'YYYY-MM-DD', got \"{s}\""));
+    let mut it = s.splitn(3, '-');
+    let y: i64 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let m: u32 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let d: u32 = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > super::time::days_in_month(y, m) {
+        return Err(bad());
+    }
+    Ok(pg_day(y, m, d) * USECS_PER_DAY - SHANGHAI_US)
+}
+
+fn date_text(us: i64) -> String {
+    let (y, m, d) = civil_of_pg_day((us + SHANGHAI_US).div_euclid(USECS_PER_DAY));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Reads the `params` jsonb over the defaults; every key optional.
+pub fn parse_params(json: &str) -> Result<SampleParams> {
+    let mut o = Obj::parse("params", json)?;
+    let d = SampleParams::default();
+    let start = match o.take("start") {
+        None => d.start_us,
+        Some(serde_json::Value::String(s)) => parse_date("start", &s)?,
+        Some(v) => return Err(Error::invalid(format!("params: key \"start\" must be a date 'YYYY-MM-DD', got {v}"))),
+    };
+    let end = match o.take("end") {
+        None => d.end_us,
+        Some(serde_json::Value::String(s)) => parse_date("end", &s)?,
+        Some(v) => return Err(Error::invalid(format!("params: key \"end\" must be a date 'YYYY-MM-DD', got {v}"))),
+    };
+    let p = SampleParams {
+        start_us: start,
+        end_us: end,
+        r: o.f64("r", d.r)?,
+        alpha: o.f64("alpha", d.alpha)?,
+        a: o.f64("a", d.a)?,
+        b: o.f64("b", d.b)?,
+        p: o.f64("p", d.p)?,
+        q: o.f64("q", d.q)?,
+        gamma: o.f64("gamma", d.gamma)?,
+        refund_rate: o.f64("refund_rate", d.refund_rate)?,
+    };
+    o.finish()?;
+    p.validate().map_err(|m| Error::invalid(format!("params: {m}")))?;
+    if p.end_us - p.start_us > 20 * 366 * USECS_PER_DAY {
+        return Err(Error::invalid("params: the window from \"start\" to \"end\" may span at most 20 years"));
+    }
+    Ok(p)
+}
+
+pub fn model_json(p: &SampleParams) -> serde_json::Value {
+    json!({
+        "start": date_text(p.start_us), "end": date_text(p.end_us),
+        "start_instant": format_instant(p.start_us), "end_instant": format_instant(p.end_us),
+        "time_unit": "days",
+        "r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b,
+        "p": p.p, "q": p.q, "gamma": p.gamma,
+        "refund_rate": p.refund_rate,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn params_parse_and_reject_with_key_names() {
+        let p = parse_params("{}").unwrap();
+        assert_eq!(date_text(p.start_us), "2024-01-01");
+        let p = parse_params(r#"{"start": "2023-01-01", "alpha": 10}"#).unwrap();
+        assert_eq!(p.alpha, 10.0);
+        assert_eq!(date_text(p.start_us), "2023-01-01");
+        assert!(parse_params(r#"{"alpha": -1}"#).unwrap_err().message.contains("alpha"));
+        assert!(parse_params(r#"{"start": "2023-02-30"}"#).unwrap_err().message.contains("start"));
+        assert!(parse_params(r#"{"betta": 1}"#).unwrap_err().message.contains("betta"));
+        assert!(parse_params(r#"{"start": "2025-01-01", "end": "2024-01-01"}"#).is_err());
+    }
 
     fn rows(n: i64, seed: i64) -> Vec<OrderRow> {
         OrderIter::new(n, seed, SampleParams::default()).collect()

@@ -19,7 +19,8 @@
 
 use super::codec::written_by_newer;
 use super::numeric::{check_totals, format_micro, parse_amount, BadAmount, MAX_AMOUNT};
-use super::time::{day_of, format_instant, is_valid_instant, parse_instant_any, week_of_day};
+pub use super::time::Unit;
+use super::time::{day_of, format_instant, is_valid_instant, parse_instant_any};
 use super::{Error, Result};
 
 pub const SUMMARY_VERSION: u8 = 1;
@@ -435,31 +436,6 @@ impl Metrics {
             self.orders += 1;
             self.first_order = Some(self.first_order.map_or(e.at, |f| f.min(e.at)));
             self.last_order = Some(self.last_order.map_or(e.at, |l| l.max(e.at)));
-        }
-    }
-}
-
-/// Time unit of BTYD figures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Days,
-    Weeks,
-}
-
-impl Unit {
-    pub fn parse(s: &str) -> Result<Unit> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "day" | "days" | "d" => Ok(Unit::Days),
-            "week" | "weeks" | "w" => Ok(Unit::Weeks),
-            other => Err(Error::invalid(format!("unit must be 'days' or 'weeks', got '{other}'"))),
-        }
-    }
-
-    /// Period number and the day its period starts, for a local day number.
-    fn period(self, day: i64) -> i64 {
-        match self {
-            Unit::Days => day,
-            Unit::Weeks => week_of_day(day),
         }
     }
 }

@@ -3,11 +3,12 @@
 //! threshold. Codes are stable; labels in 中文 and English.
 
 use super::cancel;
+use super::codec::{Reader, Writer};
 use super::config::{Lang, Obj};
 use super::fallible::{self as fa, Limit};
-use super::Result;
+use super::{Error, Result};
 
-pub const USECS_PER_DAY: i64 = 86_400_000_000;
+use super::time::USECS_PER_DAY;
 
 /// Rules with their documented defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,7 +68,7 @@ impl Rules {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(super::Error::invalid(format!("rules: key \"{k}\" must be between 0 and 1, got {v}")))
+                Err(Error::invalid(format!("rules: key \"{k}\" must be between 0 and 1, got {v}")))
             }
         };
         share("discount_threshold", r.discount_threshold)?;
@@ -79,20 +80,17 @@ impl Rules {
             if (min..=1_000_000).contains(&v) {
                 Ok(())
             } else {
-                Err(super::Error::invalid(format!("rules: key \"{k}\" must be a whole number between {min} and 1000000, got {v}")))
+                Err(Error::invalid(format!("rules: key \"{k}\" must be a whole number between {min} and 1000000, got {v}")))
             }
         };
         count("promotion_min_orders", r.promotion_min_orders, 1)?;
         count("min_orders", r.min_orders, 1)?;
         count("interval_min_purchases", r.interval_min_purchases, 2)?;
         if !(r.new_arrival_days >= 0.0 && r.new_arrival_days <= 3650.0) {
-            return Err(super::Error::invalid(format!(
-                "rules: key \"new_arrival_days\" must be between 0 and 3650, got {}",
-                r.new_arrival_days
-            )));
+            return Err(Error::invalid(format!("rules: key \"new_arrival_days\" must be between 0 and 3650, got {}", r.new_arrival_days)));
         }
         if !(r.weekly_max_days > 0.0 && r.weekly_max_days <= r.monthly_max_days && r.monthly_max_days <= 3650.0) {
-            return Err(super::Error::invalid(
+            return Err(Error::invalid(
                 "rules: keys \"weekly_max_days\" and \"monthly_max_days\" must satisfy 0 < weekly_max_days <= monthly_max_days <= 3650",
             ));
         }
@@ -306,9 +304,134 @@ pub fn with_high_end(mut tags: Vec<String>, avg_unit_price: f64, threshold: f64,
     Ok(tags)
 }
 
+// ---- the aggregates' state ----
+
+/// The state of `behaviour_tags` and `preferred_category`: the rules (as the jsonb bytes of the
+/// first row, compared on every row, and parsed), the evidence, and the memory bound.
+///
+/// Partial state (little endian): `[version u8 = 1][rules length u32][rules: jsonb bytes]
+/// [orders, discounted, promotion, with_launch, new_arrival: i64][spend i128][categories u32]
+/// [each: length u32, UTF-8 name, spend i128][instants u64][each i64]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagState {
+    pub rules_bytes: Vec<u8>,
+    pub rules: Rules,
+    pub ev: Evidence,
+    /// `pg_segment.memory_limit` when the state was made, with the aggregate's name
+    pub limit: Limit,
+}
+
+const STATE: &str = "behaviour_tags";
+
+impl TagState {
+    pub fn serialized_len(&self) -> usize {
+        let e = &self.ev;
+        1 + 4
+            + self.rules_bytes.len()
+            + 5 * 8
+            + 16
+            + 4
+            + e.categories.iter().map(|(c, _)| 4 + c.len() + 16).sum::<usize>()
+            + 8
+            + e.instants.len() * 8
+    }
+
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        let e = &self.ev;
+        let mut w = Writer::new(out);
+        w.record(1u8);
+        w.bytes_u32(&self.rules_bytes);
+        for v in [e.orders, e.discounted, e.promotion, e.with_launch, e.new_arrival] {
+            w.record(v);
+        }
+        w.put(&e.spend.to_le_bytes());
+        w.record(e.categories.len() as u32);
+        for (c, v) in &e.categories {
+            w.bytes_u32(c.as_bytes());
+            w.put(&v.to_le_bytes());
+        }
+        w.record(e.instants.len() as u64);
+        w.records(&e.instants);
+        w.finish();
+    }
+
+    /// Reads a partial state bounded by `limit`; `parse_rules` reads the rules' jsonb bytes (the
+    /// glue's jsonb_out), called only when the state has rules of its own.
+    pub fn deserialize(bytes: &[u8], limit: Limit, parse_rules: impl FnOnce(&[u8]) -> Result<Rules>) -> Result<TagState> {
+        let mut r = Reader::new(bytes, "behaviour_tags partial state is truncated");
+        if r.u8()? != 1 {
+            return Err(Error::binary("behaviour_tags partial state has an unknown version"));
+        }
+        let rules_bytes = fa::copy_of(r.bytes_u32()?, STATE)?;
+        let mut ev = Evidence::default();
+        let mut counts = [0i64; 5];
+        for c in counts.iter_mut() {
+            *c = r.i64()?;
+        }
+        let spend = r.i128()?;
+        let ncat = r.u32()? as usize;
+        for _ in 0..ncat {
+            let name = r.bytes_u32()?;
+            let name = std::str::from_utf8(name).map_err(|e| {
+                Error::encoding(format!(
+                    "behaviour_tags partial state: category is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ))
+            })?;
+            let v = r.i128()?;
+            ev.add_category(name, v, limit)?;
+        }
+        let ni = r.u64()? as usize;
+        // the count is checked against the bytes present before anything is sized from it
+        let instants = r.records::<i64>(ni, STATE)?;
+        let rules = if rules_bytes.is_empty() { Rules::default() } else { parse_rules(&rules_bytes)? };
+        let [orders, discounted, promotion, with_launch, new_arrival] = counts;
+        ev.merge(&Evidence { orders, discounted, promotion, with_launch, new_arrival, spend, instants, ..Evidence::default() }, limit)?;
+        Ok(TagState { rules_bytes, rules, ev, limit })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The partial state round-trips byte for byte and merges; counts its bytes do not hold are
+    /// refused before anything is sized from them; the rules are parsed only when present.
+    #[test]
+    fn state_round_trips() {
+        let limit = Limit { bytes: usize::MAX, what: "behaviour_tags" };
+        let rules = Rules { min_orders: 3, ..Rules::default() };
+        let mut st = TagState { rules_bytes: b"\x01\x02jsonb".to_vec(), rules: rules.clone(), ev: Evidence::default(), limit };
+        for (i, c) in ["书籍", "shoes", "书籍"].iter().enumerate() {
+            st.ev.add(i as i64 * USECS_PER_DAY, 10_000 * (i as i64 + 1), Some(0.2), Some(i == 1), Some(c), Some(0), &rules, limit).unwrap();
+        }
+        let mut b = vec![0u8; st.serialized_len()];
+        st.serialize_into(&mut b);
+        assert_eq!(&b[..5], &[1, 7, 0, 0, 0]);
+        let mut parsed = 0;
+        let back = TagState::deserialize(&b, limit, |bytes| {
+            parsed += 1;
+            assert_eq!(bytes, b"\x01\x02jsonb");
+            Ok(rules.clone())
+        })
+        .unwrap();
+        assert_eq!((back.clone(), parsed), (st.clone(), 1));
+        let mut again = vec![0u8; back.serialized_len()];
+        back.serialize_into(&mut again);
+        assert_eq!(again, b);
+        let plain = TagState { rules_bytes: Vec::new(), rules: Rules::default(), ..st.clone() };
+        let mut pb = vec![0u8; plain.serialized_len()];
+        plain.serialize_into(&mut pb);
+        assert_eq!(TagState::deserialize(&pb, limit, |_| panic!("no rules to parse")).unwrap(), plain);
+        let cut = pb.len() - 3 * 8 - 8;
+        let mut claim = pb[..cut + 8].to_vec();
+        claim[cut..].copy_from_slice(&(1u64 << 61).to_le_bytes());
+        let e = TagState::deserialize(&claim, limit, |_| unreachable!()).unwrap_err();
+        assert_eq!(e.message, "behaviour_tags partial state is truncated");
+        let mut newer = pb.clone();
+        newer[0] = 2;
+        assert!(TagState::deserialize(&newer, limit, |_| unreachable!()).unwrap_err().message.contains("unknown version"));
+    }
 
     const DAY: i64 = USECS_PER_DAY;
 

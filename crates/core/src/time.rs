@@ -190,6 +190,51 @@ pub fn week_of_day(day: i64) -> i64 {
     (day - 2).div_euclid(7)
 }
 
+/// Time unit of BTYD figures (`btyd`) and of the models fitted on them (`clv`): local days, or
+/// Monday-to-Sunday weeks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Days,
+    Weeks,
+}
+
+impl Unit {
+    /// `btyd()`'s `unit`: case and blanks ignored, singulars and `d`/`w` accepted.
+    pub fn parse(s: &str) -> Result<Unit> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "day" | "days" | "d" => Ok(Unit::Days),
+            "week" | "weeks" | "w" => Ok(Unit::Weeks),
+            other => Err(Error::invalid(format!("unit must be 'days' or 'weeks', got '{other}'"))),
+        }
+    }
+
+    /// `clv()`'s `time_unit`: exactly `days`, `day`, `weeks` or `week` (what 0.1.0 accepted).
+    pub fn parse_time_unit(s: &str) -> Result<Unit> {
+        match s {
+            "days" | "day" => Ok(Unit::Days),
+            "weeks" | "week" => Ok(Unit::Weeks),
+            _ => Err(Error::invalid(format!("time_unit must be 'days' or 'weeks', got '{s}'"))),
+        }
+    }
+
+    /// The period number of a local day number.
+    #[inline]
+    pub fn period(self, day: i64) -> i64 {
+        match self {
+            Unit::Days => day,
+            Unit::Weeks => week_of_day(day),
+        }
+    }
+
+    /// Units per month, as lifetimes counts them (30 days, 4.345 weeks).
+    pub fn per_month(self) -> f64 {
+        match self {
+            Unit::Days => 30.0,
+            Unit::Weeks => 4.345,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
