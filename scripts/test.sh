@@ -3,8 +3,9 @@
 # and ends with one summary line "summary: N passed, M failed[, K skipped]". First, once:
 #   0. release checks                        (scripts/check_release.sh: released scripts unchanged,
 #                                              versions agree, an update path from every release)
+#   core: the core crate's #[test]s           (cargo test -p pg_segment_core: pure Rust, no PostgreSQL)
 # Then per major:
-#   1. pure-Rust core tests and #[pg_test]s   (cargo pgrx test, inside a real backend)
+#   1. #[pg_test]s                            (cargo pgrx test, inside a real backend of that major)
 #   2. pg_regress suite in pg_test/            (PostgreSQL's own pg_regress, throwaway cluster), after
 #                                              the release build is installed and every C symbol a
 #                                              released script names is found in it
@@ -68,8 +69,8 @@ WORK="$ROOT/.pg_segment/test/pg$major"
 mkdir -p "$WORK"
 local cron=0; pg_has_cron && cron=1
 echo "=== PostgreSQL $major ($("$PG_CONFIG" --version), $PG_SOURCE), private install $PG_PREFIX, port $PORT, pg_cron: $([ $cron = 1 ] && echo yes || echo no)"
-# ---- 1. core tests + pg_tests ----
-echo "== layer 1: core #[test]s and #[pg_test]s (cargo pgrx test)"
+# ---- 1. pg_tests ----
+echo "== layer 1: #[pg_test]s (cargo pgrx test)"
 PGTEST_DIR="$RUNDIR/pgtest$major"
 if [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$PGTEST_DIR"; chown postgres "$PGTEST_DIR"
@@ -84,7 +85,7 @@ cargo pgrx test "pg$major" "${runas[@]}" >"$log" 2>&1
 rc=$?
 read -r p f < <(count_cargo "$log")
 grep -E '^test .* \.\.\. (ok|FAILED|ignored)' "$log" | sed 's/^/   /' | grep -v ' ok$' || true
-echo "   core and pg_test: $p passed, $f failed (log: $log)"
+echo "   pg_test: $p passed, $f failed (log: $log)"
 passed=$((passed + p)); failed=$((failed + f))
 if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
     tail -n 40 "$log"; failed=$((failed + 1));
@@ -200,6 +201,17 @@ fi
 echo "== layer 0: release checks (scripts/check_release.sh)"
 mkdir -p "$ROOT/.pg_segment/test"
 count_script "$ROOT/.pg_segment/test/release.log" bash scripts/check_release.sh
+echo "== core: the core crate's #[test]s (cargo test -p pg_segment_core, no PostgreSQL)"
+log="$ROOT/.pg_segment/test/core.log"
+cargo test -p pg_segment_core >"$log" 2>&1
+rc=$?
+read -r p f < <(count_cargo "$log")
+grep -E '^test .* \.\.\. (FAILED|ignored)' "$log" | sed 's/^/   /' || true
+echo "   core: $p passed, $f failed (log: $log)"
+passed=$((passed + p)); failed=$((failed + f))
+if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+    tail -n 40 "$log"; failed=$((failed + 1));
+fi
 for major in $MAJORS; do
     run_major "$major"
 done

@@ -32,16 +32,18 @@ unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &'static str, check:
     Datum::from(st)
 }
 
-unsafe fn combine<const N: usize>(fc: FunctionCallInfo, what: &'static str) -> Datum {
-    match (state_arg::<Tuples<N>>(fc, 0), state_arg::<Tuples<N>>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (a, Some(b)) => {
-            let a = a.unwrap_or_else(|| new_state(fc, what, empty::<N>(what)));
-            (*a).merge(&*b).or_raise();
-            Datum::from(a)
-        }
-    }
+unsafe fn combine_tuples<const N: usize>(fc: FunctionCallInfo, what: &'static str) -> Datum {
+    let cx = agg_context(fc, what);
+    let merge = |a: &mut Tuples<N>, b: &mut Tuples<N>| a.merge(b).or_raise();
+    combine::<Tuples<N>>(
+        fc,
+        |b| {
+            let a = state_in(cx, empty::<N>(what));
+            merge(&mut *a, b);
+            a
+        },
+        merge,
+    )
 }
 
 unsafe fn serialize<const N: usize>(fc: FunctionCallInfo) -> Datum {
@@ -81,7 +83,7 @@ unsafe fn ret_fit<const K: usize>(fc: FunctionCallInfo, fit: Fit<K>) -> Datum {
 }
 
 pg_fn!(fn pgseg_bgnbd_trans(fc) { trans::<3>(fc, "bgnbd_fit", |v| check_bgnbd_row(v).map(|_| true)) });
-pg_fn!(fn pgseg_bgnbd_combine(fc) { combine::<3>(fc, "bgnbd_fit") });
+pg_fn!(fn pgseg_bgnbd_combine(fc) { combine_tuples::<3>(fc, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_serialize(fc) { serialize::<3>(fc) });
 pg_fn!(fn pgseg_bgnbd_deserialize(fc) { deserialize::<3>(fc, check_bgnbd_row, "bgnbd_fit") });
 pg_fn!(fn pgseg_bgnbd_final(fc) {
@@ -95,7 +97,7 @@ pg_fn!(fn pgseg_bgnbd_final(fc) {
 });
 
 pg_fn!(fn pgseg_gg_trans(fc) { trans::<2>(fc, "gamma_gamma_fit", |v| m::check_spend(v[0], v[1])) });
-pg_fn!(fn pgseg_gg_combine(fc) { combine::<2>(fc, "gamma_gamma_fit") });
+pg_fn!(fn pgseg_gg_combine(fc) { combine_tuples::<2>(fc, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_serialize(fc) { serialize::<2>(fc) });
 pg_fn!(fn pgseg_gg_deserialize(fc) { deserialize::<2>(fc, check_spend_row, "gamma_gamma_fit") });
 pg_fn!(fn pgseg_gg_final(fc) {

@@ -200,33 +200,7 @@ pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
 });
 
 pg_fn!(fn pgseg_kmeans_combine(fc) {
-    match (state_arg::<KState>(fc, 0), state_arg::<KState>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (None, Some(b)) => {
-            let b = &*b;
-            let what = b.what();
-            let points = fa::copy_of(&b.points, what).or_raise();
-            let params = fa::copy_of(&b.params, what).or_raise();
-            let copy = KState { kind: b.kind, dims: b.dims, a: b.a, b: b.b, seed: b.seed, params, limit: b.limit.clone(), points };
-            Datum::from(new_kstate(fc, copy))
-        }
-        (Some(a), Some(b)) => {
-            let (sa, sb) = (&mut *a, &*b);
-            let what = sa.what();
-            same((sa.kind, sa.a, sa.b, sa.seed), (sb.kind, sb.a, sb.b, sb.seed), "every argument but features", what);
-            same(&sa.params, &sb.params, "options", what);
-            if sa.dims != 0 && sb.dims != 0 && sa.dims != sb.dims {
-                raise(Error::invalid(format!("features must have the same length in every row: {} and {}", sa.dims, sb.dims)));
-            }
-            if sa.dims == 0 {
-                sa.dims = sb.dims;
-            }
-            sa.reserve(sb.points.len()).or_raise();
-            sa.points.extend_from_slice(&sb.points);
-            Datum::from(a)
-        }
-    }
+    combine::<KState>(fc, |b| new_kstate(fc, b.try_clone().or_raise()), |a, b| a.merge(b).or_raise())
 });
 
 pg_fn!(fn pgseg_kmeans_serialize(fc) {

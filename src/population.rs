@@ -96,28 +96,26 @@ pg_fn!(fn pgseg_population_trans_float8_flag(fc) { trans(fc, false, true) });
 
 pg_fn!(fn pgseg_population_combine(fc) {
     let cx = agg_context(fc, "population_agg combine");
-    match (state_arg::<Agg>(fc, 0), state_arg::<Agg>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (None, Some(b)) => {
+    combine::<Agg>(
+        fc,
+        |b| {
             // the first partial state: its Rust-owned contents move into a new state in the
-            // aggregate's context (O(1)); b itself lives in a shorter-lived context
-            (*b).st.flush().or_raise();
-            let opts = (*b).opts.clone();
-            let empty = State::new((*b).st.as_of, (*b).st.as_of_day, opts.window_days(), (*b).st.options_json.clone(), limit_bytes());
-            let st = std::mem::replace(&mut (*b).st, empty);
-            Datum::from(state_in(cx, agg_of(st, opts)))
-        }
-        (Some(a), Some(b)) => {
-            (*b).st.flush().or_raise();
+            // aggregate's context (O(1))
+            b.st.flush().or_raise();
+            let opts = b.opts.clone();
+            let empty = State::new(b.st.as_of, b.st.as_of_day, opts.window_days(), b.st.options_json.clone(), limit_bytes());
+            let st = std::mem::replace(&mut b.st, empty);
+            state_in(cx, agg_of(st, opts))
+        },
+        |a, b| {
+            b.st.flush().or_raise();
             // merge the smaller state into the larger one
-            if (*b).st.customers() > (*a).st.customers() {
-                std::mem::swap(&mut (*a).st, &mut (*b).st);
+            if b.st.customers() > a.st.customers() {
+                std::mem::swap(&mut a.st, &mut b.st);
             }
-            (*a).st.merge(&(*b).st).or_raise();
-            Datum::from(a)
-        }
-    }
+            a.st.merge(&b.st).or_raise();
+        },
+    )
 });
 
 pg_fn!(fn pgseg_population_serialize(fc) {
@@ -228,16 +226,8 @@ pg_fn!(fn pgseg_population_in(fc) {
     d
 });
 
-pg_fn!(fn pgseg_population_send(fc) {
-    let bytes = arg_bytes(fc, 0);
-    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
-});
-
-pg_fn!(fn pgseg_population_recv(fc) {
-    let bytes = recv_bytes(fc);
-    check_population(bytes).or_raise();
-    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
-});
+pg_fn!(fn pgseg_population_send(fc) { send_stored(fc) });
+pg_fn!(fn pgseg_population_recv(fc) { recv_stored(fc, check_population) });
 
 /// What both inputs check: exactly the values population_agg can produce are accepted.
 fn check_population(bytes: &[u8]) -> Result<(), Error> {

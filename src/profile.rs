@@ -6,7 +6,7 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::config::Lang;
 use pg_segment_core::profile::{
-    age_years, birthday_within, china_region, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
+    age_years, birthday_within, china_region, city_tier_label, is_north, next_birthday, province_name, side_label, AgeBands, PROVINCES,
 };
 use pg_segment_core::time::check_date;
 
@@ -45,47 +45,25 @@ pg_fn!(fn pgseg_next_birthday(fc) {
 // province_name(province text, lang text)
 pg_fn!(fn pgseg_province_name(fc) {
     let lang = arg_lang(fc, 1);
-    match province_name(arg_str(fc, 0, "province"), lang) {
-        Some(s) => ret_text(s),
-        None => ret_null(fc),
-    }
+    ret_text_or_null(fc, province_name(arg_str(fc, 0, "province"), lang))
 });
 
 // china_region(province text, lang text)
 pg_fn!(fn pgseg_china_region(fc) {
     let lang = arg_lang(fc, 1);
-    match china_region(arg_str(fc, 0, "province")) {
-        Some(r) => ret_text(r.label(lang)),
-        None => ret_null(fc),
-    }
+    ret_text_or_null(fc, china_region(arg_str(fc, 0, "province")).map(|r| r.label(lang)))
 });
 
 // north_south(province text, lang text)
 pg_fn!(fn pgseg_north_south(fc) {
     let lang = arg_lang(fc, 1);
-    match is_north(arg_str(fc, 0, "province")) {
-        Some(n) => ret_text(side_label(n, lang)),
-        None => ret_null(fc),
-    }
+    ret_text_or_null(fc, is_north(arg_str(fc, 0, "province")).map(|n| side_label(n, lang)))
 });
 
 // city_tier_label(tier text, lang text)
 pg_fn!(fn pgseg_city_tier_label(fc) {
     let lang = arg_lang(fc, 1);
-    let (zh, en) = match arg_str(fc, 0, "tier") {
-        "tier1" => ("一线城市", "Tier 1"),
-        "new_tier1" => ("新一线城市", "New tier 1"),
-        "tier2" => ("二线城市", "Tier 2"),
-        "tier3" => ("三线城市", "Tier 3"),
-        "tier4" => ("四线城市", "Tier 4"),
-        "tier5" => ("五线城市", "Tier 5"),
-        _ => return ret_null(fc),
-    };
-    ret_text(match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-        Lang::Code => arg_str(fc, 0, "tier"),
-    })
+    ret_text_or_null(fc, city_tier_label(arg_str(fc, 0, "tier"), lang))
 });
 
 use pgrx::pg_sys::Datum;

@@ -50,20 +50,11 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
 });
 
 pg_fn!(fn pgseg_breaks_combine(fc) {
-    match (state_arg::<BreaksState>(fc, 0), state_arg::<BreaksState>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (None, Some(b)) => {
-            let b = &*b;
-            let mut copy = BreaksState { values: Vec::new(), options_json: b.options_json.clone(), options: b.options.clone(), tz: b.tz.clone(), ..*b };
-            copy.merge(b, memory_limit_bytes()).or_raise();
-            Datum::from(new_state(fc, BREAKS, copy))
-        }
-        (Some(a), Some(b)) => {
-            (*a).merge(&*b, memory_limit_bytes()).or_raise();
-            Datum::from(a)
-        }
-    }
+    combine::<BreaksState>(
+        fc,
+        |b| new_state(fc, BREAKS, b.try_clone(memory_limit_bytes()).or_raise()),
+        |a, b| a.merge(b, memory_limit_bytes()).or_raise(),
+    )
 });
 
 pg_fn!(fn pgseg_breaks_serialize(fc) {

@@ -96,17 +96,17 @@ pg_fn!(fn pgseg_rfm_trans_float8(fc) { trans(fc, false) });
 
 pg_fn!(fn pgseg_rfm_combine(fc) {
     let cx = agg_context(fc, "rfm_agg combine");
-    match (state_arg::<State>(fc, 0), state_arg::<State>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (a, Some(b)) => {
-            let a = a.unwrap_or_else(|| State::new_in(cx, (*b).len));
-            // two distinct states: b's events are copied straight into a's array
-            let b = &mut *b;
-            (*a).extend(b.slice().iter().copied());
-            Datum::from(a)
-        }
-    }
+    // b's events are copied straight into a's array
+    let merge = |a: &mut State, b: &mut State| a.extend(b.slice().iter().copied());
+    combine::<State>(
+        fc,
+        |b| {
+            let a = State::new_in(cx, b.len);
+            merge(&mut *a, b);
+            a
+        },
+        merge,
+    )
 });
 
 pg_fn!(fn pgseg_rfm_serialize(fc) {
@@ -172,18 +172,10 @@ pg_fn!(fn pgseg_summary_out(fc) {
     Datum::from(text.into_char_ptr())
 });
 
-pg_fn!(fn pgseg_summary_send(fc) {
-    let bytes = arg_bytes(fc, 0);
-    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
-});
-
-pg_fn!(fn pgseg_summary_recv(fc) {
-    // validated as the text input is (version, length, order, ranges), in place: exactly the
-    // values rfm_summary_send can write are accepted, byte for byte
-    let bytes = recv_bytes(fc);
-    check_binary(bytes).or_raise();
-    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
-});
+pg_fn!(fn pgseg_summary_send(fc) { send_stored(fc) });
+// validated as the text input is (version, length, order, ranges), in place: exactly the values
+// rfm_summary_send can write are accepted, byte for byte
+pg_fn!(fn pgseg_summary_recv(fc) { recv_stored(fc, check_binary) });
 
 // ---- accessors ----
 

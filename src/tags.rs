@@ -82,25 +82,7 @@ pg_fn!(fn pgseg_pref_cat_trans(fc) {
 });
 
 pg_fn!(fn pgseg_tags_combine(fc) {
-    match (state_arg::<TagState>(fc, 0), state_arg::<TagState>(fc, 1)) {
-        (None, None) => ret_null(fc),
-        (Some(a), None) => Datum::from(a),
-        (None, Some(b)) => {
-            let b = &*b;
-            let mut ev = Evidence::default();
-            ev.merge(&b.ev, b.limit).or_raise();
-            let rules_bytes = fa::copy_of(&b.rules_bytes, WHAT).or_raise();
-            Datum::from(new_state(fc, WHAT, TagState { rules_bytes, rules: b.rules.clone(), ev, limit: b.limit }))
-        }
-        (Some(a), Some(b)) => {
-            if (*a).rules_bytes != (*b).rules_bytes {
-                raise(Error::invalid("behaviour_tags: rules must be the same in every row of the aggregate"));
-            }
-            let (a, b) = (&mut *a, &*b);
-            a.ev.merge(&b.ev, a.limit).or_raise();
-            Datum::from(a as *mut TagState)
-        }
-    }
+    combine::<TagState>(fc, |b| new_state(fc, WHAT, b.try_clone().or_raise()), |a, b| a.merge(b).or_raise())
 });
 
 pg_fn!(fn pgseg_tags_serialize(fc) {
@@ -143,10 +125,7 @@ pg_fn!(fn pgseg_pref_cat_final(fc) {
 // tag_label(code text, lang text)
 pg_fn!(fn pgseg_tag_label(fc) {
     let lang = arg_lang(fc, 1);
-    match tag_label(arg_str(fc, 0, "code"), lang) {
-        Some(l) => ret_text(l),
-        None => ret_null(fc),
-    }
+    ret_text_or_null(fc, tag_label(arg_str(fc, 0, "code"), lang))
 });
 
 #[pgrx::pg_schema]

@@ -47,6 +47,21 @@ pub unsafe fn deserialized<T>(value: T) -> Datum {
     Datum::from(state_in(pg_sys::CurrentMemoryContext, value))
 }
 
+/// The combine step of an `internal` state: NULL and NULL is NULL, a state and NULL that state,
+/// NULL and a state a new state of the aggregate's from `first` (the partial state itself lives
+/// in a shorter-lived context), two states the first with the second merged in by `merge`.
+pub unsafe fn combine<T>(fc: FunctionCallInfo, first: impl FnOnce(&mut T) -> *mut T, merge: impl FnOnce(&mut T, &mut T)) -> Datum {
+    match (state_arg::<T>(fc, 0), state_arg::<T>(fc, 1)) {
+        (None, None) => ret_null(fc),
+        (Some(a), None) => Datum::from(a),
+        (None, Some(b)) => Datum::from(first(&mut *b)),
+        (Some(a), Some(b)) => {
+            merge(&mut *a, &mut *b);
+            Datum::from(a)
+        }
+    }
+}
+
 /// An aggregate transition that skips its row: the state unchanged, or NULL before the first row.
 #[inline]
 pub unsafe fn state_or_null<T>(fc: FunctionCallInfo, state: Option<*mut T>) -> Datum {

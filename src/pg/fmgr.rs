@@ -152,6 +152,24 @@ pub unsafe fn varlena_from(len: usize, fill: impl FnOnce(&mut [u8])) -> Datum {
     Datum::from(p)
 }
 
+/// A copy of `bytes` as a new varlena (a bytea, or a type stored as its bytes).
+pub unsafe fn ret_bytes(bytes: &[u8]) -> Datum {
+    varlena_from(bytes.len(), |out| out.copy_from_slice(bytes))
+}
+
+/// The binary send function of a type whose binary form is its stored bytes.
+pub unsafe fn send_stored(fc: FunctionCallInfo) -> Datum {
+    ret_bytes(arg_bytes(fc, 0))
+}
+
+/// The binary receive function of such a type: the received bytes, accepted only when `check`
+/// passes (exactly what the send function can write).
+pub unsafe fn recv_stored(fc: FunctionCallInfo, check: impl FnOnce(&[u8]) -> Result<(), Error>) -> Datum {
+    let bytes = recv_bytes(fc);
+    check(bytes).or_raise();
+    ret_bytes(bytes)
+}
+
 pub unsafe fn ret_text(s: &str) -> Datum {
     varlena_from(s.len(), |b| b.copy_from_slice(s.as_bytes()))
 }
@@ -165,6 +183,14 @@ pub(super) unsafe fn pg_cstring(s: &str) -> *mut std::ffi::c_char {
     std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
     *p.add(s.len()) = 0;
     p as *mut std::ffi::c_char
+}
+
+/// A text result, NULL for `None`.
+pub unsafe fn ret_text_or_null(fc: FunctionCallInfo, s: Option<&str>) -> Datum {
+    match s {
+        Some(s) => ret_text(s),
+        None => ret_null(fc),
+    }
 }
 
 pub unsafe fn ret_cstring(s: &str) -> Datum {

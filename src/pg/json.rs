@@ -1,7 +1,7 @@
 //! jsonb arguments and results: read as bounded JSON text (the core parses it once into typed
 //! values), written from the JSON text the core prints.
 
-use super::fmgr::{arg, is_null, raise, utf8, varlena_from, OrRaise};
+use super::fmgr::{arg, is_null, raise, utf8, OrRaise};
 use pg_segment_core::fallible::MAX_JSON_TEXT;
 use pg_segment_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -36,7 +36,7 @@ pub unsafe fn jsonb_datum_text(d: Datum, name: &str) -> String {
 
 /// The JSON text of raw jsonb bytes (a jsonb value without its varlena header).
 pub unsafe fn jsonb_bytes_text(bytes: &[u8], name: &str) -> String {
-    jsonb_datum_text(varlena_from(bytes.len(), |out| out.copy_from_slice(bytes)), name)
+    jsonb_datum_text(super::fmgr::ret_bytes(bytes), name)
 }
 
 /// A jsonb argument of a `#[pg_extern]` function, as its JSON text within [`MAX_JSON_TEXT`]

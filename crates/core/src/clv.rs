@@ -448,6 +448,17 @@ fn check_fit_memory<const N: usize>(data: &Tuples<N>, what: &str) -> Result<()> 
     fa::check_limit(what, data.bytes().saturating_add(fit_bytes(n)), data.limit(), fa::MEMORY_SETTING)
 }
 
+/// The rows of a fit in their deterministic order and the customers they weigh, after checking
+/// that the fit stays within its state's limit; `None` without rows.
+fn fit_input<const N: usize>(data: &Tuples<N>, what: &str) -> Result<Option<(Vec<([f64; N], f64)>, f64)>> {
+    check_fit_memory(data, what)?;
+    let rows = data.sorted()?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((rows, data.total_weight())))
+}
+
 const FIT: &str = "fit";
 
 /// Sorts and dedups `values`; the index of each value.
@@ -602,12 +613,7 @@ impl Objective<4> for BgnbdData {
 /// Fits BG/NBD to weighted (frequency, recency, T) rows; `None` without rows. Its working
 /// memory ([`fit_bytes`]) counts against the state's limit.
 pub fn fit_bgnbd(data: &Tuples<3>) -> Result<Option<Fit<4>>> {
-    check_fit_memory(data, "bgnbd_fit")?;
-    let rows = data.sorted()?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let customers = data.total_weight();
+    let Some((rows, customers)) = fit_input(data, "bgnbd_fit")? else { return Ok(None) };
     let Some(d) = BgnbdData::new(&rows)? else {
         // every T is 0: nothing was observed, no parameter is identified
         return Ok(Some(Fit { params: [1.0, 1.0, 1.0, 1.0], log_likelihood: 0.0, customers, iterations: 0, converged: false }));
@@ -646,6 +652,12 @@ pub fn bgnbd_p_alive(m: &Bgnbd, x: f64, tx: f64, t: f64) -> f64 {
 }
 
 /// Σ_{n≥1} (α')_n (1+ε)_{n−1} / ((c+1)_{n−1} n!) z^n, for 0 ≤ z < 1 and c > −1.
+///
+/// Why ours rather than a general ₂F₁ routine: it sums the series after Euler's transformation
+/// (see [`bgnbd_expected`]), with the removable singularity at a = 1 taken out, so its parameters
+/// stay small whatever the frequency; it checks for cancellation (it can take millions of terms
+/// near z = 1) and ends in an error, never a NaN, when it does not converge. statrs, which the
+/// fits use, has no ₂F₁.
 fn series(alpha_p: f64, eps: f64, c: f64, z: f64) -> Result<f64> {
     let mut term = alpha_p * z;
     let mut sum = term;
@@ -792,12 +804,7 @@ impl Objective<3> for SpendData {
 
 /// Fits Gamma-Gamma to weighted (frequency, monetary_value) rows of repeat buyers.
 pub fn fit_gamma_gamma(data: &Tuples<2>) -> Result<Option<Fit<3>>> {
-    check_fit_memory(data, "gamma_gamma_fit")?;
-    let rows = data.sorted()?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let customers = data.total_weight();
+    let Some((rows, customers)) = fit_input(data, "gamma_gamma_fit")? else { return Ok(None) };
     let d = SpendData::new(&rows)?;
     let (p, ll, iterations, converged) = maximise(&d, [1.0, 1.0, 1.0])?;
     // a single distinct spend value identifies nothing

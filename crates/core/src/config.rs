@@ -4,6 +4,41 @@
 use super::{Error, Result};
 use serde_json::{Map, Value};
 
+/// A JSON document to read: the text of a jsonb argument, or a value already parsed (a key of an
+/// enclosing document, such as the `lifecycle` of population options), read by the same code.
+pub enum Json<'a> {
+    Text(&'a str),
+    Value(Value),
+}
+
+impl<'a> From<&'a str> for Json<'a> {
+    fn from(t: &'a str) -> Json<'a> {
+        Json::Text(t)
+    }
+}
+
+impl<'a> From<&'a String> for Json<'a> {
+    fn from(t: &'a String) -> Json<'a> {
+        Json::Text(t)
+    }
+}
+
+impl From<Value> for Json<'_> {
+    fn from(v: Value) -> Self {
+        Json::Value(v)
+    }
+}
+
+impl Json<'_> {
+    /// The parsed document; invalid text is an error naming `what`.
+    pub fn into_value(self, what: &str) -> Result<Value> {
+        match self {
+            Json::Text(t) => serde_json::from_str(t).map_err(|e| Error::invalid(format!("{what}: not valid JSON: {e}"))),
+            Json::Value(v) => Ok(v),
+        }
+    }
+}
+
 /// A JSON object being read; `finish()` rejects keys nobody asked for.
 pub struct Obj<'a> {
     what: &'a str,
@@ -12,8 +47,12 @@ pub struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     pub fn parse(what: &'a str, text: &str) -> Result<Obj<'a>> {
-        let v: Value = serde_json::from_str(text).map_err(|e| Error::invalid(format!("{what}: not valid JSON: {e}")))?;
-        Self::from_value(what, v)
+        Self::read(what, text)
+    }
+
+    /// The object of a document given as text or already parsed.
+    pub fn read<'d>(what: &'a str, doc: impl Into<Json<'d>>) -> Result<Obj<'a>> {
+        Self::from_value(what, doc.into().into_value(what)?)
     }
 
     pub fn from_value(what: &'a str, v: Value) -> Result<Obj<'a>> {
@@ -92,6 +131,16 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The text of a label in this language: `code`, `zh` or `en`.
+    #[inline]
+    pub fn pick<'a>(self, code: &'a str, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+            Lang::Code => code,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Lang> {
         match s.trim().to_ascii_lowercase().as_str() {
             "zh" | "zh-cn" | "cn" => Ok(Lang::Zh),
@@ -115,11 +164,12 @@ impl Label {
         Label { code: code.into(), zh: zh.into(), en: en.into() }
     }
     pub fn get(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Zh => &self.zh,
-            Lang::En => &self.en,
-            Lang::Code => &self.code,
-        }
+        lang.pick(&self.code, &self.zh, &self.en)
+    }
+
+    /// The label of a built-in table row `(code, zh, en)`.
+    pub fn of(row: (&str, &str, &str)) -> Label {
+        Label::new(row.0, row.1, row.2)
     }
     /// Reads `"label"`: a string (used for every language) or `{"zh": .., "en": ..}`, with an
     /// optional `"code"` beside it (defaults to the English label).

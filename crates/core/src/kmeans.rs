@@ -900,6 +900,37 @@ impl KState {
         }
     }
 
+    /// A copy (the combine step's first partial state), allocated fallibly.
+    pub fn try_clone(&self) -> Result<KState> {
+        let what = self.what();
+        let points = fa::copy_of(&self.points, what)?;
+        let params = fa::copy_of(&self.params, what)?;
+        Ok(KState { params, limit: self.limit.clone(), points, ..*self })
+    }
+
+    /// Appends the feature vectors of `other`, a state of the same call (the combine step).
+    pub fn merge(&mut self, other: &KState) -> Result<()> {
+        let what = self.what();
+        let same = |ok: bool, name: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!("{what}: {name} must be the same in every row of the aggregate")))
+            }
+        };
+        same((self.kind, self.a, self.b, self.seed) == (other.kind, other.a, other.b, other.seed), "every argument but features")?;
+        same(self.params == other.params, "options")?;
+        if self.dims != 0 && other.dims != 0 && self.dims != other.dims {
+            return Err(Error::invalid(format!("features must have the same length in every row: {} and {}", self.dims, other.dims)));
+        }
+        if self.dims == 0 {
+            self.dims = other.dims;
+        }
+        self.reserve(other.points.len())?;
+        self.points.extend_from_slice(&other.points);
+        Ok(())
+    }
+
     pub fn serialized_len(&self) -> usize {
         1 + 1 + 4 + 24 + 4 + self.params.len() + 8 + 8 + self.points.len() * 8
     }

@@ -1,7 +1,7 @@
 //! Named segments, tiers, lifecycle stages and purchase cadence: rules from scores and days to
 //! labels in 中文, English or stable codes.
 
-use super::config::{Label, Obj};
+use super::config::{Json, Label, Obj};
 use super::score::Score;
 use super::{Error, Result};
 use serde_json::Value;
@@ -96,13 +96,8 @@ impl RuleSet {
     /// Conditions: `r`, `f`, `m`, `fm` (mean of f and m), `total` as `[low, high]` (inclusive) or a
     /// single number; `r_high`, `f_high`, `m_high` as booleans. The last rule must have no
     /// condition (the catch-all).
-    pub fn parse(text: &str) -> Result<RuleSet> {
-        RuleSet::from_value(serde_json::from_str(text).map_err(|e| Error::invalid(format!("rules: not valid JSON: {e}")))?)
-    }
-
-    /// [`RuleSet::parse`] of a JSON value already parsed (the `scheme` of population options).
-    pub fn from_value(v: Value) -> Result<RuleSet> {
-        let arr = match v {
+    pub fn parse<'a>(doc: impl Into<Json<'a>>) -> Result<RuleSet> {
+        let arr = match doc.into().into_value("rules")? {
             Value::Array(a) if !a.is_empty() => a,
             other => return Err(Error::invalid(format!("rules must be a non-empty JSON array of rule objects, got {other}"))),
         };
@@ -193,20 +188,8 @@ pub struct Tiers {
 }
 
 impl Tiers {
-    pub fn parse(text: &str) -> Result<Tiers> {
-        Tiers::read(Obj::parse("customer_tier config", text)?)
-    }
-
-    /// The tiers of a `"tiers"` array already parsed (population options); `None`: the defaults.
-    pub fn from_list(list: Option<Value>) -> Result<Tiers> {
-        let mut map = serde_json::Map::new();
-        if let Some(v) = list {
-            map.insert("tiers".into(), v);
-        }
-        Tiers::read(Obj::from_value("customer_tier config", Value::Object(map))?)
-    }
-
-    fn read(mut o: Obj) -> Result<Tiers> {
+    pub fn parse<'a>(doc: impl Into<Json<'a>>) -> Result<Tiers> {
+        let mut o = Obj::read("customer_tier config", doc)?;
         let tiers = match o.take("tiers") {
             None => vec![
                 (10.0, Label::new("diamond_vip", "至尊VIP", "Diamond VIP")),
@@ -318,16 +301,9 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn parse(text: &str) -> Result<Lifecycle> {
-        Lifecycle::read(Obj::parse("lifecycle config", text)?)
-    }
-
-    /// [`Lifecycle::parse`] of a JSON value already parsed (population options).
-    pub fn from_value(v: Value) -> Result<Lifecycle> {
-        Lifecycle::read(Obj::from_value("lifecycle config", v)?)
-    }
-
-    fn read(mut o: Obj) -> Result<Lifecycle> {
+    /// Reads the config (jsonb text, or a value already parsed); every key optional.
+    pub fn parse<'a>(doc: impl Into<Json<'a>>) -> Result<Lifecycle> {
+        let mut o = Obj::read("lifecycle config", doc)?;
         let l = Lifecycle {
             new_days: o.i64("new_days", 30)?,
             active_days: o.i64("active_days", 90)?,
@@ -372,15 +348,16 @@ impl Lifecycle {
     pub const STAGES: usize = 6;
 
     pub fn label(index: usize) -> Label {
-        let (code, zh, en) = [
-            ("prospect", "潜在", "Prospect"),
-            ("new", "新客", "New"),
-            ("active", "活跃", "Active"),
-            ("sleeping", "沉睡", "Sleeping"),
-            ("at_risk", "预流失", "At Risk"),
-            ("churned", "流失", "Churned"),
-        ][index];
-        Label::new(code, zh, en)
+        Label::of(
+            [
+                ("prospect", "潜在", "Prospect"),
+                ("new", "新客", "New"),
+                ("active", "活跃", "Active"),
+                ("sleeping", "沉睡", "Sleeping"),
+                ("at_risk", "预流失", "At Risk"),
+                ("churned", "流失", "Churned"),
+            ][index],
+        )
     }
 }
 
@@ -395,16 +372,9 @@ pub struct Cadence {
 }
 
 impl Cadence {
-    pub fn parse(text: &str) -> Result<Cadence> {
-        Cadence::read(Obj::parse("cadence config", text)?)
-    }
-
-    /// [`Cadence::parse`] of a JSON value already parsed (population options).
-    pub fn from_value(v: Value) -> Result<Cadence> {
-        Cadence::read(Obj::from_value("cadence config", v)?)
-    }
-
-    fn read(mut o: Obj) -> Result<Cadence> {
+    /// Reads the config (jsonb text, or a value already parsed); every key optional.
+    pub fn parse<'a>(doc: impl Into<Json<'a>>) -> Result<Cadence> {
+        let mut o = Obj::read("cadence config", doc)?;
         let c = Cadence {
             monthly: o.f64("monthly_days", 45.0)?,
             quarterly: o.f64("quarterly_days", 120.0)?,
@@ -459,15 +429,16 @@ impl Cadence {
     pub const CLASSES: usize = 6;
 
     pub fn label(index: usize) -> Label {
-        let (code, zh, en) = [
-            ("one_time", "一次性", "One-time"),
-            ("irregular", "不规律", "Irregular"),
-            ("monthly", "月度", "Monthly"),
-            ("quarterly", "季度", "Quarterly"),
-            ("half_yearly", "半年度", "Half-yearly"),
-            ("yearly", "年度", "Yearly"),
-        ][index];
-        Label::new(code, zh, en)
+        Label::of(
+            [
+                ("one_time", "一次性", "One-time"),
+                ("irregular", "不规律", "Irregular"),
+                ("monthly", "月度", "Monthly"),
+                ("quarterly", "季度", "Quarterly"),
+                ("half_yearly", "半年度", "Half-yearly"),
+                ("yearly", "年度", "Yearly"),
+            ][index],
+        )
     }
 }
 

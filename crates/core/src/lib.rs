@@ -63,40 +63,31 @@ pub struct Error {
     pub hint: Option<String>,
 }
 
+/// One constructor per SQLSTATE class: `Error::invalid("...")` and so on.
+macro_rules! constructors {
+    ($($name:ident => $code:ident),* $(,)?) => {
+        $(
+            pub fn $name(message: impl Into<String>) -> Self {
+                Error { code: ErrCode::$code, message: message.into(), hint: None }
+            }
+        )*
+    };
+}
+
 impl Error {
-    fn new(code: ErrCode, message: String) -> Self {
-        Error { code, message, hint: None }
+    constructors! {
+        invalid => InvalidParameter,
+        invalid_text => InvalidText,
+        out_of_range => OutOfRange,
+        datetime => DatetimeOverflow,
+        binary => InvalidBinary,
+        encoding => BadEncoding,
+        not_supported => NotSupported,
+        out_of_memory => OutOfMemory,
+        limit => LimitExceeded,
+        internal => Internal,
     }
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::InvalidParameter, message.into())
-    }
-    pub fn invalid_text(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::InvalidText, message.into())
-    }
-    pub fn out_of_range(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::OutOfRange, message.into())
-    }
-    pub fn datetime(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::DatetimeOverflow, message.into())
-    }
-    pub fn binary(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::InvalidBinary, message.into())
-    }
-    pub fn encoding(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::BadEncoding, message.into())
-    }
-    pub fn not_supported(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::NotSupported, message.into())
-    }
-    pub fn out_of_memory(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::OutOfMemory, message.into())
-    }
-    pub fn limit(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::LimitExceeded, message.into())
-    }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrCode::Internal, message.into())
-    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -5,6 +5,10 @@
 //! (base-10000 digits, see PostgreSQL's `src/backend/utils/adt/numeric.c` for the layout), so the
 //! transition function never calls `numeric_out` or allocates. Digits beyond 4 decimals are
 //! rounded half away from zero, as PostgreSQL's `round()` does.
+//!
+//! Why ours: a decimal crate (or pgrx's `AnyNumeric`) would copy the value and go through text
+//! or its own representation on every row; this decoder reads the on-disk digits in place, and
+//! its rounding and range rules are the ones every stored summary was built with.
 
 use super::Error;
 

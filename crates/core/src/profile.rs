@@ -158,12 +158,23 @@ impl Region {
             Region::Southwest => ("southwest", "西南", "Southwest"),
             Region::Northwest => ("northwest", "西北", "Northwest"),
         };
-        match lang {
-            Lang::Zh => zh,
-            Lang::En => en,
-            Lang::Code => code,
-        }
+        lang.pick(code, zh, en)
     }
+}
+
+/// The label of a city tier code (`tier1`, `new_tier1`, `tier2` ... `tier5`); `None` for another
+/// code.
+pub fn city_tier_label(tier: &str, lang: Lang) -> Option<&str> {
+    let (zh, en) = match tier {
+        "tier1" => ("一线城市", "Tier 1"),
+        "new_tier1" => ("新一线城市", "New tier 1"),
+        "tier2" => ("二线城市", "Tier 2"),
+        "tier3" => ("三线城市", "Tier 3"),
+        "tier4" => ("四线城市", "Tier 4"),
+        "tier5" => ("五线城市", "Tier 5"),
+        _ => return None,
+    };
+    Some(lang.pick(tier, zh, en))
 }
 
 /// North or south of the Qinling–Huaihe line.

@@ -20,7 +20,7 @@
 
 use super::cancel::Ticker;
 use super::codec::{written_by_newer, Reader, Record, Writer};
-use super::config::Obj;
+use super::config::{Json, Obj};
 use super::fallible as fa;
 use super::numeric::SCALE;
 use super::summary::SummaryView;
@@ -131,16 +131,8 @@ impl Breaks {
     }
 
     /// Reads a breaks document (as written by `rfm_breaks` or `rfm_thresholds`, or by hand).
-    pub fn from_json(text: &str) -> Result<Breaks> {
-        Breaks::read(Obj::parse("breaks", text)?)
-    }
-
-    /// [`Breaks::from_json`] of a document already parsed.
-    pub fn from_value(v: Value) -> Result<Breaks> {
-        Breaks::read(Obj::from_value("breaks", v)?)
-    }
-
-    fn read(mut o: Obj) -> Result<Breaks> {
+    pub fn from_json<'a>(doc: impl Into<Json<'a>>) -> Result<Breaks> {
+        let mut o = Obj::read("breaks", doc)?;
         let version = o.i64("version", BREAKS_VERSION)?;
         if version < 1 || version > BREAKS_VERSION {
             return Err(written_by_newer(format!("breaks version {version} is not supported (this pg_segment reads version 1)")));
@@ -159,17 +151,7 @@ impl Breaks {
                 return Err(Error::invalid(format!("breaks: key \"{k}\" is required: an ascending array of 1 to 9 numbers")));
             }
         }
-        let window_days = match o.take("window_days") {
-            None => None,
-            Some(v) => match v.as_i64() {
-                Some(d) if (1..=36_500).contains(&d) => Some(d),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "breaks: key \"window_days\" must be a whole number of days from 1 to 36500 or null, got {v}"
-                    )))
-                }
-            },
-        };
+        let window_days = window_days(&mut o, "breaks", "a whole number of days from 1 to 36500 or null")?;
         let center = match o.take("center") {
             None => default_center(&recency, &frequency, &monetary),
             Some(v) => {
@@ -209,14 +191,10 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value> {
 
 impl Breaks {
     /// Reads a breaks document with its optional `tz` (see [`take_tz`]).
-    pub fn from_json_with_tz(text: &str) -> Result<(Breaks, Option<String>)> {
-        Breaks::from_value_with_tz(parse_json(text, "breaks")?)
-    }
-
-    /// [`Breaks::from_json_with_tz`] of a document already parsed.
-    pub fn from_value_with_tz(mut v: Value) -> Result<(Breaks, Option<String>)> {
+    pub fn from_json_with_tz<'a>(doc: impl Into<Json<'a>>) -> Result<(Breaks, Option<String>)> {
+        let mut v = doc.into().into_value("breaks")?;
         let tz = take_tz(&mut v, "breaks")?;
-        Ok((Breaks::from_value(v)?, tz))
+        Ok((Breaks::from_json(v)?, tz))
     }
 }
 
@@ -269,16 +247,8 @@ pub enum Center {
     Median,
 }
 
-pub fn breaks_options(text: &str) -> Result<BreaksOptions> {
-    read_breaks_options(Obj::parse("rfm_breaks options", text)?)
-}
-
-/// [`breaks_options`] of an object already parsed (the quantile keys of population options).
-pub fn breaks_options_of(v: Value) -> Result<BreaksOptions> {
-    read_breaks_options(Obj::from_value("rfm_breaks options", v)?)
-}
-
-fn read_breaks_options(mut o: Obj) -> Result<BreaksOptions> {
+pub fn breaks_options<'a>(doc: impl Into<Json<'a>>) -> Result<BreaksOptions> {
+    let mut o = Obj::read("rfm_breaks options", doc)?;
     let center = match o.string("center", "mean")?.as_str() {
         "mean" => Center::Mean,
         "median" => Center::Median,
@@ -287,17 +257,7 @@ fn read_breaks_options(mut o: Obj) -> Result<BreaksOptions> {
                 .with_hint("for fixed centres, edit the \"center\" of the breaks value or use rfm_thresholds"))
         }
     };
-    let window_days = match o.take("window_days") {
-        None => None,
-        Some(v) => match v.as_i64() {
-            Some(d) if (1..=36_500).contains(&d) => Some(d),
-            _ => {
-                return Err(Error::invalid(format!(
-                    "rfm_breaks options: key \"window_days\" must be a whole number from 1 to 36500, got {v}"
-                )))
-            }
-        },
-    };
+    let window_days = window_days(&mut o, "rfm_breaks options", "a whole number from 1 to 36500")?;
     o.finish()?;
     Ok(BreaksOptions { center, window_days })
 }
@@ -306,7 +266,18 @@ fn read_breaks_options(mut o: Obj) -> Result<BreaksOptions> {
 pub fn breaks_options_with_tz(text: &str) -> Result<(BreaksOptions, Option<String>)> {
     let mut v = parse_json(text, "rfm_breaks options")?;
     let tz = take_tz(&mut v, "rfm_breaks options")?;
-    Ok((breaks_options_of(v)?, tz))
+    Ok((breaks_options(v)?, tz))
+}
+
+/// The optional `window_days` key of `what`: whole days from 1 to 36500 (`form` in the error).
+fn window_days(o: &mut Obj, what: &str, form: &str) -> Result<Option<i64>> {
+    match o.take("window_days") {
+        None => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(d) if (1..=36_500).contains(&d) => Ok(Some(d)),
+            _ => Err(Error::invalid(format!("{what}: key \"window_days\" must be {form}, got {v}"))),
+        },
+    }
 }
 
 pub fn check_bins(bins: i32) -> Result<()> {
@@ -381,7 +352,7 @@ pub struct QuantileBreaks {
 
 impl QuantileBreaks {
     /// The breaks document users see and store (the JSON of 0.1.0, key for key): reading it back
-    /// with [`Breaks::from_value`] gives [`QuantileBreaks::breaks`].
+    /// with [`Breaks::from_json`] gives [`QuantileBreaks::breaks`].
     pub fn to_json(&self) -> Value {
         let b = &self.breaks;
         let triple = |t: [f64; 3]| json!({"recency": t[0], "frequency": t[1], "monetary": t[2]});
@@ -490,6 +461,20 @@ impl BreaksState {
             return Err(Error::invalid("rfm_breaks: as_of and bins must be the same for every row of the aggregate"));
         }
         Ok(())
+    }
+
+    /// A copy (the combine step's first partial state), its values allocated as
+    /// [`BreaksState::reserve`] does.
+    pub fn try_clone(&self, limit: usize) -> Result<BreaksState> {
+        let mut copy = BreaksState {
+            values: Vec::new(),
+            options_json: self.options_json.clone(),
+            options: self.options.clone(),
+            tz: self.tz.clone(),
+            ..*self
+        };
+        copy.merge(self, limit)?;
+        Ok(copy)
     }
 
     /// Appends the values of `other` (the combine step).

@@ -279,11 +279,7 @@ pub const TAGS: [(&str, &str, &str); 7] = [
 ];
 
 pub fn tag_label(code: &str, lang: Lang) -> Option<&'static str> {
-    TAGS.iter().find(|t| t.0 == code).map(|t| match lang {
-        Lang::Zh => t.1,
-        Lang::En => t.2,
-        Lang::Code => t.0,
-    })
+    TAGS.iter().find(|t| t.0 == code).map(|t| lang.pick(t.0, t.1, t.2))
 }
 
 /// Second step: adds `high_end` for a promotion buyer (when `require_promotion`) whose average
@@ -324,6 +320,22 @@ pub struct TagState {
 const STATE: &str = "behaviour_tags";
 
 impl TagState {
+    /// A copy (the combine step's first partial state), allocated fallibly within its limit.
+    pub fn try_clone(&self) -> Result<TagState> {
+        let mut ev = Evidence::default();
+        ev.merge(&self.ev, self.limit)?;
+        let rules_bytes = fa::copy_of(&self.rules_bytes, STATE)?;
+        Ok(TagState { rules_bytes, rules: self.rules.clone(), ev, limit: self.limit })
+    }
+
+    /// Merges `other`, a state of the same call (the combine step).
+    pub fn merge(&mut self, other: &TagState) -> Result<()> {
+        if self.rules_bytes != other.rules_bytes {
+            return Err(Error::invalid("behaviour_tags: rules must be the same in every row of the aggregate"));
+        }
+        self.ev.merge(&other.ev, self.limit)
+    }
+
     pub fn serialized_len(&self) -> usize {
         let e = &self.ev;
         1 + 4

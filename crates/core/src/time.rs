@@ -5,7 +5,10 @@
 //!
 //! The calendar is ours rather than chrono's because PostgreSQL's range is wider: `timestamptz`
 //! runs from 4714-11-24 BC to 294276-12-31 AD and `date` to 5874897-12-31 AD (chrono stops at
-//! ±262143). Years are astronomical (year 0 is 1 BC, year -1 is 2 BC), as ISO 8601 writes them.
+//! ±262143), and because the text form of stored summaries (`v1:2024-01-05T10:00:00Z ...`) must
+//! not drift with another crate's formatting. Years are astronomical (year 0 is 1 BC, year -1 is
+//! 2 BC), as ISO 8601 writes them. Time zones are not here: the glue asks PostgreSQL's own
+//! time-zone database (`src/pg/zone.rs`), so every zone the server knows counts days the same.
 
 use super::{Error, Result};
 

@@ -4,7 +4,7 @@
 use super::value::MAX_LABELS;
 use crate::config::{Lang, Obj};
 use crate::labels::{Cadence, Lifecycle, RuleSet, Tiers};
-use crate::score::{breaks_options_of, check_bins, Breaks, BreaksOptions};
+use crate::score::{breaks_options, check_bins, Breaks, BreaksOptions};
 use crate::{Error, Result};
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ pub fn parse_options(text: &str) -> Result<Options> {
             if window.is_some() || center.is_some() {
                 return Err(Error::invalid("population options: \"window_days\" and \"center\" belong to quantile breaks; with \"breaks\" given, put them in the breaks value"));
             }
-            let (b, tz) = Breaks::from_value_with_tz(v.clone())
+            let (b, tz) = Breaks::from_json_with_tz(v.clone())
                 .map_err(|e| Error { message: format!("population options: key \"breaks\": {}", e.message), ..e })?;
             Some((b, v, tz))
         }
@@ -67,16 +67,20 @@ pub fn parse_options(text: &str) -> Result<Options> {
     if let Some(w) = window {
         bo.insert("window_days".into(), w);
     }
-    let breaks = breaks_options_of(Value::Object(bo))?;
+    let breaks = breaks_options(Value::Object(bo))?;
     let scheme = match o.take("scheme") {
         None | Some(Value::Null) => RuleSet::builtin("rfm11")?,
         Some(Value::String(s)) => RuleSet::builtin(&s)?,
-        Some(v @ Value::Array(_)) => RuleSet::from_value(v)?,
+        Some(v @ Value::Array(_)) => RuleSet::parse(v)?,
         Some(v) => {
             return Err(Error::invalid(format!("population options: key \"scheme\" must be 'rfm11', 'cn8' or a rule array, got {v}")))
         }
     };
-    let tiers = Tiers::from_list(o.take("tiers"))?;
+    let mut tiers = serde_json::Map::new();
+    if let Some(v) = o.take("tiers") {
+        tiers.insert("tiers".into(), v);
+    }
+    let tiers = Tiers::parse(Value::Object(tiers))?;
     let tier_by_total = match o.string("tier_by", "monetary")?.as_str() {
         "monetary" => false,
         "rfm_total" => true,
@@ -86,8 +90,8 @@ pub fn parse_options(text: &str) -> Result<Options> {
             )))
         }
     };
-    let lifecycle = Lifecycle::from_value(sub(&mut o, "lifecycle")?)?;
-    let cadence = Cadence::from_value(sub(&mut o, "cadence")?)?;
+    let lifecycle = Lifecycle::parse(sub(&mut o, "lifecycle")?)?;
+    let cadence = Cadence::parse(sub(&mut o, "cadence")?)?;
     let lang = Lang::parse(&o.string("lang", "zh")?)?;
     let tz = match o.take("tz") {
         // without a tz of its own, the days are counted in the tz of the given breaks, as

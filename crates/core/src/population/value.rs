@@ -210,7 +210,7 @@ impl<'a> PopulationView<'a> {
             Some(o) if o.len() == 1 => match o.get("breaks") {
                 Some(Value::Null) => {}
                 Some(b @ Value::Object(_)) => {
-                    Breaks::from_value_with_tz(b.clone()).map_err(|e| bad(format!("info.breaks: {}", e.message)))?;
+                    Breaks::from_json_with_tz(b.clone()).map_err(|e| bad(format!("info.breaks: {}", e.message)))?;
                 }
                 _ => return Err(bad("info must be {\"breaks\": null or a breaks object}".into())),
             },
