@@ -9,7 +9,7 @@
 --     view. No validation runs anything against the source (the key type is checked in the
 --     catalogs).
 --   * The registry tables are readable by everyone (row security: rows of roles one is a member
---     of) and written only by the C functions of src/registry.rs, which check that the caller
+--     of) and written only by the C functions of src/views.rs, which check that the caller
 --     may act for the view (has its owner's privileges, or is a superuser) and then write as the
 --     tables' owner. A row always names a relation its owner owns; snapshots are owned by the
 --     view's owner and reports read only those.
@@ -97,7 +97,7 @@ SELECT pg_catalog.pg_extension_config_dump('segment.segment_snapshot_rows', '');
 SELECT pg_catalog.pg_extension_config_dump('segment.segment_snapshots_id_seq', '');
 
 ------------------------------------------------------------------------------------------------
--- The registry's writers and the other C glue (src/registry.rs). Each checks that the caller
+-- The registry's writers and the other C glue (src/views.rs). Each checks that the caller
 -- may act for the view (its owner's privileges, or a superuser) before it writes anything.
 ------------------------------------------------------------------------------------------------
 CREATE FUNCTION segment._registry_put(view regclass, source regclass, customer_column name, ordered_at_column name,

@@ -15,7 +15,7 @@ fn check_customers(customers: i32) {
     }
 }
 
-/// The generator's SQL functions live in schema `segment` (created by sql/pg_segment.sql).
+/// The generator's SQL functions live in schema `segment` (created by sql/schema.sql).
 #[pg_schema]
 mod segment {
     use super::*;

@@ -6,6 +6,10 @@
 //! The extension's glue (`src/pg/` of the extension crate) converts PostgreSQL values, calls
 //! these functions and turns [`Error`] into `ereport(ERROR)` with the SQLSTATE given by
 //! [`ErrCode`].
+//!
+//! Functions the extension calls once per row (numeric decoding, the summary accessors, the
+//! population state's `add`, scoring) are `#[inline]` or generic, so that they inline into the
+//! transition functions across the crate boundary; the release profile's thin LTO does the rest.
 
 pub mod cancel;
 pub mod clv;

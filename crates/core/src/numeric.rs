@@ -27,6 +27,7 @@ const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
 
 /// Decodes the payload of a `numeric` varlena (the bytes after the varlena header) into
 /// micro-units. `arg` names the SQL argument in error messages.
+#[inline]
 pub fn decode_numeric(payload: &[u8], arg: &str) -> Result<i64, Error> {
     if payload.len() < 2 {
         return Err(Error::internal(format!("{arg}: truncated numeric value")));
@@ -87,6 +88,7 @@ pub fn decode_numeric(payload: &[u8], arg: &str) -> Result<i64, Error> {
 pub const MAX_AMOUNT: i64 = 100_000_000_000_000 * SCALE;
 
 /// Converts a float8 amount into micro-units, rejecting NaN and infinities.
+#[inline]
 pub fn from_f64(x: f64, arg: &str) -> Result<i64, Error> {
     if x.is_nan() {
         return Err(Error::invalid_text(format!("{arg} must not be NaN")));

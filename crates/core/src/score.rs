@@ -117,6 +117,7 @@ fn bin(v: f64, breaks: &[f64], method: Method) -> i32 {
 }
 
 impl Breaks {
+    #[inline]
     pub fn score(&self, x: &Rfm) -> Score {
         let rb = self.recency.len() as i32 + 1;
         Score {

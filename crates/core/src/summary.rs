@@ -306,6 +306,7 @@ pub struct SummaryView<'a> {
 }
 
 impl<'a> SummaryView<'a> {
+    #[inline]
     pub fn new(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < HEADER {
             return Err(Error::binary("rfm_summary value is truncated"));
@@ -349,6 +350,7 @@ impl<'a> SummaryView<'a> {
     }
 
     /// Number of events at or before `as_of` (events are sorted).
+    #[inline]
     pub fn cut(&self, as_of: Option<i64>) -> usize {
         match as_of {
             None => self.n,
@@ -368,6 +370,7 @@ impl<'a> SummaryView<'a> {
     }
 
     /// Totals over the events at or before `as_of`.
+    #[inline]
     pub fn metrics(&self, as_of: Option<i64>) -> Metrics {
         // the hot loop of scoring stored summaries: plain sums over the raw bytes, first and
         // last order kept as bounds and turned into Options once at the end

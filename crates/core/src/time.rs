@@ -40,6 +40,7 @@ pub fn is_valid_date(day: i64) -> bool {
 }
 
 /// `us` as a `timestamptz` result of `what`; 22008 outside the type's range.
+#[inline]
 pub fn check_instant(us: i64, what: &str) -> Result<i64> {
     if is_valid_instant(us) {
         Ok(us)
