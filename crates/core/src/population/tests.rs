@@ -382,3 +382,25 @@ fn empty_population_and_bad_values() {
     st.add(1, 0, 1, 0).unwrap();
     assert_eq!(st.flush().unwrap_err().code, crate::ErrCode::OutOfRange);
 }
+
+/// The info document inside a stored value, byte for byte: keys in serde_json's sorted order,
+/// numbers in its shortest form, `tz` beside the breakpoints. A stored format: if a dependency
+/// ever switched serde_json to insertion order (its `preserve_order` feature), values written
+/// from then on would differ from those of earlier releases, and this test says so.
+#[test]
+fn stored_info_is_byte_for_byte_the_released_form() {
+    let json = r#"{"tz": "Asia/Shanghai", "bins": 3}"#;
+    let opts = parse_options(json).unwrap();
+    let rows: Vec<(i64, i64, i64, bool)> = (1..=6)
+        .map(|c| (c, AS_OF - (c * 17) * USECS_PER_DAY, c * 12_345, false))
+        .chain([(2, AS_OF - USECS_PER_DAY, 5_000, false)])
+        .collect();
+    let out = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
+    let mut bytes = vec![0u8; out.encoded_len()];
+    out.encode_into(&mut bytes);
+    let view = PopulationView::new(&bytes).unwrap();
+    assert_eq!(
+        view.info,
+        r#"{"breaks":{"as_of":"2002-03-11T12:00:00Z","bins":3,"center":{"basis":"mean","frequency":1.166667,"monetary":4.404083,"recency":54.0},"customers":6,"frequency":[1.0,1.0],"mean":{"frequency":1.166667,"monetary":4.404083,"recency":54.0},"median":{"frequency":1.0,"monetary":4.32075,"recency":59.5},"method":"quantile","monetary":[3.458667,5.3495],"recency":[39.666667,73.666667],"tz":"Asia/Shanghai","version":1,"window_days":null}}"#
+    );
+}
