@@ -6,9 +6,12 @@
 //! `sql/<family>.sql`, its regression file `pg_test/sql/NN_<family>.sql` and its README section.
 //! `crate::pg` is the one glue layer; `sql/schema.sql` creates the schema.
 
+pub mod browsing;
 pub mod clv;
 pub mod kmeans;
 pub mod labels;
+pub mod loyalty;
+pub mod pca;
 pub mod pg;
 pub mod population;
 pub mod profile;
@@ -37,6 +40,10 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_labels", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_labels", provinces]);
 ::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/pca.sql", name = "pg_segment_pca", requires = ["pg_segment_kmeans"]);
+::pgrx::extension_sql_file!("../sql/browsing.sql", name = "pg_segment_browsing", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/loyalty.sql", name = "pg_segment_loyalty", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/quality.sql", name = "pg_segment_quality", requires = ["pg_segment_views"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
