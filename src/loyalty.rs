@@ -21,14 +21,9 @@ pg_fn!(fn pgseg_loyalty_trans(fc) {
     if is_null(fc, 1) || is_null(fc, 2) {
         return state_or_null(fc, state);
     }
-    let rules_bytes: &[u8] = if nargs(fc) > 3 && !is_null(fc, 3) { arg_bytes(fc, 3) } else { &[] };
+    let rules_bytes = same_options(fc, 3, state.map(|s| (*s).rules_bytes.as_slice()), WHAT, "rules");
     let st = match state {
-        Some(s) => {
-            if (*s).rules_bytes.as_slice() != rules_bytes {
-                raise(Error::invalid("brand_loyalty: rules must be the same in every row of the aggregate"));
-            }
-            s
-        }
+        Some(s) => s,
         None => {
             let rules = if rules_bytes.is_empty() { Rules::default() } else { Rules::parse(&arg_json(fc, 3, "rules")).or_raise() };
             let rules_bytes = fa::copy_of(rules_bytes, WHAT).or_raise();

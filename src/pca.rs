@@ -25,14 +25,9 @@ pg_fn!(fn pgseg_pca_fit_trans(fc) {
     if is_null(fc, 1) {
         return state_or_null(fc, state);
     }
-    let params: &[u8] = if nargs(fc) > 2 && !is_null(fc, 2) { arg_bytes(fc, 2) } else { &[] };
+    let params = same_options(fc, 2, state.map(|s| (*s).params.as_slice()), WHAT, "options");
     let st = match state {
-        Some(s) => {
-            if (*s).params.as_slice() != params {
-                raise(Error::invalid("pca_fit: options must be the same in every row of the aggregate"));
-            }
-            s
-        }
+        Some(s) => s,
         None => {
             let opts = options_of(params);
             let limit = kmeans::Options { memory_limit_mb: opts.memory_limit_mb, ..kmeans::Options::default() };

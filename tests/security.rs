@@ -90,6 +90,18 @@ impl Drop for Roles {
                 &format!("host={} port={} user=postgres dbname={db}", pg_segment_integration::host(), pg_segment_integration::port()),
                 postgres::NoTls,
             ) {
+                // the roles' own schemas one transaction each first: the planted objects of all of
+                // them at once need more locks than a default lock table holds
+                let quoted: Vec<String> = self.names.iter().map(|n| format!("'{n}'")).collect();
+                let owned = format!(
+                    "SELECT n.nspname FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner WHERE r.rolname IN ({})",
+                    quoted.join(", ")
+                );
+                for row in c.simple_query(&owned).unwrap_or_default() {
+                    if let SimpleQueryMessage::Row(r) = row {
+                        let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", r.get(0).unwrap_or_default()));
+                    }
+                }
                 let _ = c.batch_execute(&format!("DROP OWNED BY {list} CASCADE"));
             }
         }
@@ -559,7 +571,7 @@ fn exercise(c: &mut Client, s: &str) {
                  '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}}}}')"
         ),
         // the data-quality report and a view with an events source (sql/quality.sql, sql/views.sql)
-        format!("CREATE TABLE {s}.visits AS SELECT o.customer_id, o.ordered_at - '1 hour'::pg_catalog.interval AS visited_at FROM {s}.orders o"),
+        format!("CREATE TABLE {s}.visits AS SELECT o.customer_id, o.ordered_at OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval AS visited_at FROM {s}.orders o"),
         format!(
             "SELECT q.issue, q.rows FROM segment.order_quality('{s}.orders', 'customer_id', 'ordered_at', 'amount',
                  '{{\"refund_column\": \"is_refund\", \"order_id_column\": \"order_id\", \"lang\": \"en\"}}') q"

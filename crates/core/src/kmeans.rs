@@ -199,6 +199,32 @@ impl Scaler {
         }
     }
 
+    /// The standardized form of a feature vector given to a fitted model (`kmeans_assign`,
+    /// `pca_transform`): its length, finiteness and domain checked, and an error for a value too
+    /// far outside the fitted data to standardize.
+    pub fn standardize_input(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let dims = self.mean.len();
+        if x.len() != dims {
+            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {dims}", x.len())));
+        }
+        check_vector(x, "features")?;
+        if self.kind == Standardization::LogZscore {
+            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
+                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
+            }
+        }
+        let mut z = vec![0.0; dims];
+        self.apply(x, &mut z);
+        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
+            return Err(Error::out_of_range(format!(
+                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
+                j + 1,
+                x[j]
+            )));
+        }
+        Ok(z)
+    }
+
     /// Back to original units. A centroid lies within its points, so a result that rounds past
     /// ±f64::MAX is that bound.
     pub fn invert(&self, z: &[f64]) -> Vec<f64> {
@@ -608,24 +634,7 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
 impl Model {
     /// Cluster id 1..k of a feature vector in original units.
     pub fn assign(&self, x: &[f64]) -> Result<usize> {
-        if x.len() != self.dims {
-            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {}", x.len(), self.dims)));
-        }
-        check_vector(x, "features")?;
-        if self.scaler.kind == Standardization::LogZscore {
-            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
-                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
-            }
-        }
-        let mut z = vec![0.0; self.dims];
-        self.scaler.apply(x, &mut z);
-        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
-            return Err(Error::out_of_range(format!(
-                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
-                j + 1,
-                x[j]
-            )));
-        }
+        let z = self.scaler.standardize_input(x)?;
         let (c, d) = nearest(&z, &self.centres, self.dims);
         if !d.is_finite() {
             return Err(Error::out_of_range("features: the squared distance to every cluster centre overflows float8"));

@@ -242,24 +242,7 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, opts: &Options) -> Result<Model> 
 impl Model {
     /// The feature vector `x` (original units) projected on the components.
     pub fn transform(&self, x: &[f64]) -> Result<Vec<f64>> {
-        if x.len() != self.dims {
-            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {}", x.len(), self.dims)));
-        }
-        check_vector(x, "features")?;
-        if self.scaler.kind == Standardization::LogZscore {
-            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
-                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
-            }
-        }
-        let mut z = vec![0.0; self.dims];
-        self.scaler.apply(x, &mut z);
-        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
-            return Err(Error::out_of_range(format!(
-                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
-                j + 1,
-                x[j]
-            )));
-        }
+        let z = self.scaler.standardize_input(x)?;
         let out: Vec<f64> = self.components.chunks_exact(self.dims).map(|c| c.iter().zip(&z).map(|(a, b)| a * b).sum()).collect();
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::out_of_range("features: the projection overflows float8"));
