@@ -50,7 +50,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(format!("{}/scripts/cluster.sh", root())).args(["stop", &self.dir]).env("PG_BIN", pg_bin()).status();
+        let _ =
+            Command::new("bash").arg(format!("{}/scripts/cluster.sh", root())).args(["stop", &self.dir]).env("PG_BIN", pg_bin()).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -69,16 +70,20 @@ fn count(c: &mut Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
-/// Roles and the extension, as the DBA sets them up.
+/// Roles and the extension, as the DBA sets them up; the plain role owns a segmentation view.
 fn setup(s: &Server) {
     s.connect("postgres")
         .batch_execute(
             "CREATE ROLE pgseg_plain LOGIN; CREATE ROLE pgseg_reader LOGIN IN ROLE pg_read_all_settings;
              CREATE EXTENSION pg_segment;
              CREATE TABLE public.orders AS SELECT * FROM segment.sample_orders(200, 11);
-             SELECT segment.create_segment_view('public.segs', 'public.orders', 'customer_id', 'ordered_at', 'amount',
-                 '{\"as_of\": \"2026-01-01 00:00+00\", \"refund_column\": \"is_refund\"}');
-             GRANT SELECT ON public.segs TO pgseg_plain;",
+             GRANT SELECT ON public.orders TO pgseg_plain; GRANT CREATE ON SCHEMA public TO pgseg_plain;",
+        )
+        .unwrap();
+    s.connect("pgseg_plain")
+        .batch_execute(
+            "SELECT segment.create_segment_view('public.segs', 'public.orders', 'customer_id', 'ordered_at', 'amount',
+                 '{\"as_of\": \"2026-01-01 00:00+00\", \"refund_column\": \"is_refund\"}');",
         )
         .unwrap();
 }
@@ -156,7 +161,8 @@ fn without_shared_preload_a_configured_key_is_refused() {
     // once exposed, the session's key stays refused, whatever is SET later; and LOAD in a new
     // session does not help: the configured key is there before it runs
     let mut admin = s.connect("postgres");
-    admin.batch_execute("SET pg_segment.pseudonym_key = ''").unwrap();
+    assert_eq!(sqlstate(&mut admin, "SELECT segment.pseudonym('42')"), "55000", "the library is loaded now, the key exposed");
+    admin.batch_execute("SET pg_segment.pseudonym_key = 'a key set after the library was loaded'").unwrap();
     assert_eq!(sqlstate(&mut admin, "SELECT segment.pseudonym('42')"), "55000", "the session's key stays refused once exposed");
     let mut fresh = s.connect("postgres");
     fresh.batch_execute(&format!("LOAD 'pg_segment'; SET pg_segment.pseudonym_key = '{KEY}'")).unwrap();
