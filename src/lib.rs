@@ -14,9 +14,11 @@ pub mod loyalty;
 pub mod pca;
 pub mod pg;
 pub mod population;
+pub mod privacy;
 pub mod profile;
 pub mod sample;
 pub mod score;
+pub mod service;
 pub mod summary;
 pub mod tags;
 pub mod views;
@@ -44,6 +46,8 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/browsing.sql", name = "pg_segment_browsing", requires = ["pg_segment_labels"]);
 ::pgrx::extension_sql_file!("../sql/loyalty.sql", name = "pg_segment_loyalty", requires = ["pg_segment_labels"]);
 ::pgrx::extension_sql_file!("../sql/quality.sql", name = "pg_segment_quality", requires = ["pg_segment_views"]);
+::pgrx::extension_sql_file!("../sql/service.sql", name = "pg_segment_service", requires = ["pg_segment_views"]);
+::pgrx::extension_sql_file!("../sql/privacy.sql", name = "pg_segment_privacy", requires = ["pg_segment_service"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
