@@ -12,6 +12,7 @@ pub mod labels;
 pub mod pg;
 pub mod population;
 pub mod profile;
+pub mod report;
 pub mod sample;
 pub mod score;
 pub mod summary;
@@ -37,6 +38,7 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_labels", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_labels", provinces]);
 ::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/report.sql", name = "pg_segment_report", requires = ["pg_segment_views"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

@@ -572,6 +572,8 @@ fn exercise(c: &mut Client, s: &str) {
         format!("SELECT * FROM segment.segment_kpis('{s}.coded_segs', 'lifecycle_stage')"),
         format!("SELECT segment.schedule_refresh('{s}.segs', '0 3 * * *')"),
         format!("SELECT segment.unschedule_refresh('{s}.segs')"),
+        format!("SELECT pg_catalog.length(segment.report('{s}.segs', '{{\"lang\": \"en\", \"min_group_size\": 5}}'))"),
+        "SELECT pg_catalog.length(segment.report('coded_segs', '{\"from\": \"2026-01-01 00:00+00\", \"to\": \"infinity\"}'))".to_string(),
         format!("SELECT segment.delete_snapshots('{s}.segs', '2026-01-15 00:00+00')"),
         "SELECT v.view_name, v.owner FROM segment.segment_views v".to_string(),
         "SELECT s.snapshot_id, s.customers FROM segment.segment_snapshots s".to_string(),
