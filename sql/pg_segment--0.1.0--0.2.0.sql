@@ -1046,20 +1046,11 @@ BEGIN
     q := format('SELECT * FROM segment.segment_kpis(%s, ''tier'')', v_lit);
     sections := sections || jsonb_build_object('tiers', jsonb_build_object('sql', q, 'rows', segment._report_rows(q)));
 
-    -- Lorenz curve: customers from the lowest spender up, a point every 1% of them (or every
-    -- min_group_size customers, whichever is more); Gini = (n + 1 - 2 sum(cum) / total) / n;
-    -- the top 20% are the ceil(0.2 n) largest spenders
-    q := format('WITH s AS MATERIALIZED (SELECT row_number() OVER w AS customers, sum(monetary) OVER w AS cum'
-                ' FROM %s WINDOW w AS (ORDER BY monetary ROWS UNBOUNDED PRECEDING)),'
-                ' t AS (SELECT count(*) AS n, sum(cum) AS cum_sum FROM s)'
-                ' SELECT s.customers, round(s.customers::numeric / t.n, 4) AS customer_share,'
-                ' round(s.cum / nullif(tot.total, 0), 4) AS revenue_share,'
-                ' round((t.n + 1 - 2 * t.cum_sum / nullif(tot.total, 0)) / t.n, 4) AS gini,'
-                ' round((tot.total - coalesce(top.cum, 0)) / nullif(tot.total, 0), 4) AS top20_revenue_share'
-                ' FROM t CROSS JOIN LATERAL (SELECT s.cum AS total FROM s WHERE s.customers = t.n) tot'
-                ' LEFT JOIN LATERAL (SELECT s.cum FROM s WHERE s.customers = t.n - ceil(0.2 * t.n)) top ON true'
-                ' JOIN s ON s.customers %% greatest(ceil(t.n / 100.0), %s) = 0 OR s.customers = t.n'
-                ' ORDER BY s.customers', v, mgs);
+    -- Lorenz curve: a point every 1% of the customers (or every min_group_size of them,
+    -- whichever is more), the Gini coefficient and the share of the top 20% (segment.lorenz)
+    q := format('SELECT customers, round(customer_share::numeric, 4) AS customer_share, round(revenue_share::numeric, 4) AS revenue_share,'
+                ' round(gini::numeric, 4) AS gini, round(top20_revenue_share::numeric, 4) AS top20_revenue_share'
+                ' FROM segment.lorenz((SELECT array_agg(monetary::float8) FROM %s), 100, %s)', v, mgs);
     sections := sections || jsonb_build_object('lorenz', jsonb_build_object('sql', q, 'rows', segment._report_rows(q)));
 
     q := format('SELECT lifecycle_stage, cadence, count(*) AS customers, sum(monetary) AS revenue,'
@@ -1113,6 +1104,13 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION segment._report_data(text, name, jsonb) IS
     'report worker: runs each chart''s query over a segmentation view and returns their SQL and rows (default_schema: the caller''s current schema)';
+
+CREATE FUNCTION segment.lorenz(spend double precision[], points integer DEFAULT 100, min_group_size bigint DEFAULT 0)
+    RETURNS TABLE (customers bigint, customer_share double precision, revenue_share double precision,
+                   gini double precision, top20_revenue_share double precision)
+    AS 'MODULE_PATHNAME', 'pgseg_lorenz' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION segment.lorenz(double precision[], integer, bigint) IS
+    'Lorenz curve of spend (customers from the lowest spender up; a point every max(ceil(n / points), min_group_size) customers and at the last), with the Gini coefficient and the top 20% of customers'' share of revenue';
 
 CREATE FUNCTION segment._report_render(doc jsonb) RETURNS text
     AS 'MODULE_PATHNAME', 'pgseg_report_render' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -1,8 +1,8 @@
 //! The Lorenz curve of spend (the 80/20 check) with its Gini coefficient, for `segment.lorenz`.
 //!
 //! Customers are taken from the lowest spender up; a point of the curve is (share of customers,
-//! their share of revenue) after every `step` customers and after the last one. With the values
-//! x_1 <= ... <= x_n, their running sums c_i and total c_n:
+//! their share of revenue) after every `step` customers and after the last one (no point closer
+//! than `min_group_size` before the last). With the values x_1 <= ... <= x_n, their running sums c_i and total c_n:
 //!   Gini = (n + 1 - 2 * sum(c_i) / c_n) / n   (0 when everyone spends the same, (n - 1) / n
 //!                                               when one customer spends everything)
 //!   top 20% share = (c_n - c_(n - ceil(0.2 n))) / c_n
@@ -31,7 +31,8 @@ pub struct Lorenz {
 pub const MAX_POINTS: i64 = 10_000;
 
 /// Customers between two points: enough for at most `points` points, and at least
-/// `min_group_size` (so that no point tells the spend of fewer customers than that).
+/// `min_group_size` (so that no point tells the spend of fewer customers than that; the gap
+/// before the last point may be wider, never narrower).
 pub fn step(n: u64, points: i64, min_group_size: i64) -> Result<u64> {
     if !(1..=MAX_POINTS).contains(&points) {
         return Err(Error::invalid(format!("points must be between 1 and {MAX_POINTS}, got {points}")));
@@ -67,7 +68,9 @@ pub fn lorenz(values: &mut [f64], points: i64, min_group_size: i64) -> Result<Lo
         if k == below_top {
             at_below_top = c;
         }
-        if k % step == 0 || k == n {
+        // a point closer to the last than min_group_size would tell the spend of the fewer
+        // customers between them: the last gap is then widened instead
+        if k == n || (k % step == 0 && n - k >= min_group_size as u64) {
             raw.push((k, c));
         }
     }
@@ -151,7 +154,9 @@ mod tests {
         assert_eq!(l.points[0].customers, 10);
         let l = lorenz(&mut v, 100, 300).unwrap();
         let at: Vec<u64> = l.points.iter().map(|p| p.customers).collect();
-        assert_eq!(at, [300, 600, 900, 1000]);
+        assert_eq!(at, [300, 600, 1000], "no gap below min_group_size, the last one included");
+        let l = lorenz(&mut (1..=1000).map(|x| x as f64).collect::<Vec<_>>(), 100, 250).unwrap();
+        assert_eq!(l.points.iter().map(|p| p.customers).collect::<Vec<_>>(), [250, 500, 750, 1000]);
         let l = lorenz(&mut [3.0, 1.0, 2.0], 1, 0).unwrap();
         assert_eq!(l.points.len(), 1);
         assert_eq!(l.points[0].customers, 3);
