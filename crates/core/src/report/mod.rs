@@ -146,8 +146,11 @@ impl Doc {
             None => Vec::new(),
             Some(Value::Array(a)) => {
                 if a.len() > MAX_ROWS {
-                    return Err(Error::limit(format!("report: the {id} chart would have {} groups, more than the {MAX_ROWS} a report draws", a.len()))
-                        .with_hint("a rule set with that many segments is better read with segment.segment_kpis()"));
+                    return Err(Error::limit(format!(
+                        "report: the {id} chart would have {} groups, more than the {MAX_ROWS} a report draws",
+                        a.len()
+                    ))
+                    .with_hint("a rule set with that many segments is better read with segment.segment_kpis()"));
                 }
                 let mut rows = Vec::with_capacity(a.len());
                 for r in a {
@@ -249,7 +252,8 @@ impl<'a> Page<'a> {
     fn html(mut self) -> String {
         let d = self.doc;
         let title = d.title.clone().unwrap_or_else(|| self.w("title").to_string());
-        let as_of = d.get("kpis").and_then(|s| s.rows.first()).and_then(|r| r.get("as_of")).map(|t| t.replace('T', " ")).unwrap_or_default();
+        let as_of =
+            d.get("kpis").and_then(|s| s.rows.first()).and_then(|r| r.get("as_of")).map(|t| t.replace('T', " ")).unwrap_or_default();
         self.out.push_str(&format!(
             "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
              <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
@@ -274,7 +278,10 @@ impl<'a> Page<'a> {
             esc(&d.generated_at.replace('T', " "))
         ));
         if d.min_group_size > 1 {
-            self.out.push_str(&format!("<p class=\"note\">{}</p>", esc(&self.w("suppressed_note").replace("{k}", &d.min_group_size.to_string()))));
+            self.out.push_str(&format!(
+                "<p class=\"note\">{}</p>",
+                esc(&self.w("suppressed_note").replace("{k}", &d.min_group_size.to_string()))
+            ));
         }
         self.kpis();
         self.out.push_str("<div class=\"grid\">");
@@ -352,7 +359,13 @@ impl<'a> Page<'a> {
         let k = self.doc.min_group_size;
         let hide = rows.first().and_then(|r| r.num("customers")).is_some_and(|c| k > 1 && c < k as f64);
         let r = rows.first().cloned().unwrap_or_default();
-        let v = |col: &str, f: fn(&str) -> String| if hide { self.w("suppressed").to_string() } else { r.get(col).map(f).unwrap_or_else(|| "—".into()) };
+        let v = |col: &str, f: fn(&str) -> String| {
+            if hide {
+                self.w("suppressed").to_string()
+            } else {
+                r.get(col).map(f).unwrap_or_else(|| "—".into())
+            }
+        };
         let cards = [
             ("customers", "customers", v("customers", grouped)),
             ("revenue", "revenue", v("revenue", grouped)),
@@ -378,7 +391,8 @@ impl<'a> Page<'a> {
 
     fn rf_grid(&mut self) {
         let rows = self.hide_by(self.rows("rf_grid"), "customers");
-        let bins = rows.iter().flat_map(|(r, _)| [r.num("r"), r.num("f")]).flatten().fold(self.doc.bins as f64, f64::max).min(10.0) as usize;
+        let bins =
+            rows.iter().flat_map(|(r, _)| [r.num("r"), r.num("f")]).flatten().fold(self.doc.bins as f64, f64::max).min(10.0) as usize;
         let row_names: Vec<String> = (1..=bins).rev().map(|r| format!("R{r}")).collect();
         let col_names: Vec<String> = (1..=bins).map(|f| format!("F{f}")).collect();
         let mut cells = Vec::new();
@@ -412,8 +426,14 @@ impl<'a> Page<'a> {
 
     fn lifecycle(&mut self) {
         let rows = self.hide_by(self.rows("lifecycle"), "customers");
-        let stage_order = |l: &str| (0..Lifecycle::STAGES).position(|i| [&Lifecycle::label(i).code, &Lifecycle::label(i).zh, &Lifecycle::label(i).en].contains(&&l.to_string()));
-        let cadence_order = |l: &str| (0..Cadence::CLASSES).position(|i| [&Cadence::label(i).code, &Cadence::label(i).zh, &Cadence::label(i).en].contains(&&l.to_string()));
+        let stage_order = |l: &str| {
+            (0..Lifecycle::STAGES)
+                .position(|i| [&Lifecycle::label(i).code, &Lifecycle::label(i).zh, &Lifecycle::label(i).en].contains(&&l.to_string()))
+        };
+        let cadence_order = |l: &str| {
+            (0..Cadence::CLASSES)
+                .position(|i| [&Cadence::label(i).code, &Cadence::label(i).zh, &Cadence::label(i).en].contains(&&l.to_string()))
+        };
         let stages = ordered(rows.iter().map(|(r, _)| r.get("lifecycle_stage")), &stage_order);
         let cadences = ordered(rows.iter().map(|(r, _)| r.get("cadence")), &cadence_order);
         let name = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| self.w(none).to_string());
@@ -497,7 +517,8 @@ impl<'a> Page<'a> {
             .collect();
         // segments take the page's width (a rule set may have many), tiers half of it
         let wide = id == "segments";
-        let fig = share_bars(&bars, [self.w("customer_share"), self.w("revenue_share")], if wide { 1110.0 } else { 540.0 }, self.w(title_word));
+        let fig =
+            share_bars(&bars, [self.w("customer_share"), self.w("revenue_share")], if wide { 1110.0 } else { 540.0 }, self.w(title_word));
         self.card(
             id,
             wide,
@@ -559,7 +580,8 @@ impl<'a> Page<'a> {
         };
         let rows = self.hide_by(section.rows.clone(), "customers");
         // tiers from the highest average spend down (as the tier chart), then any others, then NULL
-        let mut tiers: Vec<(Option<String>, f64)> = self.rows("tiers").iter().map(|r| (r.get("label").map(str::to_string), avg_spend(r))).collect();
+        let mut tiers: Vec<(Option<String>, f64)> =
+            self.rows("tiers").iter().map(|r| (r.get("label").map(str::to_string), avg_spend(r))).collect();
         tiers.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
         let rank = |t: Option<&str>| match t {
             None => usize::MAX,
@@ -650,7 +672,8 @@ impl<'a> Page<'a> {
         for (r, hide) in &rows {
             let label = self.label_or(r.get("segment"), "no_order");
             let total = r.num("customers").unwrap_or(0.0);
-            let hide_band = if *hide { vec![true; 5] } else { hidden(&bands.iter().map(|b| r.num(b)).collect::<Vec<_>>(), self.doc.min_group_size) };
+            let hide_band =
+                if *hide { vec![true; 5] } else { hidden(&bands.iter().map(|b| r.num(b)).collect::<Vec<_>>(), self.doc.min_group_size) };
             let mut parts = Vec::new();
             let mut hidden_share = 0.0;
             for (k, b) in bands.iter().enumerate() {
@@ -675,7 +698,11 @@ impl<'a> Page<'a> {
                     title: format!("{label}: {}", self.w("suppressed")),
                 });
             }
-            let right = if *hide { self.w("suppressed").to_string() } else { format!("{} {}", self.w("p_alive_mean"), shown(r.get("mean_p_alive"))) };
+            let right = if *hide {
+                self.w("suppressed").to_string()
+            } else {
+                format!("{} {}", self.w("p_alive_mean"), shown(r.get("mean_p_alive")))
+            };
             drawn.push(StackRow { label, parts, right });
         }
         let legend: Vec<(String, &str)> = band_names.iter().zip(BAND_COLOURS).map(|(n, c)| (n.to_string(), c)).collect();
@@ -735,7 +762,11 @@ impl<'a> Page<'a> {
                             shown(r.get("mean"))
                         )
                     },
-                    data: if *hide { vec![("segment", r.text("segment"))] } else { r.data(&["segment", "customers", "p10", "p25", "median", "p75", "p90", "mean"]) },
+                    data: if *hide {
+                        vec![("segment", r.text("segment"))]
+                    } else {
+                        r.data(&["segment", "customers", "p10", "p25", "median", "p75", "p90", "mean"])
+                    },
                     right: if *hide { self.w("suppressed").to_string() } else { format!("{} {}", self.w("mean"), shown(r.get("mean"))) },
                     mean: if *hide { None } else { r.num("mean") },
                     q,
@@ -744,7 +775,16 @@ impl<'a> Page<'a> {
             })
             .collect();
         let fig = boxes(&drawn, &|v| grouped(&format!("{v:.0}")), self.w("clv_title"));
-        self.card("clv", false, self.w("clv_title"), self.w("clv_note"), &fig, &["segment", "customers", "p10", "p25", "median", "p75", "p90", "mean"], 1, &rows);
+        self.card(
+            "clv",
+            false,
+            self.w("clv_title"),
+            self.w("clv_note"),
+            &fig,
+            &["segment", "customers", "p10", "p25", "median", "p75", "p90", "mean"],
+            1,
+            &rows,
+        );
     }
 }
 

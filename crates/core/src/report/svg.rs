@@ -14,7 +14,8 @@
 use super::fmt::{esc, fit, text_width};
 
 /// Categorical colours (tiers, segments): a colour-blind-friendly ten.
-pub const PALETTE: [&str; 10] = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+pub const PALETTE: [&str; 10] =
+    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 /// The two bars of a share chart: customers, revenue.
 pub const SHARE_COLOURS: [&str; 2] = ["#4e79a7", "#f28e2b"];
 /// P(alive) bands, from likely gone to likely active.
@@ -82,7 +83,14 @@ impl Svg {
 
     #[allow(clippy::too_many_arguments)]
     pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, data: &Data, title: Option<&str>) {
-        self.out.push_str(&format!("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"", n(x), n(y), n(w.max(0.0)), n(h.max(0.0)), esc(fill)));
+        self.out.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"",
+            n(x),
+            n(y),
+            n(w.max(0.0)),
+            n(h.max(0.0)),
+            esc(fill)
+        ));
         self.attrs(data, title, "rect");
     }
 
@@ -480,7 +488,17 @@ pub fn boxes(rows: &[BoxRow], ticks: &dyn Fn(f64) -> String, label: &str) -> Str
                 s.line(px(q[2]), y, px(q[2]), y + bar, "#3b2f9e", 2.5, false);
                 if let Some(m) = r.mean {
                     let (cx, d) = (px(m.clamp(lo, hi)), 4.5);
-                    let dia = format!("M{} {} L{} {} L{} {} L{} {} Z", n(cx), n(mid - d), n(cx + d), n(mid), n(cx), n(mid + d), n(cx - d), n(mid));
+                    let dia = format!(
+                        "M{} {} L{} {} L{} {} L{} {} Z",
+                        n(cx),
+                        n(mid - d),
+                        n(cx + d),
+                        n(mid),
+                        n(cx),
+                        n(mid + d),
+                        n(cx - d),
+                        n(mid)
+                    );
                     s.path(&dia, "#e15759", 1.0, "none", 0.0, &Vec::new(), None);
                 }
             }
@@ -572,11 +590,8 @@ mod tests {
         let svg = sankey(&["A".into(), "B".into()], &["A".into(), "B".into()], &flows, ("from", "to"), "m");
         assert_eq!(count(&svg, "class=\"mark\""), 3);
         // node rectangles: left A holds 40 of 100 customers, left B 60
-        let heights: Vec<f64> = svg
-            .split("<rect ")
-            .skip(1)
-            .filter_map(|r| r.split("height=\"").nth(1)?.split('"').next()?.parse().ok())
-            .collect();
+        let heights: Vec<f64> =
+            svg.split("<rect ").skip(1).filter_map(|r| r.split("height=\"").nth(1)?.split('"').next()?.parse().ok()).collect();
         assert!((heights[0] / heights[1] - 40.0 / 60.0).abs() < 0.01, "{heights:?}");
         // no flows: an empty frame, no panic
         let empty = sankey(&[], &[], &[], ("from", "to"), "m");

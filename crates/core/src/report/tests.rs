@@ -3,9 +3,7 @@ use serde_json::json;
 
 /// A document shaped as `segment._report_data` builds it, with every section.
 fn doc(label: &str, min_group_size: i64) -> Value {
-    let seg = |l: &str, c: &str, cs: &str, r: &str, rs: &str| {
-        json!({"label": l, "customers": c, "customer_share": cs, "revenue": r, "revenue_share": rs, "average_order_value": "100.00", "repurchase_rate": "0.5000"})
-    };
+    let seg = |l: &str, c: &str, cs: &str, r: &str, rs: &str| json!({"label": l, "customers": c, "customer_share": cs, "revenue": r, "revenue_share": rs, "average_order_value": "100.00", "repurchase_rate": "0.5000"});
     json!({
         "lang": "en", "view": "public.customers_by_segment", "generated_at": "2026-01-02T03:04:05+08:00", "version": "0.2.0",
         "min_group_size": min_group_size, "bins": 5, "from": "2025-06-30 23:59:59+08", "to": "2025-12-31 23:59:59+08",
@@ -78,7 +76,9 @@ fn hostile_labels_are_text() {
     let evil = "</text></svg><script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
     let html = page(&doc(evil, 0));
     assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("onerror=alert(2)>"));
-    assert!(html.contains("&lt;/text&gt;&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;&amp;"));
+    assert!(
+        html.contains("&lt;/text&gt;&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;&amp;")
+    );
     // attributes stay closed: every quote inside a value is a reference
     assert!(!html.contains("data-label=\"</text>"));
     let mut d = doc("x", 0);
@@ -176,7 +176,8 @@ fn bad_documents_are_errors_not_panics() {
     // odd values draw without NaN
     let mut d = doc("x", 0);
     d["sections"]["rf_grid"]["rows"] = json!([{"r": "99", "f": "-1", "customers": "NaN", "average_spend": null}]);
-    d["sections"]["lorenz"]["rows"] = json!([{"customers": "1", "customer_share": "1", "revenue_share": "-Infinity", "gini": null, "top20_revenue_share": null}]);
+    d["sections"]["lorenz"]["rows"] =
+        json!([{"customers": "1", "customer_share": "1", "revenue_share": "-Infinity", "gini": null, "top20_revenue_share": null}]);
     let html = page(&d);
     assert!(!html.contains("NaN\"") || html.contains("data-customers=\"NaN\"") || !html.contains("x=\"NaN\""));
     assert!(!html.contains("=\"inf") && !html.contains("=\"NaN\" y"));
