@@ -118,10 +118,12 @@ BEGIN
                 ' FROM %s WHERE r IS NOT NULL AND f IS NOT NULL GROUP BY r, f ORDER BY r DESC, f', v);
     sections := sections || jsonb_build_object('rf_grid', jsonb_build_object('sql', q, 'rows', segment._report_rows(q)));
 
-    q := format('SELECT * FROM segment.segment_kpis(%s, ''segment'')', v_lit);
+    -- with min_group_size, segment_kpis suppresses the small groups itself (the other charts
+    -- apply its rule, segment.suppress_group's, to the rows they draw)
+    q := format('SELECT * FROM segment.segment_kpis(%s, ''segment''%s)', v_lit, CASE WHEN mgs > 1 THEN ', ' || mgs END);
     sections := sections || jsonb_build_object('segments', jsonb_build_object('sql', q, 'rows', segment._report_rows(q)));
 
-    q := format('SELECT * FROM segment.segment_kpis(%s, ''tier'')', v_lit);
+    q := format('SELECT * FROM segment.segment_kpis(%s, ''tier''%s)', v_lit, CASE WHEN mgs > 1 THEN ', ' || mgs END);
     sections := sections || jsonb_build_object('tiers', jsonb_build_object('sql', q, 'rows', segment._report_rows(q)));
 
     -- Lorenz curve: a point every 1% of the customers (or every min_group_size of them,

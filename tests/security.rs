@@ -556,7 +556,8 @@ fn exercise(c: &mut Client, s: &str) {
         ),
         format!(
             "SELECT segment.create_segment_view('{s}.coded_segs', '{s}.coded', 'code', 'ordered_at', 'amount',
-                 '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}}}}')"
+                 '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}},
+                   \"next_action\": true, \"service_plan\": true}}')"
         ),
         format!("SELECT segment.refresh_segment_view('{s}.segs')"),
         format!("SELECT segment.refresh_segment_view('{s}.coded_segs', false)"),
@@ -570,6 +571,8 @@ fn exercise(c: &mut Client, s: &str) {
         "SELECT * FROM segment.segment_changes('coded_segs', '2026-01-15 00:00+00', 'infinity')".to_string(),
         format!("SELECT * FROM segment.segment_kpis('{s}.segs')"),
         format!("SELECT * FROM segment.segment_kpis('{s}.coded_segs', 'lifecycle_stage')"),
+        format!("SELECT * FROM segment.segment_kpis('{s}.segs', 'segment', 5)"),
+        "SELECT segment.service_plan('VIP', 'en'), segment.next_action('sleeping', 'monthly', '{\"rules\": [{\"label\": \"A\"}]}')".to_string(),
         format!("SELECT segment.schedule_refresh('{s}.segs', '0 3 * * *')"),
         format!("SELECT segment.unschedule_refresh('{s}.segs')"),
         format!("SELECT pg_catalog.length(segment.report('{s}.segs', '{{\"lang\": \"en\", \"min_group_size\": 5}}'))"),
@@ -719,6 +722,12 @@ fn hostile_objects_on_every_path_never_run() {
     exercise(&mut u, &user);
     exercise(&mut o, &owner);
     exercise(&mut su, "su");
+    // the export needs the key: only a superuser sets one in a session (after the library loaded)
+    run(
+        &mut su,
+        "LOAD 'pg_segment'; SET pg_segment.pseudonym_key = 'pg_segment security test key 0123456789';
+         SELECT * FROM segment.export_segments('su.segs', 'sms')",
+    );
     run(
         &mut u,
         &format!(
@@ -953,10 +962,17 @@ fn a_superusers_alter_refresh_and_snapshot_run_the_owners_code_with_the_owners_r
     );
     // a plain materialized view of that name does not take the row over (nor read it)
     run(&mut a, &format!("CREATE MATERIALIZED VIEW shared.seg AS SELECT * FROM {alice}.spied"));
-    for sql in ["SELECT segment._registry_refreshed('shared.seg')", "SELECT segment._registry_cron('shared.seg', 7)", "SELECT segment._snapshot_take('shared.seg', now())"] {
+    for sql in [
+        "SELECT segment._registry_refreshed('shared.seg')",
+        "SELECT segment._registry_cron('shared.seg', 7)",
+        "SELECT segment._snapshot_take('shared.seg', now())",
+    ] {
         assert_eq!(sqlstate(&mut a, sql), "42501", "{sql}");
     }
-    assert_eq!(one(&mut su, "SELECT owner::text || ' ' || (cron_job IS NULL)::text FROM segment.segment_views WHERE view_schema = 'shared'"), format!("{bob} true"));
+    assert_eq!(
+        one(&mut su, "SELECT owner::text || ' ' || (cron_job IS NULL)::text FROM segment.segment_views WHERE view_schema = 'shared'"),
+        format!("{bob} true")
+    );
     run(&mut a, "DROP MATERIALIZED VIEW shared.seg");
     run(
         &mut a,

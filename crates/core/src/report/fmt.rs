@@ -223,7 +223,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("median", "中位数", "median"),
     ("p_alive_mean", "平均", "mean"),
     ("suppressed", "已隐藏", "suppressed"),
-    ("suppressed_note", "少于 {k} 位客户的组已隐藏（一张图只隐藏一组时，再隐藏最小的另一组）。", "Groups of fewer than {k} customers are suppressed (where a chart would hide only one group, the next smallest is hidden too)."),
+    (
+        "suppressed_note",
+        "少于 {k} 位客户的组已隐藏；其次小的组也一并隐藏，直到被隐藏的组合计至少 {k} 位客户。",
+        "Groups of fewer than {k} customers are suppressed, with the next smallest until the suppressed groups hold {k} customers together.",
+    ),
     ("sql_and_data", "SQL 与数据", "SQL and data"),
     ("source_sql", "数据来源 SQL", "The SQL these numbers come from"),
     (

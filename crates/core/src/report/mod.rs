@@ -7,11 +7,11 @@
 //! (the reader can run it as it is) and a table of exactly the rows it drew; every mark of a
 //! chart carries its numbers in `data-*` attributes (see [`svg`]).
 //!
-//! Small groups: with `min_group_size` k > 1, a group (a bar, a cell, a flow, a band) of fewer
-//! than k customers is shown as suppressed, and when a chart would hide exactly one group the
-//! next smallest group is hidden too, so the hidden one cannot be recovered by subtracting the
-//! others from a total shown elsewhere ([`hidden`]). Lorenz points are at least k customers
-//! apart.
+//! Small groups: with `min_group_size` k > 1 the groups `segment.suppress_group` would suppress
+//! (fewer than k customers, and the next smallest until the suppressed hold k together) are shown
+//! as suppressed ([`hidden`]); the segment and tier rows come suppressed already from
+//! `segment_kpis(view, by, k)` (a `suppressed` column, NULL figures). Lorenz points are at least
+//! k customers apart.
 
 pub mod fmt;
 pub mod lorenz;
@@ -22,6 +22,7 @@ use self::svg::*;
 use super::cancel::Ticker;
 use super::config::Obj;
 use super::labels::{Cadence, Lifecycle};
+use super::privacy::Suppression;
 use super::{Error, Result};
 use serde_json::Value;
 
@@ -175,20 +176,17 @@ impl Doc {
     }
 }
 
-/// Which groups to hide: those of fewer than `k` customers (but more than none), and when that
-/// hides exactly one, the smallest other group as well (ties: the first).
+/// Which groups to hide: the rule of `segment.suppress_group` and `segment_kpis(view, by,
+/// min_group_size)` ([`Suppression`]): every group of fewer than `k` customers (but more than
+/// none), and the next smallest until the hidden groups hold `k` customers together, so that no
+/// hidden group can be recovered from a total shown elsewhere. A count the SQL left NULL (a row it
+/// suppressed itself) counts as no customer here; `k` of 1 or less hides nothing.
 pub fn hidden(counts: &[Option<f64>], k: i64) -> Vec<bool> {
-    let k = k as f64;
-    let mut hide: Vec<bool> = counts.iter().map(|c| k > 1.0 && matches!(c, Some(c) if *c > 0.0 && *c < k)).collect();
-    if hide.iter().filter(|h| **h).count() == 1 {
-        let next = (0..counts.len())
-            .filter(|&i| !hide[i] && counts[i].unwrap_or(0.0) > 0.0)
-            .min_by(|&a, &b| counts[a].partial_cmp(&counts[b]).unwrap_or(std::cmp::Ordering::Equal));
-        if let Some(i) = next {
-            hide[i] = true;
-        }
+    let sizes: Vec<i64> = counts.iter().map(|c| c.filter(|c| *c > 0.0).map_or(0, |c| c.round() as i64)).collect();
+    match Suppression::new(sizes.clone(), k.max(1)) {
+        Ok(rule) if k > 1 => sizes.iter().map(|&c| rule.suppressed(c).unwrap_or(true)).collect(),
+        _ => vec![false; counts.len()],
     }
-    hide
 }
 
 /// The page.
@@ -334,7 +332,7 @@ impl<'a> Page<'a> {
             self.out.push_str("<tr>");
             for (j, c) in cols.iter().enumerate() {
                 match row.get(c) {
-                    Some(_) if *hide && j >= labels => self.out.push_str(&format!("<td class=\"hidden\">{}</td>", self.w("suppressed"))),
+                    _ if *hide && j >= labels => self.out.push_str(&format!("<td class=\"hidden\">{}</td>", self.w("suppressed"))),
                     Some(v) => self.out.push_str(&format!("<td>{}</td>", esc(&clip(v, MAX_LABEL_CHARS)))),
                     None => self.out.push_str("<td class=\"null\">—</td>"),
                 }
@@ -348,10 +346,17 @@ impl<'a> Page<'a> {
         self.doc.get(id).map(|s| s.rows.clone()).unwrap_or_default()
     }
 
-    /// Rows paired with whether each is suppressed, by its `col` count.
+    /// Rows paired with whether each is suppressed: by the SQL (a `suppressed` column, as
+    /// `segment_kpis(view, by, min_group_size)` returns) or by the same rule on its `col` count.
     fn hide_by(&self, rows: Vec<Row>, col: &str) -> Vec<(Row, bool)> {
         let h = hidden(&rows.iter().map(|r| r.num(col)).collect::<Vec<_>>(), self.doc.min_group_size);
-        rows.into_iter().zip(h).collect()
+        rows.into_iter()
+            .zip(h)
+            .map(|(r, h)| {
+                let by_sql = matches!(r.get("suppressed"), Some("true"));
+                (r, h || by_sql)
+            })
+            .collect()
     }
 
     fn kpis(&mut self) {

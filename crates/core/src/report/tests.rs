@@ -102,12 +102,20 @@ fn suppression_rule() {
     let c = |v: &[f64]| v.iter().map(|x| Some(*x)).collect::<Vec<_>>();
     assert_eq!(hidden(&c(&[3.0, 40.0, 57.0]), 0), [false, false, false]);
     assert_eq!(hidden(&c(&[3.0, 40.0, 57.0]), 1), [false, false, false]);
-    // one small group: the next smallest goes too
+    // one small group: the next smallest goes too, until the hidden hold 5 together
     assert_eq!(hidden(&c(&[3.0, 40.0, 57.0]), 5), [true, true, false]);
-    // two small groups: nothing more
+    // two small groups holding 5 together: nothing more
     assert_eq!(hidden(&c(&[3.0, 4.0, 57.0]), 5), [true, true, false]);
-    // empty groups reveal nobody and are not hidden
+    // two small groups holding fewer than 5: the next smallest too
+    assert_eq!(hidden(&c(&[1.0, 2.0, 40.0, 57.0]), 5), [true, true, true, false]);
+    // empty groups reveal nobody and are not hidden; NULL (suppressed by the SQL) neither
     assert_eq!(hidden(&c(&[0.0, 40.0, 57.0]), 5), [false, false, false]);
+    assert_eq!(hidden(&[None, Some(40.0), Some(57.0)], 5), [false, false, false]);
+    // the same rule as segment.suppress_group
+    let sizes = [3i64, 40, 57, 2, 90];
+    let rule = crate::privacy::Suppression::new(sizes.to_vec(), 50).unwrap();
+    let by_rule: Vec<bool> = sizes.iter().map(|&s| rule.suppressed(s).unwrap()).collect();
+    assert_eq!(hidden(&sizes.iter().map(|&s| Some(s as f64)).collect::<Vec<_>>(), 50), by_rule);
     // a lone group has nothing to hide it with
     assert_eq!(hidden(&c(&[3.0]), 5), [true]);
 }
