@@ -90,7 +90,10 @@ impl Drop for Roles {
                 &format!("host={} port={} user=postgres dbname={db}", pg_segment_integration::host(), pg_segment_integration::port()),
                 postgres::NoTls,
             ) {
-                let _ = c.batch_execute(&format!("DROP OWNED BY {list} CASCADE"));
+                if let Err(e) = c.batch_execute(&format!("DROP OWNED BY {list} CASCADE")) {
+                    // left behind, the planted objects would capture the next tests in {db}
+                    eprintln!("DROP OWNED BY {list} in {db} failed: {e:?}");
+                }
             }
         }
         if let Ok(mut admin) = std::panic::catch_unwind(|| connect("postgres", "postgres")) {
