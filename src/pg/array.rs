@@ -1,41 +1,72 @@
-//! Feature-vector arguments (`float8[]`) of the model aggregates and functions (k-means,
-//! principal components): read in place, checked, appended to an aggregate state.
+//! `float8[]` arguments read in place (no copy, no per-element datum), and the feature vectors of
+//! the model aggregates and functions (k-means, principal components): checked, appended to an
+//! aggregate state.
 
 use super::fmgr::{arg, raise, OrRaise};
 use pg_segment_core::kmeans::{check_dims, check_vector, KState};
 use pg_segment_core::Error;
 use pgrx::pg_sys::{self, FunctionCallInfo};
 
+/// A `float8[]` argument: its dimensions, its elements and its NULL bitmap, read in place.
+pub struct F64Array {
+    pub ndim: i32,
+    /// the number of elements (all dimensions)
+    pub len: usize,
+    bitmap: *const u8,
+    data: *const u8,
+}
+
+impl F64Array {
+    /// Argument `n` (not NULL), detoasted.
+    pub unsafe fn arg(fc: FunctionCallInfo, n: usize) -> F64Array {
+        let p = pg_sys::pg_detoast_datum(arg(fc, n).cast_mut_ptr()) as *const u8;
+        // ArrayType: vl_len_, ndim, dataoffset (0 without NULLs), elemtype, then dims[ndim],
+        // lbounds[ndim], the NULL bitmap and the (8-aligned) data
+        let ndim = *(p.add(4) as *const i32);
+        let dataoffset = *(p.add(8) as *const i32);
+        let dims = std::slice::from_raw_parts(p.add(16) as *const i32, ndim.max(0) as usize);
+        let len = if ndim <= 0 { 0 } else { dims.iter().map(|&d| d.max(0) as usize).product() };
+        let header = 16 + 8 * ndim.max(0) as usize;
+        let bitmap = if dataoffset != 0 { p.add(header) } else { std::ptr::null() };
+        let data = p.add(if dataoffset != 0 { dataoffset as usize } else { (header + 7) & !7 });
+        F64Array { ndim, len, bitmap, data }
+    }
+
+    /// Whether element `i` (from 0) is NULL.
+    #[inline]
+    pub unsafe fn is_null(&self, i: usize) -> bool {
+        !self.bitmap.is_null() && *self.bitmap.add(i / 8) & (1 << (i % 8)) == 0
+    }
+
+    pub fn has_nulls(&self) -> bool {
+        !self.bitmap.is_null()
+    }
+
+    /// The elements in storage order, NULLs skipped (the data holds only the non-NULL ones).
+    pub unsafe fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let stored = if self.bitmap.is_null() { self.len } else { (0..self.len).filter(|&i| !self.is_null(i)).count() };
+        (0..stored).map(move |k| f64::from_ne_bytes(std::ptr::read_unaligned(self.data.add(k * 8) as *const [u8; 8])))
+    }
+}
+
 /// Appends the elements of the float8[] argument `n` to `out`; checks shape, length, NULLs and
 /// finiteness (the length before anything is copied).
 pub unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> usize {
-    let p = pg_sys::pg_detoast_datum(arg(fc, n).cast_mut_ptr()) as *const u8;
-    let ndim = *(p.add(4) as *const i32);
-    let dataoffset = *(p.add(8) as *const i32);
-    if ndim == 0 {
+    let a = F64Array::arg(fc, n);
+    if a.ndim == 0 {
         raise(Error::invalid("features must not be an empty array"));
     }
-    if ndim != 1 {
-        raise(Error::invalid(format!("features must be a one-dimensional array, got {ndim} dimensions")));
+    if a.ndim != 1 {
+        raise(Error::invalid(format!("features must be a one-dimensional array, got {} dimensions", a.ndim)));
     }
-    let len = *(p.add(16) as *const i32) as usize;
-    check_dims(len, "features").or_raise();
-    let header = 16 + 8 * ndim as usize;
-    if dataoffset != 0 {
-        let bitmap = p.add(header);
-        for i in 0..len {
-            if *bitmap.add(i / 8) & (1 << (i % 8)) == 0 {
-                raise(Error::invalid(format!("features[{}] must not be NULL", i + 1)));
-            }
-        }
+    check_dims(a.len, "features").or_raise();
+    if let Some(i) = (0..a.len).find(|&i| a.is_null(i)) {
+        raise(Error::invalid(format!("features[{}] must not be NULL", i + 1)));
     }
-    let data = p.add(if dataoffset != 0 { dataoffset as usize } else { (header + 7) & !7 });
     let start = out.len();
-    for i in 0..len {
-        out.push(f64::from_ne_bytes(std::ptr::read_unaligned(data.add(i * 8) as *const [u8; 8])));
-    }
+    out.extend(a.values());
     check_vector(&out[start..], "features").or_raise();
-    len
+    a.len
 }
 
 thread_local! {
