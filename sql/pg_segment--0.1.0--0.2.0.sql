@@ -928,3 +928,51 @@ CREATE OR REPLACE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_mo
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.bgnbd_model, j);
 CREATE OR REPLACE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.gamma_gamma_model, j);
+
+------------------------------------------------------------------------------------------------
+-- Population (issue 18): stored values record the time zone (format version 2; version 1 still
+-- reads), per-customer summaries and order ids as inputs
+------------------------------------------------------------------------------------------------
+-- 0.2.0: population_agg over one row per customer (customer_id, rfm_summary), over order rows
+-- with an order id (a repeated order id counts once).
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_numeric_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_float8_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, numeric amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, float8 amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) IS 'population_agg transition (one rfm_summary per customer)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) IS 'population_agg transition (one rfm_summary per customer, options)';
+
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount numeric, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount double precision, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id: rows repeating a customer''s order id count once (NULL order id: always counts)';
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id, float8 amounts: rows repeating a customer''s order id count once';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz) IS
+    'Whole-population segmentation of one rfm_summary per customer (as rfm_agg ... GROUP BY customer_id gives): what the order rows give';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz, jsonb) IS
+    'Whole-population segmentation of one rfm_summary per customer, with options: what the order rows give';
+COMMENT ON FUNCTION segment.population_info(segment.rfm_population) IS
+    'Format version, as_of, time zone days were counted in, customers, order rows read, repeated order rows dropped, peak state bytes and value bytes of a population';

@@ -192,7 +192,7 @@ fn check_varlena(len: usize, what: &str) {
 
 const FEWER_CUSTOMERS: &str = "segment fewer customers per call (e.g. one call per region or per customer_id range)";
 
-/// An rfm_population value must print: its p2:<hex> text, which pg_dump writes, is twice its size
+/// An rfm_population value must print: its p1:<hex> text, which pg_dump writes, is twice its size
 /// (about 5 million customers at most per value).
 fn check_population_size(len: usize) {
     if 3 + 2 * len > pg_segment_core::MAX_TEXT_BYTES {
@@ -256,8 +256,9 @@ pg_fn!(fn pgseg_population_out(fc) {
     // written straight into PostgreSQL memory (an allocation failure there is an ERROR)
     let p = pg_sys::palloc(len + 1) as *mut u8;
     let out = std::slice::from_raw_parts_mut(p, len + 1);
-    // the prefix names the value's version: p1 for values of pg_segment 0.1.0, p2 since
-    out[..3].copy_from_slice(&text_prefix(b.get(4).copied().unwrap_or(1)));
+    // p1 names the text form (hex of the binary value), whose bytes carry the format version:
+    // values of either version print and read back as they are
+    out[..3].copy_from_slice(b"p1:");
     for (i, &x) in b.iter().enumerate() {
         out[3 + 2 * i] = HEX[(x >> 4) as usize];
         out[4 + 2 * i] = HEX[(x & 15) as usize];
@@ -266,20 +267,10 @@ pg_fn!(fn pgseg_population_out(fc) {
     Datum::from(p)
 });
 
-/// The text prefix of a value of `version`: `p<version>:`.
-fn text_prefix(version: u8) -> [u8; 3] {
-    [b'p', b'0' + version.min(9), b':']
-}
-
 pg_fn!(fn pgseg_population_in(fc) {
     let text = CStr::from_ptr(arg(fc, 0).cast_mut_ptr()).to_bytes();
-    let bad = || Error::invalid_text("rfm_population input must be the p1:<hex> or p2:<hex> form that rfm_population_out writes");
-    let version = match text.get(..3) {
-        Some(b"p1:") => 1,
-        Some(b"p2:") => 2,
-        _ => raise(bad()),
-    };
-    let hex = &text[3..];
+    let bad = || Error::invalid_text("rfm_population input must be the p1:<hex> form that rfm_population_out writes");
+    let hex = text.strip_prefix(b"p1:").unwrap_or_else(|| raise(bad()));
     if hex.len() % 2 != 0 {
         raise(bad());
     }
@@ -298,11 +289,7 @@ pg_fn!(fn pgseg_population_in(fc) {
             *o = nib(p[0]) << 4 | nib(p[1]);
         }
     });
-    let bytes = bytes_of(d);
-    if bytes.len() > 4 && bytes[4] != version {
-        raise(Error::invalid_text(format!("rfm_population input: the prefix p{version}: does not name the value's version {}", bytes[4])));
-    }
-    check_population(bytes).map_err(|e| if e.code == ErrCode::InvalidBinary { Error { code: ErrCode::InvalidText, ..e } } else { e }).or_raise();
+    check_population(bytes_of(d)).map_err(|e| if e.code == ErrCode::InvalidBinary { Error { code: ErrCode::InvalidText, ..e } } else { e }).or_raise();
     d
 });
 

@@ -440,7 +440,7 @@ pub struct BreaksState {
     /// the options' `tz`, if given
     pub tz: Option<String>,
     /// the zone recency days are counted in: `tz`, else the session's `TimeZone` when the first
-    /// row arrived (recorded in the breaks, and checked when states combine or finish)
+    /// row arrived (checked when states combine or finish)
     pub zone: String,
     pub values: Vec<Rfm>,
 }
@@ -505,14 +505,17 @@ impl BreaksState {
         Ok(())
     }
 
-    /// The breaks document: quantiles of the values, with the zone their days were counted in
-    /// beside them (`tz`: scores read it); `None` without values.
+    /// The breaks document: quantiles of the values, with the options' `tz` beside them (as in
+    /// 0.1.0; the zone of the session, when none is given, is checked while states combine and
+    /// finish, not written); `None` without values.
     pub fn finish(&self) -> Result<Option<Value>> {
         if self.values.is_empty() {
             return Ok(None);
         }
         let mut doc = quantile_breaks(&self.values, self.bins, &self.options, &super::time::format_instant(self.as_of))?.to_json();
-        doc["tz"] = Value::String(self.zone.clone());
+        if let Some(tz) = &self.tz {
+            doc["tz"] = Value::String(tz.clone());
+        }
         Ok(Some(doc))
     }
 
@@ -611,9 +614,9 @@ mod tests {
         assert_eq!(BreaksState::new(0, 5, "{}".into(), "UTC").unwrap().finish().unwrap(), None);
     }
 
-    /// Without a tz the days are counted in the session's zone, which the state records, the
-    /// breaks carry, and combining or finishing checks: different zones are an error naming
-    /// both.
+    /// Without a tz the days are counted in the session's zone, which the state records and
+    /// combining or finishing checks: different zones are an error naming both. The breaks
+    /// document carries only a tz that was given (as in 0.1.0).
     #[test]
     fn breaks_record_their_zone() {
         let mut a = BreaksState::new(0, 5, "{}".into(), "Asia/Shanghai").unwrap();
@@ -623,7 +626,7 @@ mod tests {
             s.values.push(rfm(1.0, 2.0, 3.0));
         }
         assert_eq!((a.tz.as_deref(), a.zone.as_str()), (None, "Asia/Shanghai"));
-        assert_eq!(a.finish().unwrap().unwrap()["tz"], json!("Asia/Shanghai"));
+        assert_eq!(a.finish().unwrap().unwrap().get("tz"), None);
         let mut bytes = vec![0u8; b.serialized_len()];
         b.serialize_into(&mut bytes);
         let back = BreaksState::deserialize(&bytes, usize::MAX).unwrap();
@@ -637,6 +640,10 @@ mod tests {
         let t = BreaksState::new(0, 5, r#"{"tz": "UTC"}"#.into(), "Asia/Shanghai").unwrap();
         assert!(t.check_session("Europe/Berlin").is_ok());
         assert_eq!(t.zone, "UTC");
+        let mut t = t;
+        t.reserve(1, usize::MAX).unwrap();
+        t.values.push(rfm(1.0, 2.0, 3.0));
+        assert_eq!(t.finish().unwrap().unwrap()["tz"], json!("UTC"));
     }
 
     #[test]

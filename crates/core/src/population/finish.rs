@@ -104,8 +104,9 @@ impl State {
     }
 
     /// Step 3: the breaks scores are computed against, and the document the value records:
-    /// given, or quantiles of the population (exactly what `rfm_breaks` computes, with the zone
-    /// beside them). Customers but none with an order by as_of: no breaks, every customer a
+    /// given, or quantiles of the population (exactly what `rfm_breaks` computes, with the
+    /// options' `tz` beside them, as in 0.1.0: the value's info records the zone in any case).
+    /// Customers but none with an order by as_of: no breaks, every customer a
     /// prospect.
     fn breaks_of(&self, opts: &Options, values: &[Rfm]) -> Result<(Option<Breaks>, Value)> {
         Ok(match &opts.fixed {
@@ -114,7 +115,9 @@ impl State {
             None => {
                 let q = quantile_breaks(values, opts.bins, &opts.breaks, &format_instant(self.as_of))?;
                 let mut doc = q.to_json();
-                doc["tz"] = Value::String(self.zone.clone());
+                if let Some(tz) = &opts.tz {
+                    doc["tz"] = Value::String(tz.clone());
+                }
                 (Some(q.breaks), doc)
             }
         })
