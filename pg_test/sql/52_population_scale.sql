@@ -102,6 +102,38 @@ FROM scale_by_orders a;
 RESET enable_partitionwise_aggregate;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
 
+-- segmentation views: order_id_column counts repeated rows once; the zone is always pinned
+-- (without tz, the creating session's TimeZone is written into the view's query)
+SELECT create_segment_view('scale_once', 'scale_orders', 'customer_id', 'ordered_at', 'amount',
+                           '{"as_of": "2025-06-30 00:00+08", "refund_column": "is_refund"}');
+SELECT create_segment_view('scale_twice_ids', 'scale_twice', 'customer_id', 'ordered_at', 'amount',
+                           '{"as_of": "2025-06-30 00:00+08", "refund_column": "is_refund", "order_id_column": "order_id"}');
+SELECT create_segment_view('scale_twice_no_flag', 'scale_twice', 'customer_id', 'ordered_at', 'amount',
+                           '{"as_of": "2025-06-30 00:00+08", "order_id_column": "order_id"}');
+SELECT definition LIKE '%"tz": "Asia/Shanghai"%' AS zone_pinned, definition LIKE '%s.order_id::bigint%' AS reads_order_ids
+FROM segment_views WHERE view_name = 'scale_twice_ids';
+SET TimeZone = 'America/New_York';
+-- (days counted in this session's zone would differ: a view pinned to it)
+SELECT create_segment_view('scale_new_york', 'scale_orders', 'customer_id', 'ordered_at', 'amount',
+                           '{"as_of": "2025-06-30 00:00+08", "refund_column": "is_refund"}');
+SELECT refresh_segment_view('scale_once') IS NOT NULL AS refreshed, refresh_segment_view('scale_twice_ids') IS NOT NULL AS refreshed_too;
+SELECT (SELECT count(*) FROM (SELECT * FROM scale_once EXCEPT ALL SELECT * FROM scale_twice_ids) x)
+     + (SELECT count(*) FROM (SELECT * FROM scale_twice_ids EXCEPT ALL SELECT * FROM scale_once) x) AS view_rows_differing,
+       (SELECT count(*) FROM (SELECT customer_id, orders, monetary, recency_days, rfm_code, segment, tier, lifecycle_stage, cadence
+                              FROM population_rows((SELECT p FROM scale_by_orders))
+                              EXCEPT ALL SELECT customer_id, orders, monetary, recency_days, rfm_code, segment, tier, lifecycle_stage, cadence
+                              FROM scale_once) x) AS differing_from_shanghai,
+       (SELECT count(*) FROM (SELECT * FROM scale_once EXCEPT SELECT * FROM scale_new_york) x) > 0 AS new_york_differs,
+       -- without a refund column, every row of one order id once: an order, or a refund by its sign
+       (SELECT sum(orders) + sum(refunds) FROM scale_twice_no_flag) = (SELECT count(*) FROM scale_orders WHERE ordered_at <= '2025-06-30 00:00+08') AS no_flag_counts_once;
+SET TimeZone = 'Asia/Shanghai';
+SELECT sqlstate_of($$SELECT create_segment_view('scale_bad', 'scale_orders', 'customer_id', 'ordered_at', 'amount', '{"order_id_column": "category"}')$$) AS text_order_id,
+       sqlstate_of($$SELECT create_segment_view('scale_bad', 'scale_orders', 'customer_id', 'ordered_at', 'amount', '{"order_id_column": "nope"}')$$) AS missing_order_id;
+SELECT drop_segment_view('scale_once');
+SELECT drop_segment_view('scale_twice_ids');
+SELECT drop_segment_view('scale_twice_no_flag');
+SELECT drop_segment_view('scale_new_york');
+
 -- a version 1 value (pg_segment 0.1.0's format: info {"breaks": ...}, no zone) still reads:
 -- made here from a version 2 value by writing its head as 0.1.0 did
 CREATE TABLE scale_v2 AS SELECT decode(substr(p::text, 4), 'hex') AS b FROM scale_by_orders;
