@@ -307,9 +307,10 @@ impl<V: Copy> IdTable<V> {
 
     /// Every (slot, id, value), the id `i64::MIN` first.
     pub fn iter_slots(&self) -> impl Iterator<Item = (u32, i64, &V)> + '_ {
-        self.min_key.iter().map(|v| (MIN_KEY_SLOT, EMPTY, v)).chain(
-            self.slots.iter().enumerate().filter(|(_, s)| s.key != EMPTY).map(|(i, s)| (i as u32, s.key, &s.value)),
-        )
+        self.min_key
+            .iter()
+            .map(|v| (MIN_KEY_SLOT, EMPTY, v))
+            .chain(self.slots.iter().enumerate().filter(|(_, s)| s.key != EMPTY).map(|(i, s)| (i as u32, s.key, &s.value)))
     }
 }
 

@@ -72,7 +72,16 @@ impl State {
         let head = head_len(&info, &names);
         let out = buf.alloc(head + m.len() * ROW)?;
         // rows read: the rows counted and the repeats of order ids that were not
-        write_head(&mut out[..head], POPULATION_VERSION, self.as_of, self.rows + self.duplicates, self.peak_bytes() as u64, m.len(), &info, &names);
+        write_head(
+            &mut out[..head],
+            POPULATION_VERSION,
+            self.as_of,
+            self.rows + self.duplicates,
+            self.peak_bytes() as u64,
+            m.len(),
+            &info,
+            &names,
+        );
         let Some(base) = base else { return Ok(()) };
         let rows = &mut out[head..];
         let mut ranked = self.write_rows(&m, &values, breaks.as_ref(), opts, &base, day_of, rows, &mut tick)?;

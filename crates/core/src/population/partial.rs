@@ -139,7 +139,8 @@ impl State {
         let n = r.u64()? as usize;
         let nd = r.u64()? as usize;
         let ni = r.u64()? as usize;
-        let want = n.saturating_mul(8 + ENTRY_BYTES + 4).saturating_add(nd.saturating_mul(4)).saturating_add(ni.saturating_mul(ID_ROW_BYTES));
+        let want =
+            n.saturating_mul(8 + ENTRY_BYTES + 4).saturating_add(nd.saturating_mul(4)).saturating_add(ni.saturating_mul(ID_ROW_BYTES));
         if want != r.remaining() {
             return Err(bad("truncated"));
         }

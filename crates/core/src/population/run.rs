@@ -49,7 +49,10 @@ impl Run {
     pub fn bytes_to_sort(customers: usize, days: usize, slots: usize) -> usize {
         // ids with slots (16), the run's ids, entries and offsets (8 + 56 + 4), the fill
         // pointers (4); the rank of each slot (4 per slot); the days (4)
-        customers.saturating_mul(16 + 8 + ENTRY_BYTES + 4 + 4).saturating_add(slots.saturating_mul(4)).saturating_add(days.saturating_mul(4))
+        customers
+            .saturating_mul(16 + 8 + ENTRY_BYTES + 4 + 4)
+            .saturating_add(slots.saturating_mul(4))
+            .saturating_add(days.saturating_mul(4))
     }
 
     /// The run of a table and its purchase days `(day, slot)`: customers sorted by id, entries

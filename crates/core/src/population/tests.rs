@@ -184,7 +184,10 @@ fn partial_states_merge_and_serialize_to_the_same_result() {
                 }
             }
             let all: Vec<_> = rows.iter().chain(&more).copied().collect();
-            assert_eq!(merged.finish(&opts, &mut |t| day_of(t)).unwrap().rows, state(&all, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap().rows);
+            assert_eq!(
+                merged.finish(&opts, &mut |t| day_of(t)).unwrap().rows,
+                state(&all, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap().rows
+            );
         }
     }
     // disjoint partial states merge by concatenation: their runs are taken over as they are

@@ -112,7 +112,16 @@ pub(super) fn head_len(info: &str, labels: &[String]) -> usize {
 
 /// Writes a value's head into `out` (exactly [`head_len`] bytes).
 #[allow(clippy::too_many_arguments)]
-pub(super) fn write_head(out: &mut [u8], version: u8, as_of: i64, rows_read: u64, state_bytes: u64, n: usize, info: &str, labels: &[String]) {
+pub(super) fn write_head(
+    out: &mut [u8],
+    version: u8,
+    as_of: i64,
+    rows_read: u64,
+    state_bytes: u64,
+    n: usize,
+    info: &str,
+    labels: &[String],
+) {
     let mut w = Writer::new(out);
     w.put(&POP_MAGIC.to_le_bytes());
     w.put(&[version, 0, 0, 0]);
@@ -174,7 +183,16 @@ impl Output {
     pub fn encode_into(&self, out: &mut [u8]) {
         let info = self.info_json();
         let head = head_len(&info, &self.labels);
-        write_head(&mut out[..head], self.version, self.as_of, self.rows_read, self.state_bytes as u64, self.rows.len(), &info, &self.labels);
+        write_head(
+            &mut out[..head],
+            self.version,
+            self.as_of,
+            self.rows_read,
+            self.state_bytes as u64,
+            self.rows.len(),
+            &info,
+            &self.labels,
+        );
         for (r, o) in self.rows.iter().zip(out[head..].chunks_exact_mut(ROW)) {
             write_row(r, o);
         }
