@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `fmgr.rs` | `pg_fn!` (raw V1 functions), arguments, results, errors raised as ERRORs |
 //! | `json.rs` | jsonb arguments as bounded text, jsonb results |
+//! | `array.rs` | `float8[]` arguments read in place |
 //! | `aggregate.rs` | the aggregate's memory context; reading and making `internal` states |
 //! | `zone.rs` | time zones from PostgreSQL's database, the per-day offset cache |
 //! | `cache.rs` | the per-call cache (`fn_extra`) and the per-backend cache of parsed values |
@@ -15,6 +16,7 @@
 //! and [`init`], which runs when the library is loaded.
 
 pub mod aggregate;
+pub mod array;
 pub mod cache;
 pub mod fmgr;
 pub mod guc;
@@ -24,6 +26,7 @@ pub mod tuple;
 pub mod zone;
 
 pub use aggregate::*;
+pub use array::*;
 pub use cache::*;
 pub use fmgr::*;
 pub use json::*;
