@@ -14,8 +14,8 @@
 #   3b. multi-node: the cluster as coordinator of two shard servers (postgres_fdw foreign
 #      partitions, ports base + 10 + 2 * (major - 15) and the next; scripts/multinode.sh), skipped
 #      visibly where the installation has no postgres_fdw
-#   4. segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against
-#      Python's hmac
+#   4. segment.btyd() against Python lifetimes, pca_fit against scikit-learn (private virtualenv),
+#      segment.pseudonym() against Python's hmac
 #   5. allocation failure under an address-space limit (tests/memory.rs on a cluster started
 #      under `ulimit -v`, on port base + 5)
 # And for 15 (needs root and apt): 6. the Debian package installed on the system server and removed.
@@ -149,12 +149,12 @@ echo "== layer 3b: multi-node (a coordinator and two postgres_fdw shard servers,
 count_script "$WORK/multinode.log" bash scripts/multinode.sh "$CLUSTER" "$PORT" $((BASE_PORT + 10 + 2 * (major - 15)))
 if grep -q '^skipped:' "$WORK/multinode.log"; then skipped=$((skipped + 1)); fi
 
-# ---- 4. cross-checks against Python: lifetimes, and the standard library's hmac ----
-echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against Python's hmac"
+# ---- 4. cross-checks against Python: lifetimes, scikit-learn, and the standard library's hmac ----
+echo "== layer 4: segment.btyd() against Python lifetimes, pca_fit against scikit-learn (private virtualenv), segment.pseudonym() against Python's hmac"
 VENV="$ROOT/.pg_segment/venv"
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes" 2>/dev/null; then
-    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-lifetimes.txt >"$WORK/pip.log" 2>&1 \
-        || { tail -n 20 "$WORK/pip.log"; }
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes, sklearn" 2>/dev/null; then
+    python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-lifetimes.txt \
+        -r tests/requirements-sklearn.txt >"$WORK/pip.log" 2>&1 || { tail -n 20 "$WORK/pip.log"; }
 fi
 LT="$WORK/lifetimes"; rm -rf "$LT"; mkdir -p "$LT"
 HMAC_KEY='pg_segment 交叉检验 cross-check key 2026'  # segment.pseudonym() against Python's hmac on the same key
@@ -172,6 +172,28 @@ SET pg_segment.pseudonym_key = '$HMAC_KEY';
 \copy (SELECT p.purpose, k.kind, k.customer_key, segment.pseudonym(k.customer_key, p.purpose) AS pseudonym FROM (VALUES (''), ('sms'), ('广告')) p(purpose) CROSS JOIN (SELECT 'integer' AS kind, g::text AS customer_key FROM generate_series(1, 3000) g UNION ALL SELECT 'text', 'C' || lpad(g::text, 6, '0') FROM generate_series(1, 1000) g UNION ALL SELECT 'chinese', '顾客-' || g FROM generate_series(1, 1000) g UNION ALL SELECT 'uuid', md5(g::text)::uuid::text FROM generate_series(1, 1000) g) k ORDER BY 1, 2, 3) TO '$LT/pseudonyms.csv' CSV HEADER
 SQL
 count_script "$WORK/lifetimes.log" "$VENV/bin/python" tests/lifetimes_check.py "$LT"
+# principal components of the sample store's features (recency, orders, spend, tenure) with
+# three option sets, against StandardScaler + PCA on the same vectors
+PC="$WORK/pca"; rm -rf "$PC"; mkdir -p "$PC"
+"${PSQL[@]}" -d pg_segment_regress >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_segment;
+DROP TABLE IF EXISTS pc_features, pc_models;
+CREATE TABLE pc_features AS
+SELECT customer_id, ARRAY[segment.recency_days(s, a, 'Asia/Shanghai'), segment.frequency(s, a), segment.monetary(s, a), segment.tenure_days(s, a, 'Asia/Shanghai')]::float8[] AS f
+FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount, is_refund) AS s FROM segment.sample_orders(3000, 2024) GROUP BY 1) x,
+     (SELECT timestamptz '2026-01-01 00:00+08' AS a) y
+WHERE segment.frequency(s, a) > 0 AND segment.monetary(s, a) > 0;
+CREATE TABLE pc_models AS
+SELECT name, o AS options, (SELECT segment.pca_fit(f, o) FROM pc_features) AS m
+FROM (VALUES ('zscore', '{}'::jsonb), ('log_zscore_2', '{"standardize": "log_zscore", "n_components": 2}'),
+             ('variance_0.8', '{"variance": 0.8}')) v(name, o);
+\copy (SELECT customer_id, f[1] AS f1, f[2] AS f2, f[3] AS f3, f[4] AS f4 FROM pc_features ORDER BY 1) TO '$PC/features.csv' CSV HEADER
+\copy (SELECT name, options, m AS model FROM pc_models ORDER BY 1) TO '$PC/models.csv' CSV HEADER
+\copy (SELECT name, customer_id, y[1] AS y1, y[2] AS y2, y[3] AS y3, y[4] AS y4 FROM pc_models, pc_features, LATERAL (SELECT segment.pca_transform(m, f) AS y) t ORDER BY 1, 2) TO '$PC/coords.csv' CSV HEADER
+DROP TABLE pc_features, pc_models;
+SQL
+count_script "$WORK/pca.log" "$VENV/bin/python" tests/pca_check.py "$PC"
 count_script "$WORK/hmac.log" python3 tests/hmac_check.py "$LT/pseudonyms.csv" "$HMAC_KEY"
 
 bash "$ROOT/scripts/cluster.sh" stop "$CLUSTER"

@@ -183,6 +183,82 @@ COMMENT ON FUNCTION segment._column_type(regclass, name, text) IS 'Type of a sou
 
 -- The view's SELECT, parsed (never run) when the view is created under the pinned search_path:
 -- every name it uses binds to pg_catalog or segment then, whoever refreshes it later.
+CREATE OR REPLACE FUNCTION segment._events_view_query(q text, key_type regtype, mapped boolean, key_eq_sql text, as_of_expr text,
+                                           pop jsonb, events jsonb)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src regclass;
+    kind "char";
+    t regtype;
+    bad text;
+    cust name;
+    at_col name;
+    lang text := coalesce(pop->>'lang', 'zh');
+    tz_sql text := CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'NULL' END;
+    activity jsonb;
+    stages jsonb;
+    cols text;
+BEGIN
+    IF jsonb_typeof(events) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'options.events must be {"source": table, "customer_column": name, "visited_at_column": name}, got %', events
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT min(k) INTO bad FROM jsonb_object_keys(events) k
+    WHERE k NOT IN ('source', 'customer_column', 'visited_at_column', 'activity', 'stages');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'options.events: unknown key "%"', bad USING ERRCODE = '22023',
+            HINT = 'Keys: source, customer_column, visited_at_column, activity, stages.';
+    END IF;
+    IF jsonb_typeof(events->'source') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'options.events: key "source" must name a table or view, got %', events->'source' USING ERRCODE = '22023';
+    END IF;
+    -- resolved under the pinned search_path: a name outside pg_catalog and pg_temp is written with its schema
+    src := to_regclass(events->>'source');
+    IF src IS NULL THEN
+        RAISE EXCEPTION 'options.events: source "%" does not exist', events->>'source' USING ERRCODE = '42P01',
+            HINT = 'Write the events source with its schema, e.g. "public.page_views".';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = src;
+    IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION 'options.events: source % is not a table or view', src USING ERRCODE = '42809';
+    END IF;
+    cust := coalesce(events->>'customer_column', 'customer_id');
+    at_col := coalesce(events->>'visited_at_column', 'visited_at');
+    t := segment._column_type(src, cust, 'options.events.customer_column');
+    IF (NOT mapped AND t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)) OR (mapped AND t <> key_type) THEN
+        RAISE EXCEPTION 'options.events.customer_column "%" of % has type %, the orders'' customer key has type %', cust, src, t, key_type
+            USING ERRCODE = '42804';
+    END IF;
+    t := segment._column_type(src, at_col, 'options.events.visited_at_column');
+    IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'options.events.visited_at_column "%" of % must be timestamptz, timestamp or date, it is %', at_col, src, t
+            USING ERRCODE = '42804';
+    END IF;
+    activity := coalesce(events->'activity', '{}');
+    stages := coalesce(pop->'lifecycle', '{}') || coalesce(events->'stages', '{}');
+    -- checked now (22023 naming the key), not at the first refresh
+    PERFORM segment.browsing_active('b1:'::segment.browsing_summary, now(), activity);
+    PERFORM segment._browsing_lifecycle(NULL, NULL, NULL, now(), stages, lang, pop->>'tz');
+    SELECT string_agg(CASE a.name WHEN 'customer_id' THEN 'coalesce(v.customer_id, e.key) AS customer_id'
+                                  WHEN 'orders' THEN 'coalesce(v.orders, 0) AS orders'
+                                  WHEN 'monetary' THEN 'coalesce(v.monetary, 0) AS monetary'
+                                  WHEN 'lifecycle_stage' THEN format('segment._browsing_lifecycle(v.recency_days, v.tenure_days, e.b, %s, %L::jsonb, %L, %s) AS lifecycle_stage',
+                                                                     as_of_expr, stages, lang, tz_sql)
+                                  ELSE format('v.%I', a.name) END, ', ' ORDER BY a.ord) INTO cols
+    FROM pg_catalog.pg_proc pr, unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+    WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure AND a.mode = 'o';
+    RETURN format('SELECT %s, coalesce(v.as_of, %s) AS as_of, '
+                  'coalesce(segment.visits(e.b, %2$s, %3$s, %4$s), 0) AS visits, '
+                  'coalesce(segment.browsing_active(e.b, %2$s, %5$L::jsonb, %4$s), false) AS browsing_active, '
+                  'segment.last_visit(e.b, %2$s) AS last_visit '
+                  'FROM (%6$s) v FULL JOIN (SELECT e.%7$I%8$s AS key, segment.browsing_agg(e.%9$I::timestamptz) AS b FROM %10$s e '
+                  'WHERE e.%7$I IS NOT NULL GROUP BY 1) e ON e.key %11$s v.customer_id',
+                  cols, as_of_expr, coalesce((activity->>'window_days')::int, 30),
+                  CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'current_setting(''TimeZone'')' END,
+                  activity, q, cust, CASE WHEN mapped THEN '' ELSE '::bigint' END, at_col, src, key_eq_sql);
+END $$;
+COMMENT ON FUNCTION segment._events_view_query(text, regtype, boolean, text, text, jsonb, jsonb) IS
+    'The SELECT of a segmentation view with an events source: browsing columns and stages, customers who only browse included';
 CREATE OR REPLACE FUNCTION segment._segment_view_query(source regclass, customer_column name, ordered_at_column name,
                                             amount_column name, options jsonb)
     RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
@@ -207,7 +283,9 @@ DECLARE
     cust text;
     rest text;
     filter_sql text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column'];
+    key_type regtype;
+    q text;
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events'];
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -225,6 +303,7 @@ BEGIN
     -- Source columns are read through the alias s. Integer customer ids go to population_agg as
     -- they are; other keys (text, varchar, uuid, numeric, ...) are numbered first (see below).
     t := segment._column_type(source, customer_column, 'customer_column');
+    key_type := t;
     cust := format('s.%I', customer_column);
     mapped := t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype);
     IF mapped THEN
@@ -344,9 +423,11 @@ BEGIN
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
     IF NOT mapped THEN
-        RETURN format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
-                      as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
-                      CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
+        q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
+                    as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
+                    CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
+        -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
+        RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
     END IF;
     -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
     -- materialized CTE); population_agg groups by n and the rows get their key back by n.
@@ -356,13 +437,14 @@ BEGIN
          unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
     WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
       AND a.mode = 'o' AND a.name <> 'customer_id';
-    RETURN format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
+    q := format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
                   'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
                   'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
                   'FROM %2$s s JOIN keys ON keys.key %12$s %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
                   cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
                   rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
                   CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
+    RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
 END $$;
 COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
     'The SELECT of a segmentation view, checked: source kind, column existence and types, options';
@@ -1446,3 +1528,398 @@ CREATE FUNCTION segment.report(view_name text, options jsonb DEFAULT '{}'::pg_ca
     RETURN segment._report_render(segment._report_data(view_name, pg_catalog.current_schema(), options));
 COMMENT ON FUNCTION segment.report(text, jsonb) IS
     'One self-contained HTML page (inline SVG and CSS, no script) of a segmentation view: KPIs, R x F grid, segments, tiers, Lorenz curve, lifecycle x cadence, tier migration, predictions; options lang, title, from, to, min_group_size';
+
+------------------------------------------------------------------------------------------------
+-- Issue 16 part A: principal components, browsing activity, brand loyalty, data quality
+-- (new objects: the text of sql/pca.sql, sql/browsing.sql, sql/loyalty.sql and sql/quality.sql)
+------------------------------------------------------------------------------------------------
+
+-- The pca family (src/pca.rs, crates/core/src/pca.rs): principal components of per-customer
+-- feature vectors. pca_fit keeps every feature vector in the k-means aggregates' state (kind
+-- pca; their combine, serialize and deserialize functions), and the fit sorts them first, so
+-- serial and parallel plans give the same model.
+CREATE FUNCTION segment._pca_fit_trans(internal, double precision[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_pca_fit_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._pca_fit_trans(internal, double precision[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_pca_fit_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._pca_fit_final(internal) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'pgseg_pca_fit_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._pca_fit_trans(internal, double precision[]) IS 'pca_fit transition';
+COMMENT ON FUNCTION segment._pca_fit_trans(internal, double precision[], jsonb) IS 'pca_fit transition';
+COMMENT ON FUNCTION segment._pca_fit_final(internal) IS 'pca_fit final: standardizes, decomposes the covariance';
+
+CREATE AGGREGATE segment.pca_fit(features double precision[]) (
+    SFUNC = segment._pca_fit_trans, STYPE = internal, FINALFUNC = segment._pca_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = segment._kmeans_combine, SERIALFUNC = segment._kmeans_serialize,
+    DESERIALFUNC = segment._kmeans_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.pca_fit(features double precision[], options jsonb) (
+    SFUNC = segment._pca_fit_trans, STYPE = internal, FINALFUNC = segment._pca_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = segment._kmeans_combine, SERIALFUNC = segment._kmeans_serialize,
+    DESERIALFUNC = segment._kmeans_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.pca_fit(double precision[]) IS
+    'Principal components model (jsonb) of the feature vectors: z-score standardization, every component; whatever the row order or plan, the same model';
+COMMENT ON AGGREGATE segment.pca_fit(double precision[], jsonb) IS
+    'Principal components model; options: standardize (zscore|log_zscore|none), n_components or variance (share to explain), memory_limit_mb';
+
+CREATE FUNCTION segment.pca_transform(model jsonb, features double precision[]) RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'pgseg_pca_transform' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment.pca_transform(jsonb, double precision[]) IS
+    'The feature vector''s coordinates on the model''s components (after its standardization), first component first';
+
+-- The browsing family (src/browsing.rs, crates/core/src/browsing.rs): browsing activity from an
+-- events table (one row per visit or page view), the active-by-browsing flag and the lifecycle
+-- stages that use it.
+------------------------------------------------------------------------------------------------
+-- The browsing_summary type: every visit of one customer as its instant.
+------------------------------------------------------------------------------------------------
+CREATE TYPE segment.browsing_summary;
+CREATE FUNCTION segment.browsing_summary_in(cstring) RETURNS segment.browsing_summary
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_summary_out(segment.browsing_summary) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_summary_recv(internal) RETURNS segment.browsing_summary
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_summary_send(segment.browsing_summary) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE segment.browsing_summary (
+    INPUT = segment.browsing_summary_in,
+    OUTPUT = segment.browsing_summary_out,
+    RECEIVE = segment.browsing_summary_recv,
+    SEND = segment.browsing_summary_send,
+    INTERNALLENGTH = VARIABLE,
+    STORAGE = extended
+);
+COMMENT ON TYPE segment.browsing_summary IS
+    'Per-customer browsing history: every visit as its instant; text form b1:<instant>|...';
+COMMENT ON FUNCTION segment.browsing_summary_in(cstring) IS 'Text input of browsing_summary (b1:... form)';
+COMMENT ON FUNCTION segment.browsing_summary_out(segment.browsing_summary) IS 'Text output of browsing_summary (b1:... form)';
+COMMENT ON FUNCTION segment.browsing_summary_recv(internal) IS 'Binary input of browsing_summary (validated)';
+COMMENT ON FUNCTION segment.browsing_summary_send(segment.browsing_summary) IS 'Binary output of browsing_summary';
+
+-- browsing_agg and rollup (internal state, parallel: combine + serialize/deserialize)
+CREATE FUNCTION segment._browsing_trans(internal, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_rollup_trans(internal, segment.browsing_summary) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_rollup_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_final(internal) RETURNS segment.browsing_summary
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._browsing_trans(internal, timestamptz) IS 'browsing_agg transition';
+COMMENT ON FUNCTION segment._browsing_rollup_trans(internal, segment.browsing_summary) IS 'rollup(browsing_summary) transition';
+COMMENT ON FUNCTION segment._browsing_combine(internal, internal) IS 'browsing_agg/rollup combine of partial states';
+COMMENT ON FUNCTION segment._browsing_serialize(internal) IS 'browsing_agg/rollup state serialization for parallel workers';
+COMMENT ON FUNCTION segment._browsing_deserialize(bytea, internal) IS 'browsing_agg/rollup state deserialization';
+COMMENT ON FUNCTION segment._browsing_final(internal) IS 'browsing_agg/rollup final: sorted browsing_summary';
+CREATE AGGREGATE segment.browsing_agg(visited_at timestamptz) (
+    SFUNC = segment._browsing_trans, STYPE = internal, FINALFUNC = segment._browsing_final,
+    COMBINEFUNC = segment._browsing_combine, SERIALFUNC = segment._browsing_serialize,
+    DESERIALFUNC = segment._browsing_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rollup(segment.browsing_summary) (
+    SFUNC = segment._browsing_rollup_trans, STYPE = internal, FINALFUNC = segment._browsing_final,
+    COMBINEFUNC = segment._browsing_combine, SERIALFUNC = segment._browsing_serialize,
+    DESERIALFUNC = segment._browsing_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.browsing_agg(timestamptz) IS
+    'Per-customer browsing summary of event rows (each row one visit); NULL instants skipped; NULL for no rows';
+COMMENT ON AGGREGATE segment.rollup(segment.browsing_summary) IS
+    'Merges browsing_summary values (e.g. monthly partials into a year)';
+
+------------------------------------------------------------------------------------------------
+-- Accessors, the active flag, lifecycle stages
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment.visits(b segment.browsing_summary) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_visits' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.visits(b segment.browsing_summary, as_of timestamptz) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_visits' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.visits(b segment.browsing_summary, as_of timestamptz, window_days integer) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_window_visits' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.visits(b segment.browsing_summary, as_of timestamptz, window_days integer, tz text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'pgseg_window_visits' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.last_visit(b segment.browsing_summary) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pgseg_last_visit' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.last_visit(b segment.browsing_summary, as_of timestamptz) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pgseg_last_visit' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.visits_per_month(b segment.browsing_summary, as_of timestamptz, months integer DEFAULT 12)
+    RETURNS TABLE (month date, visits bigint)
+    AS 'MODULE_PATHNAME', 'pgseg_visits_per_month' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
+CREATE FUNCTION segment.visits_per_month(b segment.browsing_summary, as_of timestamptz, months integer, tz text)
+    RETURNS TABLE (month date, visits bigint)
+    AS 'MODULE_PATHNAME', 'pgseg_visits_per_month' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 12;
+CREATE FUNCTION segment.browsing_active(b segment.browsing_summary, as_of timestamptz, config jsonb DEFAULT '{}') RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_active' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_active(b segment.browsing_summary, as_of timestamptz, config jsonb, tz text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_active' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_lifecycle_stage(s segment.rfm_summary, b segment.browsing_summary, as_of timestamptz,
+        config jsonb DEFAULT '{}', lang text DEFAULT 'zh') RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_lifecycle_stage' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment.browsing_lifecycle_stage(s segment.rfm_summary, b segment.browsing_summary, as_of timestamptz,
+        config jsonb, lang text, tz text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_lifecycle_stage' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._browsing_lifecycle(recency_days bigint, tenure_days bigint, b segment.browsing_summary, as_of timestamptz,
+        config jsonb, lang text, tz text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_browsing_lifecycle_days' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment.visits(segment.browsing_summary) IS 'Number of visits';
+COMMENT ON FUNCTION segment.visits(segment.browsing_summary, timestamptz) IS 'Number of visits at or before as_of';
+COMMENT ON FUNCTION segment.visits(segment.browsing_summary, timestamptz, integer) IS
+    'Visits in the window_days calendar days (session TimeZone) ending with as_of';
+COMMENT ON FUNCTION segment.visits(segment.browsing_summary, timestamptz, integer, text) IS
+    'Visits in the window_days calendar days (time zone tz) ending with as_of';
+COMMENT ON FUNCTION segment.last_visit(segment.browsing_summary) IS 'Instant of the last visit';
+COMMENT ON FUNCTION segment.last_visit(segment.browsing_summary, timestamptz) IS 'Instant of the last visit at or before as_of (NULL without one)';
+COMMENT ON FUNCTION segment.visits_per_month(segment.browsing_summary, timestamptz, integer) IS
+    'Visits per calendar month (session TimeZone) of the months months ending with as_of''s month, oldest first, months without a visit included';
+COMMENT ON FUNCTION segment.visits_per_month(segment.browsing_summary, timestamptz, integer, text) IS
+    'Visits per calendar month (time zone tz) of the months months ending with as_of''s month';
+COMMENT ON FUNCTION segment.browsing_active(segment.browsing_summary, timestamptz, jsonb) IS
+    'Active by browsing: at least min_visits (50) visits in the window_days (30) calendar days ending with as_of; session TimeZone';
+COMMENT ON FUNCTION segment.browsing_active(segment.browsing_summary, timestamptz, jsonb, text) IS
+    'Active by browsing, days counted in time zone tz';
+COMMENT ON FUNCTION segment.browsing_lifecycle_stage(segment.rfm_summary, segment.browsing_summary, timestamptz, jsonb, text) IS
+    'Lifecycle stage with browsing: without an order in at_risk_days, prospect (never bought) or lapsed_browsing while browsing (min_visits in visit_days), else no_activity or churned; NULL summaries: no order, no visit';
+COMMENT ON FUNCTION segment.browsing_lifecycle_stage(segment.rfm_summary, segment.browsing_summary, timestamptz, jsonb, text, text) IS
+    'Lifecycle stage with browsing, days counted in time zone tz';
+COMMENT ON FUNCTION segment._browsing_lifecycle(bigint, bigint, segment.browsing_summary, timestamptz, jsonb, text, text) IS
+    'Lifecycle stage with browsing from the recency and tenure days of population_rows (segmentation views with events); tz NULL: session TimeZone';
+
+-- The loyalty family (src/loyalty.rs, crates/core/src/loyalty.rs): brand loyalty of one
+-- customer's order rows. Everything here is IMMUTABLE: no day is counted.
+CREATE FUNCTION segment._loyalty_trans(internal, text, numeric) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._loyalty_trans(internal, text, numeric, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._loyalty_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._loyalty_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._loyalty_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE segment.loyalty AS (brand text, orders bigint, order_share double precision, spend_share double precision,
+                                brands integer, level text);
+COMMENT ON TYPE segment.loyalty IS
+    'Brand loyalty: the top brand, its orders, its share of the orders and of the spend, the brands bought, the level code (none, moderate, strong, absolute; NULL below min_orders)';
+CREATE FUNCTION segment._loyalty_final(internal) RETURNS segment.loyalty
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._loyalty_trans(internal, text, numeric) IS 'brand_loyalty transition';
+COMMENT ON FUNCTION segment._loyalty_trans(internal, text, numeric, jsonb) IS 'brand_loyalty transition';
+COMMENT ON FUNCTION segment._loyalty_combine(internal, internal) IS 'brand_loyalty combine of partial states';
+COMMENT ON FUNCTION segment._loyalty_serialize(internal) IS 'brand_loyalty state serialization for parallel workers';
+COMMENT ON FUNCTION segment._loyalty_deserialize(bytea, internal) IS 'brand_loyalty state deserialization';
+COMMENT ON FUNCTION segment._loyalty_final(internal) IS 'brand_loyalty final: top brand, shares, level';
+
+CREATE AGGREGATE segment.brand_loyalty(brand text, amount numeric) (
+    SFUNC = segment._loyalty_trans, STYPE = internal, FINALFUNC = segment._loyalty_final,
+    COMBINEFUNC = segment._loyalty_combine, SERIALFUNC = segment._loyalty_serialize,
+    DESERIALFUNC = segment._loyalty_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.brand_loyalty(brand text, amount numeric, rules jsonb) (
+    SFUNC = segment._loyalty_trans, STYPE = internal, FINALFUNC = segment._loyalty_final,
+    COMBINEFUNC = segment._loyalty_combine, SERIALFUNC = segment._loyalty_serialize,
+    DESERIALFUNC = segment._loyalty_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.brand_loyalty(text, numeric) IS
+    'Brand loyalty of one customer''s order rows (negative amounts are refunds): top brand by orders; level by its share of the orders: absolute 1, strong >= 0.7, moderate >= 0.4, else none; no level below 3 orders';
+COMMENT ON AGGREGATE segment.brand_loyalty(text, numeric, jsonb) IS
+    'Brand loyalty with rules: by (orders|spend), moderate, strong, absolute, min_orders';
+
+CREATE FUNCTION segment.loyalty_label(level text, lang text DEFAULT 'zh') RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_loyalty_label' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment.loyalty_label(text, text) IS
+    'Label of a brand loyalty level code in zh (无, 一般, 强烈, 绝对), en or code; NULL for an unknown code';
+
+-- The quality family: a data-quality report over an order table, so that a DBA sees what
+-- segmentation will skip or merge before trusting it. PL/pgSQL, run with the caller's rights
+-- (it reads the source as any query of the caller does), search_path pinned; the statement is
+-- built from the column names with format('%I') and the source as a regclass, never by
+-- concatenating user text.
+--
+-- The robust rule for amounts far outside the population: the positive order amounts are taken
+-- on a log scale (ln; "linear" on request), and an amount is an outlier when it lies more than
+-- outlier_k (3.5) robust standard deviations from their median, the robust standard deviation
+-- being 1.4826 × the median absolute deviation (MAD) (the modified z-score of Iglewicz and
+-- Hoaglin). With a MAD of 0 (more than half the amounts equal) nothing is flagged.
+
+-- The per-customer SELECT of the report (one row per customer key, NULL keys as one row), with
+-- the band of the robust rule in every row; checked: column existence and types, options.
+CREATE FUNCTION segment._order_quality_sql(source regclass, customer_column name, ordered_at_column name,
+                                           amount_column name, options jsonb)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t regtype;
+    refund_expr text;
+    oid_expr text := 'NULL::text';
+    as_of_expr text;
+    scale_fn text;
+    k numeric;
+    bad text;
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    options := coalesce(options, '{}');
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object, got %', options USING ERRCODE = '22023';
+    END IF;
+    SELECT min(key) INTO bad FROM jsonb_object_keys(options) key
+    WHERE key NOT IN ('as_of', 'refund_column', 'order_id_column', 'outlier_k', 'outlier_scale', 'lang');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'options: unknown key "%"', bad USING ERRCODE = '22023',
+            HINT = 'Keys: as_of, refund_column, order_id_column, outlier_k, outlier_scale, lang.';
+    END IF;
+    PERFORM segment._column_type(source, customer_column, 'customer_column');
+    t := segment._column_type(source, ordered_at_column, 'ordered_at_column');
+    IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'ordered_at_column "%" of % must be timestamptz, timestamp or date, it is %', ordered_at_column, source, t
+            USING ERRCODE = '42804';
+    END IF;
+    t := segment._column_type(source, amount_column, 'amount_column');
+    IF t NOT IN ('numeric'::regtype, 'bigint'::regtype, 'integer'::regtype, 'smallint'::regtype, 'double precision'::regtype, 'real'::regtype) THEN
+        RAISE EXCEPTION 'amount_column "%" of % must be numeric, an integer or a float type, it is %', amount_column, source, t
+            USING ERRCODE = '42804';
+    END IF;
+    refund_expr := format('s.%I < 0', amount_column);
+    IF options ? 'refund_column' THEN
+        t := segment._column_type(source, (options->>'refund_column')::name, 'options.refund_column');
+        IF t <> 'boolean'::regtype THEN
+            RAISE EXCEPTION 'options.refund_column "%" of % must be boolean, it is %', options->>'refund_column', source, t USING ERRCODE = '42804';
+        END IF;
+        refund_expr := format('(coalesce(s.%I, false) OR s.%I < 0)', options->>'refund_column', amount_column);
+    END IF;
+    IF options ? 'order_id_column' THEN
+        PERFORM segment._column_type(source, (options->>'order_id_column')::name, 'options.order_id_column');
+        oid_expr := format('s.%I::text', options->>'order_id_column');
+    END IF;
+    IF options->>'as_of' IS NULL OR lower(btrim(options->>'as_of')) = 'now' THEN
+        as_of_expr := 'now()';
+    ELSE
+        BEGIN
+            as_of_expr := format('%L::timestamptz', to_char((options->>'as_of')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'options.as_of must be "now" or a timestamptz, got %', options->'as_of' USING ERRCODE = '22023';
+        END;
+    END IF;
+    scale_fn := CASE coalesce(options->>'outlier_scale', 'log') WHEN 'log' THEN 'ln' WHEN 'linear' THEN '' END;
+    IF scale_fn IS NULL OR jsonb_typeof(coalesce(options->'outlier_scale', '"log"')) <> 'string' THEN
+        RAISE EXCEPTION 'options.outlier_scale must be ''log'' or ''linear'', got %', options->'outlier_scale' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(coalesce(options->'outlier_k', '3.5')) <> 'number' THEN
+        RAISE EXCEPTION 'options.outlier_k must be a number above 0, got %', options->'outlier_k' USING ERRCODE = '22023';
+    END IF;
+    k := coalesce((options->>'outlier_k')::numeric, 3.5);
+    IF k <= 0 THEN
+        RAISE EXCEPTION 'options.outlier_k must be a number above 0, got %', options->'outlier_k' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(coalesce(options->'lang', '"zh"')) <> 'string' OR coalesce(options->>'lang', 'zh') NOT IN ('zh', 'en', 'code') THEN
+        RAISE EXCEPTION 'options.lang must be ''zh'', ''en'' or ''code'', got %', options->'lang' USING ERRCODE = '22023';
+    END IF;
+    -- r: the rows as segmentation reads them; o: the order amounts the band is taken from
+    RETURN format($q$WITH r AS MATERIALIZED (
+            SELECT s.%1$I AS k, s.%2$I::timestamptz AS at, s.%3$I::numeric AS amount, coalesce(%4$s, false) AS refund,
+                   %5$s AS order_id, to_jsonb(s) AS whole
+            FROM %6$s s),
+        o AS (SELECT %7$s(r.amount::float8) AS v FROM r
+              WHERE r.k IS NOT NULL AND r.at IS NOT NULL AND r.amount > 0 AND NOT r.refund),
+        m AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY o.v) AS med FROM o),
+        band AS (SELECT m.med, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(o.v - m.med)) FROM o) AS mad,
+                        %8$s::float8 AS k, %9$s AS as_of FROM m)
+        SELECT r.k,
+               count(*) AS rows,
+               count(*) FILTER (WHERE r.at IS NULL) AS null_instants,
+               count(*) FILTER (WHERE r.amount IS NULL) AS null_amounts,
+               count(*) - count(DISTINCT r.whole) AS duplicate_rows,
+               count(r.order_id) - count(DISTINCT (r.order_id, r.refund)) FILTER (WHERE r.order_id IS NOT NULL) AS duplicate_order_ids,
+               count(*) FILTER (WHERE r.at > band.as_of AND r.amount IS NOT NULL AND NOT r.refund) AS future_orders,
+               count(*) FILTER (WHERE r.at IS NOT NULL AND r.amount = 0 AND NOT r.refund) AS zero_amounts,
+               count(*) FILTER (WHERE r.at IS NOT NULL AND r.amount > 0 AND NOT r.refund AND band.mad > 0
+                                  AND abs(%7$s(r.amount::float8) - band.med) > band.k * 1.4826 * band.mad) AS outliers,
+               coalesce(sum(r.amount) FILTER (WHERE NOT r.refund AND r.at <= band.as_of), 0) AS purchases,
+               coalesce(sum(abs(r.amount)) FILTER (WHERE r.refund AND r.at <= band.as_of), 0) AS refunds,
+               min(band.med) AS med, min(band.mad) AS mad
+        FROM r, band GROUP BY r.k$q$,
+        customer_column, ordered_at_column, amount_column, refund_expr, oid_expr, source, scale_fn, k, as_of_expr);
+END $$;
+COMMENT ON FUNCTION segment._order_quality_sql(regclass, name, name, name, jsonb) IS
+    'The per-customer SELECT of the order data-quality report, checked: column existence and types, options';
+
+CREATE FUNCTION segment.order_quality_customers(source regclass, customer_column name, ordered_at_column name,
+                                                amount_column name, options jsonb DEFAULT '{}'::pg_catalog.jsonb)
+    RETURNS TABLE (customer_id text, rows bigint, null_instants bigint, null_amounts bigint, duplicate_rows bigint,
+                   duplicate_order_ids bigint, future_orders bigint, zero_amounts bigint, outliers bigint,
+                   purchases numeric, refunds numeric, refunds_exceed_purchases boolean)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT q.k::text, q.rows, q.null_instants, q.null_amounts, q.duplicate_rows, %s, q.future_orders, q.zero_amounts,
+                q.outliers, q.purchases, q.refunds, q.refunds > q.purchases
+         FROM (%s) q
+         WHERE q.k IS NOT NULL AND (q.null_instants > 0 OR q.null_amounts > 0 OR q.duplicate_rows > 0 OR q.duplicate_order_ids > 0
+                OR q.future_orders > 0 OR q.zero_amounts > 0 OR q.outliers > 0 OR q.refunds > q.purchases)
+         ORDER BY q.k',
+        CASE WHEN options ? 'order_id_column' THEN 'q.duplicate_order_ids' ELSE 'NULL::bigint' END,
+        segment._order_quality_sql(source, customer_column, ordered_at_column, amount_column, options));
+END $$;
+COMMENT ON FUNCTION segment.order_quality_customers(regclass, name, name, name, jsonb) IS
+    'Data-quality report per customer: the customers (key as text, in key order) with NULL instants or amounts, duplicate rows or order ids, orders after as_of, zero amounts, outlier amounts or refunds above their purchases';
+
+CREATE FUNCTION segment.order_quality(source regclass, customer_column name, ordered_at_column name,
+                                      amount_column name, options jsonb DEFAULT '{}'::pg_catalog.jsonb)
+    RETURNS TABLE (issue text, label text, rows bigint, customers bigint, amount numeric, segmentation text)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q text;
+    lang text := coalesce(options->>'lang', 'zh');
+    shared_rows text := 'NULL';
+    has_ids boolean := coalesce(options ? 'order_id_column', false);
+    k numeric;
+    log_scale boolean := coalesce(options->>'outlier_scale', 'log') = 'log';
+BEGIN
+    q := segment._order_quality_sql(source, customer_column, ordered_at_column, amount_column, options);
+    k := coalesce((options->>'outlier_k')::numeric, 3.5);
+    -- rows whose order id more than one customer key uses (segmentation keeps them under each)
+    IF has_ids THEN
+        EXECUTE format('SELECT coalesce(sum(x.n), 0)::text FROM (SELECT count(*) AS n FROM %s s WHERE s.%I IS NOT NULL
+                        GROUP BY s.%I HAVING count(DISTINCT s.%I) > 1) x',
+                       source, options->>'order_id_column', options->>'order_id_column', customer_column) INTO shared_rows;
+    END IF;
+    RETURN QUERY EXECUTE format($r$
+        WITH c AS (%s),
+        t AS (SELECT coalesce(sum(c.rows), 0)::bigint AS rows, count(c.k) AS customers,
+                     max(c.med) AS med, max(c.mad) AS mad FROM c)
+        SELECT x.issue, CASE %2$L WHEN 'zh' THEN x.zh WHEN 'en' THEN x.en ELSE x.issue END, x.rows, x.customers, x.amount,
+               CASE %2$L WHEN 'zh' THEN x.does_zh WHEN 'en' THEN x.does_en ELSE NULL END
+        FROM (
+            SELECT 1 AS ord, 'rows' AS issue, '行数' AS zh, 'Rows' AS en, t.rows, t.customers, NULL::numeric AS amount,
+                   '读取' AS does_zh, 'read' AS does_en FROM t
+            UNION ALL SELECT 2, 'null_customer', '客户键为空', 'NULL customer key', coalesce(sum(c.rows) FILTER (WHERE c.k IS NULL), 0)::bigint, NULL, NULL,
+                   '跳过', 'skipped' FROM c
+            UNION ALL SELECT 3, 'null_ordered_at', '下单时间为空', 'NULL instant', sum(c.null_instants)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.null_instants > 0), NULL,
+                   '跳过', 'skipped' FROM c
+            UNION ALL SELECT 4, 'null_amount', '金额为空', 'NULL amount', sum(c.null_amounts)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.null_amounts > 0), NULL,
+                   '跳过', 'skipped' FROM c
+            UNION ALL SELECT 5, 'duplicate_row', '完全重复的行', 'Exact duplicate rows', sum(c.duplicate_rows)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_rows > 0), NULL,
+                   '各算一次（order_id_column 可合并）', 'each counted (order_id_column merges them)' FROM c
+            UNION ALL SELECT 6, 'duplicate_order_id', '重复的订单号', 'Repeated order id', CASE WHEN %3$L THEN sum(c.duplicate_order_ids)::bigint END,
+                   CASE WHEN %3$L THEN count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_order_ids > 0) END, NULL,
+                   '给出 order_id_column 时合并', 'merged when order_id_column is given' FROM c
+            UNION ALL SELECT 7, 'shared_order_id', '多个客户共用的订单号', 'Order id of several customers', %4$s::bigint, NULL, NULL,
+                   '各客户分别保留', 'kept under each customer'
+            UNION ALL SELECT 8, 'future_order', '晚于 as_of 的订单', 'Order after as_of', sum(c.future_orders)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.future_orders > 0), NULL,
+                   '不计入，单独计数 (future_orders)', 'excluded, counted (future_orders)' FROM c
+            UNION ALL SELECT 9, 'zero_amount', '金额为零的订单', 'Order of amount 0', sum(c.zero_amounts)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.zero_amounts > 0), NULL,
+                   '计为订单，无消费', 'counted as orders without spend' FROM c
+            UNION ALL SELECT 10, 'refund_exceeds_purchases', '退款超过购买', 'Refunds above purchases', coalesce(sum(c.rows) FILTER (WHERE c.k IS NOT NULL AND c.refunds > c.purchases), 0)::bigint,
+                   count(*) FILTER (WHERE c.k IS NOT NULL AND c.refunds > c.purchases), coalesce(sum(c.refunds - c.purchases) FILTER (WHERE c.k IS NOT NULL AND c.refunds > c.purchases), 0),
+                   '净消费为负', 'negative net spend' FROM c
+            UNION ALL SELECT 11, 'amount_outlier', '金额异常', 'Amount outlier', sum(c.outliers)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.outliers > 0), NULL,
+                   format('保留；正常范围 %%s 至 %%s（%%s 的中位数 %%s ± %%s × 1.4826 × MAD %%s）', b.lo, b.hi, %6$L, b.med, %5$s, b.mad),
+                   format('kept; usual range %%s to %%s (%%s: median %%s ± %%s × 1.4826 × MAD %%s)', b.lo, b.hi, %6$L, b.med, %5$s, b.mad)
+            FROM c, t, LATERAL (SELECT round(t.med::numeric, 4) AS med, round(t.mad::numeric, 4) AS mad,
+                                       round(CASE WHEN %7$L THEN exp(t.med - %5$s * 1.4826 * t.mad) ELSE t.med - %5$s * 1.4826 * t.mad END::numeric, 2) AS lo,
+                                       round(CASE WHEN %7$L THEN exp(t.med + %5$s * 1.4826 * t.mad) ELSE t.med + %5$s * 1.4826 * t.mad END::numeric, 2) AS hi) b
+            GROUP BY b.lo, b.hi, b.med, b.mad
+        ) x ORDER BY x.ord $r$,
+        q, lang, has_ids, shared_rows, k, CASE WHEN log_scale THEN 'ln(amount)' ELSE 'amount' END, log_scale);
+END $$;
+COMMENT ON FUNCTION segment.order_quality(regclass, name, name, name, jsonb) IS
+    'Data-quality report over an order table: per issue (NULL keys, instants and amounts, duplicate rows and order ids, orders after as_of, zero amounts, refunds above purchases, outlier amounts) the rows and customers concerned and what segmentation does with them';

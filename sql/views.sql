@@ -234,6 +234,87 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION segment._column_type(regclass, name, text) IS 'Type of a source column; 42703 naming it when it is missing';
 
+-- A segmentation view with an events source (option "events"): the view's rows full-joined with
+-- one browsing summary per customer of the events source, so that customers who only browse are
+-- rows too (no order: orders and monetary 0); lifecycle_stage becomes the browsing-aware stage
+-- and visits, browsing_active and last_visit are added. q's columns are population_rows' and as_of.
+CREATE FUNCTION segment._events_view_query(q text, key_type regtype, mapped boolean, key_eq_sql text, as_of_expr text,
+                                           pop jsonb, events jsonb)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src regclass;
+    kind "char";
+    t regtype;
+    bad text;
+    cust name;
+    at_col name;
+    lang text := coalesce(pop->>'lang', 'zh');
+    tz_sql text := CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'NULL' END;
+    activity jsonb;
+    stages jsonb;
+    cols text;
+BEGIN
+    IF jsonb_typeof(events) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'options.events must be {"source": table, "customer_column": name, "visited_at_column": name}, got %', events
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT min(k) INTO bad FROM jsonb_object_keys(events) k
+    WHERE k NOT IN ('source', 'customer_column', 'visited_at_column', 'activity', 'stages');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'options.events: unknown key "%"', bad USING ERRCODE = '22023',
+            HINT = 'Keys: source, customer_column, visited_at_column, activity, stages.';
+    END IF;
+    IF jsonb_typeof(events->'source') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'options.events: key "source" must name a table or view, got %', events->'source' USING ERRCODE = '22023';
+    END IF;
+    -- resolved under the pinned search_path: a name outside pg_catalog and pg_temp is written with its schema
+    src := to_regclass(events->>'source');
+    IF src IS NULL THEN
+        RAISE EXCEPTION 'options.events: source "%" does not exist', events->>'source' USING ERRCODE = '42P01',
+            HINT = 'Write the events source with its schema, e.g. "public.page_views".';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = src;
+    IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION 'options.events: source % is not a table or view', src USING ERRCODE = '42809';
+    END IF;
+    cust := coalesce(events->>'customer_column', 'customer_id');
+    at_col := coalesce(events->>'visited_at_column', 'visited_at');
+    t := segment._column_type(src, cust, 'options.events.customer_column');
+    IF (NOT mapped AND t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype)) OR (mapped AND t <> key_type) THEN
+        RAISE EXCEPTION 'options.events.customer_column "%" of % has type %, the orders'' customer key has type %', cust, src, t, key_type
+            USING ERRCODE = '42804';
+    END IF;
+    t := segment._column_type(src, at_col, 'options.events.visited_at_column');
+    IF t NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'options.events.visited_at_column "%" of % must be timestamptz, timestamp or date, it is %', at_col, src, t
+            USING ERRCODE = '42804';
+    END IF;
+    activity := coalesce(events->'activity', '{}');
+    stages := coalesce(pop->'lifecycle', '{}') || coalesce(events->'stages', '{}');
+    -- checked now (22023 naming the key), not at the first refresh
+    PERFORM segment.browsing_active('b1:'::segment.browsing_summary, now(), activity);
+    PERFORM segment._browsing_lifecycle(NULL, NULL, NULL, now(), stages, lang, pop->>'tz');
+    SELECT string_agg(CASE a.name WHEN 'customer_id' THEN 'coalesce(v.customer_id, e.key) AS customer_id'
+                                  WHEN 'orders' THEN 'coalesce(v.orders, 0) AS orders'
+                                  WHEN 'monetary' THEN 'coalesce(v.monetary, 0) AS monetary'
+                                  WHEN 'lifecycle_stage' THEN format('segment._browsing_lifecycle(v.recency_days, v.tenure_days, e.b, %s, %L::jsonb, %L, %s) AS lifecycle_stage',
+                                                                     as_of_expr, stages, lang, tz_sql)
+                                  ELSE format('v.%I', a.name) END, ', ' ORDER BY a.ord) INTO cols
+    FROM pg_catalog.pg_proc pr, unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+    WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure AND a.mode = 'o';
+    RETURN format('SELECT %s, coalesce(v.as_of, %s) AS as_of, '
+                  'coalesce(segment.visits(e.b, %2$s, %3$s, %4$s), 0) AS visits, '
+                  'coalesce(segment.browsing_active(e.b, %2$s, %5$L::jsonb, %4$s), false) AS browsing_active, '
+                  'segment.last_visit(e.b, %2$s) AS last_visit '
+                  'FROM (%6$s) v FULL JOIN (SELECT e.%7$I%8$s AS key, segment.browsing_agg(e.%9$I::timestamptz) AS b FROM %10$s e '
+                  'WHERE e.%7$I IS NOT NULL GROUP BY 1) e ON e.key %11$s v.customer_id',
+                  cols, as_of_expr, coalesce((activity->>'window_days')::int, 30),
+                  CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'current_setting(''TimeZone'')' END,
+                  activity, q, cust, CASE WHEN mapped THEN '' ELSE '::bigint' END, at_col, src, key_eq_sql);
+END $$;
+COMMENT ON FUNCTION segment._events_view_query(text, regtype, boolean, text, text, jsonb, jsonb) IS
+    'The SELECT of a segmentation view with an events source: browsing columns and stages, customers who only browse included';
+
 -- The view's SELECT, parsed (never run) when the view is created under the pinned search_path:
 -- every name it uses binds to pg_catalog or segment then, whoever refreshes it later.
 CREATE FUNCTION segment._segment_view_query(source regclass, customer_column name, ordered_at_column name,
@@ -260,7 +341,9 @@ DECLARE
     cust text;
     rest text;
     filter_sql text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column'];
+    key_type regtype;
+    q text;
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events'];
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -278,6 +361,7 @@ BEGIN
     -- Source columns are read through the alias s. Integer customer ids go to population_agg as
     -- they are; other keys (text, varchar, uuid, numeric, ...) are numbered first (see below).
     t := segment._column_type(source, customer_column, 'customer_column');
+    key_type := t;
     cust := format('s.%I', customer_column);
     mapped := t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype);
     IF mapped THEN
@@ -397,9 +481,11 @@ BEGIN
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
     IF NOT mapped THEN
-        RETURN format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
-                      as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
-                      CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
+        q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
+                    as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
+                    CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
+        -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
+        RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
     END IF;
     -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
     -- materialized CTE); population_agg groups by n and the rows get their key back by n.
@@ -409,13 +495,14 @@ BEGIN
          unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
     WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
       AND a.mode = 'o' AND a.name <> 'customer_id';
-    RETURN format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
+    q := format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
                   'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
                   'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
                   'FROM %2$s s JOIN keys ON keys.key %12$s %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
                   cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
                   rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
                   CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
+    RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
 END $$;
 COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
     'The SELECT of a segmentation view, checked: source kind, column existence and types, options';

@@ -6,56 +6,13 @@
 use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible as fa;
-use pg_segment_core::kmeans::{
-    check_dims, check_vector, fit, silhouette, KState, Kind, Model, Options, ELBOW_SILHOUETTE_SAMPLE, MAX_K, SILHOUETTE_DEFAULT_SAMPLE,
-};
+use pg_segment_core::kmeans::{fit, silhouette, KState, Kind, Model, Options, ELBOW_SILHOUETTE_SAMPLE, MAX_K, SILHOUETTE_DEFAULT_SAMPLE};
 use pg_segment_core::Error;
 use pgrx::pg_sys::{Datum, FunctionCallInfo};
 use serde_json::json;
 
-/// Appends the elements of the float8[] argument `n` to `out`; checks shape, length, NULLs and
-/// finiteness (the length before anything is copied).
-unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> usize {
-    let a = F64Array::arg(fc, n);
-    if a.ndim == 0 {
-        raise(Error::invalid("features must not be an empty array"));
-    }
-    if a.ndim != 1 {
-        raise(Error::invalid(format!("features must be a one-dimensional array, got {} dimensions", a.ndim)));
-    }
-    check_dims(a.len, "features").or_raise();
-    if let Some(i) = (0..a.len).find(|&i| a.is_null(i)) {
-        raise(Error::invalid(format!("features[{}] must not be NULL", i + 1)));
-    }
-    let start = out.len();
-    out.extend(a.values());
-    check_vector(&out[start..], "features").or_raise();
-    a.len
-}
-
 unsafe fn new_kstate(fc: FunctionCallInfo, s: KState) -> *mut KState {
     new_state(fc, s.what(), s)
-}
-
-thread_local! {
-    static ROW: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Adds the features of argument `fpos` to the state (NULL arrays are skipped).
-unsafe fn add_row(fc: FunctionCallInfo, st: *mut KState, fpos: usize) {
-    ROW.with(|row| {
-        let mut row = row.borrow_mut();
-        row.clear();
-        let len = read_features(fc, fpos, &mut row);
-        let s = &mut *st;
-        if s.dims == 0 {
-            s.dims = len;
-        } else if s.dims != len {
-            raise(Error::invalid(format!("features must have the same length in every row: {} and {len}", s.dims)));
-        }
-        s.reserve(len).or_raise();
-        s.points.extend_from_slice(&row);
-    });
 }
 
 unsafe fn opt_bytes<'a>(fc: FunctionCallInfo, n: usize) -> &'a [u8] {
@@ -120,7 +77,7 @@ pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
             new_kstate(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() })
         }
     };
-    add_row(fc, st, 1);
+    add_features(fc, &mut *st, 1);
     Datum::from(st)
 });
 
@@ -153,7 +110,7 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             new_kstate(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() })
         }
     };
-    add_row(fc, st, 2);
+    add_features(fc, &mut *st, 2);
     Datum::from(st)
 });
 
@@ -183,7 +140,7 @@ pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
             new_kstate(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() })
         }
     };
-    add_row(fc, st, 1);
+    add_features(fc, &mut *st, 1);
     Datum::from(st)
 });
 
@@ -250,11 +207,6 @@ pg_fn!(fn pgseg_kmeans_elbow_final(fc) {
 // kmeans_assign(model jsonb, features float8[]) -> int
 pg_fn!(fn pgseg_kmeans_assign(fc) {
     let model = cached(fc, arg_bytes(fc, 0), || Model::from_json(&arg_json(fc, 0, "model")).or_raise());
-    let id = ROW.with(|row| {
-        let mut row = row.borrow_mut();
-        row.clear();
-        read_features(fc, 1, &mut row);
-        model.assign(&row).or_raise()
-    });
+    let id = with_features(fc, 1, |x| model.assign(x).or_raise());
     ret_i32(id as i32)
 });

@@ -6,9 +6,12 @@
 //! `sql/<family>.sql`, its regression file `pg_test/sql/NN_<family>.sql` and its README section.
 //! `crate::pg` is the one glue layer; `sql/schema.sql` creates the schema.
 
+pub mod browsing;
 pub mod clv;
 pub mod kmeans;
 pub mod labels;
+pub mod loyalty;
+pub mod pca;
 pub mod pg;
 pub mod population;
 pub mod privacy;
@@ -40,6 +43,10 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_labels", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_labels", provinces]);
 ::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/pca.sql", name = "pg_segment_pca", requires = ["pg_segment_kmeans"]);
+::pgrx::extension_sql_file!("../sql/browsing.sql", name = "pg_segment_browsing", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/loyalty.sql", name = "pg_segment_loyalty", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/quality.sql", name = "pg_segment_quality", requires = ["pg_segment_views"]);
 ::pgrx::extension_sql_file!("../sql/service.sql", name = "pg_segment_service", requires = ["pg_segment_views"]);
 ::pgrx::extension_sql_file!("../sql/privacy.sql", name = "pg_segment_privacy", requires = ["pg_segment_service"]);
 ::pgrx::extension_sql_file!("../sql/report.sql", name = "pg_segment_report", requires = ["pg_segment_views"]);

@@ -562,6 +562,19 @@ fn exercise(c: &mut Client, s: &str) {
                  '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}},
                    \"next_action\": true, \"service_plan\": true}}')"
         ),
+        // the data-quality report and a view with an events source (sql/quality.sql, sql/views.sql)
+        format!("CREATE TABLE {s}.visits AS SELECT o.customer_id, o.ordered_at OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval AS visited_at FROM {s}.orders o"),
+        format!(
+            "SELECT q.issue, q.rows FROM segment.order_quality('{s}.orders', 'customer_id', 'ordered_at', 'amount',
+                 '{{\"refund_column\": \"is_refund\", \"order_id_column\": \"order_id\", \"lang\": \"en\"}}') q"
+        ),
+        format!("SELECT q.customer_id FROM segment.order_quality_customers('{s}.coded', 'code', 'ordered_at', 'amount') q"),
+        format!(
+            "SELECT segment.create_segment_view('{s}.browsing_segs', '{s}.orders', 'customer_id', 'ordered_at', 'amount',
+                 '{{\"tz\": \"UTC\", \"events\": {{\"source\": \"{s}.visits\"}}}}')"
+        ),
+        format!("SELECT segment.refresh_segment_view('{s}.browsing_segs', false)"),
+        format!("SELECT segment.drop_segment_view('{s}.browsing_segs')"),
         format!("SELECT segment.refresh_segment_view('{s}.segs')"),
         format!("SELECT segment.refresh_segment_view('{s}.coded_segs', false)"),
         "SELECT segment.refresh_segment_view('coded_segs')".to_string(), // unqualified: the caller's schema

@@ -5,7 +5,7 @@
 //! `leak_and_drop_on_delete`): PostgreSQL accounts for the context and frees it with the
 //! aggregate, and the value's `Drop` runs then, so the `Vec`s inside it are freed too.
 
-use super::fmgr::{arg, is_null, raise, ret_null};
+use super::fmgr::{arg, arg_bytes, is_null, nargs, raise, ret_null};
 use pg_segment_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 
@@ -69,6 +69,17 @@ pub unsafe fn state_or_null<T>(fc: FunctionCallInfo, state: Option<*mut T>) -> D
         Some(s) => Datum::from(s),
         None => ret_null(fc),
     }
+}
+
+/// The bytes of an optional options argument `n` of an aggregate's transition (empty when it is
+/// absent or NULL), checked against those the state was made with: options are fixed for the
+/// whole aggregate, `key` names them in the error.
+pub unsafe fn same_options<'a>(fc: FunctionCallInfo, n: usize, stored: Option<&[u8]>, what: &str, key: &str) -> &'a [u8] {
+    let given: &[u8] = if n < nargs(fc) && !is_null(fc, n) { arg_bytes(fc, n) } else { &[] };
+    if stored.is_some_and(|s| s != given) {
+        raise(Error::invalid(format!("{what}: {key} must be the same in every row of the aggregate")));
+    }
+    given
 }
 
 /// Whether aggregate arguments `fc_args` (indices among the transition function's arguments,

@@ -199,6 +199,32 @@ impl Scaler {
         }
     }
 
+    /// The standardized form of a feature vector given to a fitted model (`kmeans_assign`,
+    /// `pca_transform`): its length, finiteness and domain checked, and an error for a value too
+    /// far outside the fitted data to standardize.
+    pub fn standardize_input(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let dims = self.mean.len();
+        if x.len() != dims {
+            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {dims}", x.len())));
+        }
+        check_vector(x, "features")?;
+        if self.kind == Standardization::LogZscore {
+            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
+                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
+            }
+        }
+        let mut z = vec![0.0; dims];
+        self.apply(x, &mut z);
+        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
+            return Err(Error::out_of_range(format!(
+                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
+                j + 1,
+                x[j]
+            )));
+        }
+        Ok(z)
+    }
+
     /// Back to original units. A centroid lies within its points, so a result that rounds past
     /// ±f64::MAX is that bound.
     pub fn invert(&self, z: &[f64]) -> Vec<f64> {
@@ -225,6 +251,16 @@ impl Scaler {
 
     /// Fits on `points` (n × dims, row-major) and returns the standardized copy.
     pub fn fit(kind: Standardization, points: &[f64], dims: usize) -> Result<(Scaler, Vec<f64>)> {
+        Self::fit_with(kind, points, dims, false)
+    }
+
+    /// [`Scaler::fit`] that also centres unstandardized features (`none`: mean = the data's
+    /// mean, scale 1), as principal components need.
+    pub fn fit_centred(kind: Standardization, points: &[f64], dims: usize) -> Result<(Scaler, Vec<f64>)> {
+        Self::fit_with(kind, points, dims, true)
+    }
+
+    fn fit_with(kind: Standardization, points: &[f64], dims: usize, centre_none: bool) -> Result<(Scaler, Vec<f64>)> {
         let n = points.len() / dims;
         let mut t = fa::copy_of(points, "kmeans: standardized features")?;
         let mut tick = Ticker::new();
@@ -243,7 +279,8 @@ impl Scaler {
         }
         let mut mean = vec![0.0; dims];
         let mut scale = vec![1.0; dims];
-        if kind != Standardization::None {
+        let centre = kind != Standardization::None || centre_none;
+        if centre {
             for row in t.chunks_exact(dims) {
                 tick.tick(dims as u64);
                 for j in 0..dims {
@@ -269,11 +306,11 @@ impl Scaler {
                     (mean[j], sd) = scaled_moments(&t, dims, j);
                 }
                 // a constant feature is left unscaled (as scikit-learn's StandardScaler does)
-                scale[j] = if sd > 0.0 { sd } else { 1.0 };
+                scale[j] = if sd > 0.0 && kind != Standardization::None { sd } else { 1.0 };
             }
         }
         let scaler = Scaler { kind, mean, scale };
-        if kind != Standardization::None {
+        if centre {
             for row in t.chunks_exact_mut(dims) {
                 tick.tick(dims as u64);
                 for j in 0..dims {
@@ -597,24 +634,7 @@ pub fn fit(points: &mut Vec<f64>, dims: usize, k: i64, seed: i64, opts: &Options
 impl Model {
     /// Cluster id 1..k of a feature vector in original units.
     pub fn assign(&self, x: &[f64]) -> Result<usize> {
-        if x.len() != self.dims {
-            return Err(Error::invalid(format!("features has {} elements, the model was fitted on {}", x.len(), self.dims)));
-        }
-        check_vector(x, "features")?;
-        if self.scaler.kind == Standardization::LogZscore {
-            if let Some(i) = x.iter().position(|v| *v <= -1.0) {
-                return Err(Error::invalid(format!("features[{}] must be above -1 for a log_zscore model, got {}", i + 1, x[i])));
-            }
-        }
-        let mut z = vec![0.0; self.dims];
-        self.scaler.apply(x, &mut z);
-        if let Some(j) = z.iter().position(|v| !v.is_finite()) {
-            return Err(Error::out_of_range(format!(
-                "features[{}] = {} is too far outside the data the model was fitted on to standardize",
-                j + 1,
-                x[j]
-            )));
-        }
+        let z = self.scaler.standardize_input(x)?;
         let (c, d) = nearest(&z, &self.centres, self.dims);
         if !d.is_finite() {
             return Err(Error::out_of_range("features: the squared distance to every cluster centre overflows float8"));
@@ -818,6 +838,8 @@ pub enum Kind {
     Fit = 1,
     Silhouette = 2,
     Elbow = 3,
+    /// `pca_fit` (crate::pca): the same points, another final step
+    Pca = 4,
 }
 
 impl Kind {
@@ -826,13 +848,14 @@ impl Kind {
             1 => Some(Kind::Fit),
             2 => Some(Kind::Silhouette),
             3 => Some(Kind::Elbow),
+            4 => Some(Kind::Pca),
             _ => None,
         }
     }
 }
 
-/// The state of the k-means aggregates: the constant arguments of the first row and every
-/// feature vector.
+/// The state of the k-means aggregates and of `pca_fit`: the constant arguments of the first row
+/// and every feature vector.
 ///
 /// Partial state (little endian): `[version u8 = 1][kind u8][dims u32][a i64][b i64][seed i64]
 /// [params length u32][params][memory limit f64 (MB)][n u64][n values f64]`.
@@ -866,6 +889,7 @@ impl KState {
                 working_bytes(n, d, self.b as usize).max(silhouette_bytes(n, d, ELBOW_SILHOUETTE_SAMPLE as usize, self.b as usize))
             }
             Kind::Silhouette => silhouette_bytes(n, d, self.a as usize, MAX_K as usize),
+            Kind::Pca => super::pca::working_bytes(n, d),
         };
         (values * 8) as f64 + work
     }
@@ -897,6 +921,7 @@ impl KState {
             Kind::Fit => "kmeans_fit",
             Kind::Silhouette => "kmeans_silhouette",
             Kind::Elbow => "kmeans_elbow",
+            Kind::Pca => "pca_fit",
         }
     }
 

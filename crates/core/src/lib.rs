@@ -11,6 +11,7 @@
 //! population state's `add`, scoring) are `#[inline]` or generic, so that they inline into the
 //! transition functions across the crate boundary; the release profile's thin LTO does the rest.
 
+pub mod browsing;
 pub mod cancel;
 pub mod clv;
 pub mod codec;
@@ -19,8 +20,10 @@ pub mod fallible;
 pub mod idtable;
 pub mod kmeans;
 pub mod labels;
+pub mod loyalty;
 pub mod mix;
 pub mod numeric;
+pub mod pca;
 pub mod population;
 pub mod privacy;
 pub mod profile;
