@@ -9,12 +9,14 @@
 //! | `zone.rs` | time zones from PostgreSQL's database, the per-day offset cache |
 //! | `cache.rs` | the per-call cache (`fn_extra`) and the per-backend cache of parsed values |
 //! | `tuple.rs` | composite results, materialized set-returning functions |
+//! | `array.rs` | `float8[]` and `bigint[]` values, composite fields, intervals in days |
 //! | `spi.rs` | SPI with a pinned `search_path`, as another role (the views' registry writers) |
 //! | `guc.rs` | the GUCs |
 //!
 //! and [`init`], which runs when the library is loaded.
 
 pub mod aggregate;
+pub mod array;
 pub mod cache;
 pub mod fmgr;
 pub mod guc;
@@ -24,6 +26,7 @@ pub mod tuple;
 pub mod zone;
 
 pub use aggregate::*;
+pub use array::*;
 pub use cache::*;
 pub use fmgr::*;
 pub use json::*;
