@@ -57,7 +57,7 @@ echo "[bench-clv] $LT"
 val() { printf '%s\n' "$LT" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 LS=$(val seconds); LR=$(val r); LA=$(val alpha); LAA=$(val a); LB=$(val b)
 # log-likelihood of lifetimes' parameters, computed by the same code as ours
-LLL=$("${PSQL[@]}" -c "SET extra_float_digits = 3; SELECT sum(segment.bgnbd_log_likelihood(ROW($LR, $LA, $LAA, $LB, NULL, NULL, NULL, NULL)::segment.bgnbd_model, frequency, recency, t)) FROM btyd")
+LLL=$("${PSQL[@]}" -c "SET extra_float_digits = 3; SELECT sum(segment.bgnbd_log_likelihood(ROW($LR, $LA, $LAA, $LB, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::segment.bgnbd_model, frequency, recency, t)) FROM btyd")
 
 RATIO=$(awk -v p="$PG_MS" -v l="$LS" 'BEGIN {printf "%.4f", p / 1000 / l}')
 sig4() { awk -v x="$1" 'BEGIN {printf "%.4g", x}'; }
