@@ -943,16 +943,16 @@ ALTER TYPE segment.gamma_gamma_model
     ADD ATTRIBUTE se_p double precision, ADD ATTRIBUTE se_q double precision, ADD ATTRIBUTE se_gamma double precision,
     ADD ATTRIBUTE covariance double precision[];
 COMMENT ON TYPE segment.bgnbd_model IS
-    'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha) in time_unit, dropout ~ Beta(a, b);
+    'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha) in time_unit, dropout ~ Beta(a, b); log-likelihood at the estimate, customers fitted, optimiser iterations, converged; standard errors and covariance (r, alpha, a, b) from the observed information';
 COMMENT ON TYPE segment.gamma_gamma_model IS
-    'Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, gamma);
+    'Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, gamma); fitted over repeat buyers; standard errors and covariance (p, q, gamma) from the observed information';
 CREATE TYPE segment.pareto_nbd_model AS (
     r double precision, alpha double precision, s double precision, beta double precision,
     log_likelihood double precision, customers bigint, iterations integer, converged boolean,
     time_unit text, se_r double precision, se_alpha double precision, se_s double precision, se_beta double precision,
     covariance double precision[]);
 COMMENT ON TYPE segment.pareto_nbd_model IS
-    'Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): purchase rate ~ Gamma(r, alpha), dropout rate ~ Gamma(s, beta), in time_unit;
+    'Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): purchase rate ~ Gamma(r, alpha), dropout rate ~ Gamma(s, beta), in time_unit; log-likelihood, customers, iterations, converged; standard errors and covariance (r, alpha, s, beta) from the observed information';
 CREATE FUNCTION segment.to_jsonb(m segment.pareto_nbd_model) RETURNS jsonb
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET extra_float_digits = 3 RETURN pg_catalog.to_jsonb(m);
 CREATE FUNCTION segment.pareto_nbd_model(j jsonb) RETURNS segment.pareto_nbd_model
@@ -970,9 +970,7 @@ COMMENT ON FUNCTION segment._bgnbd_trans(internal, double precision, double prec
 COMMENT ON FUNCTION segment._bgnbd_combine(internal, internal) IS 'bgnbd_fit and pareto_nbd_fit combine of partial states';
 COMMENT ON FUNCTION segment._bgnbd_serialize(internal) IS 'bgnbd_fit and pareto_nbd_fit state serialization for parallel workers';
 COMMENT ON FUNCTION segment._bgnbd_deserialize(bytea, internal) IS 'bgnbd_fit and pareto_nbd_fit state deserialization (validated)';
-COMMENT ON FUNCTION segment._bgnbd_final(internal) IS 'bgnbd_fit final: maximum-likelihood fit';
 COMMENT ON FUNCTION segment._pareto_nbd_final(internal) IS 'pareto_nbd_fit final: maximum-likelihood fit';
-
 COMMENT ON AGGREGATE segment.bgnbd_fit(double precision, double precision, double precision) IS
     'Maximum-likelihood BG/NBD fit over per-customer (frequency, recency, t) as segment.btyd gives them; records no time unit (use the time_unit form); rows with a NULL skipped; NULL for no rows';
 CREATE AGGREGATE segment.bgnbd_fit(frequency double precision, recency double precision, t double precision, time_unit text) (
@@ -988,11 +986,7 @@ CREATE AGGREGATE segment.pareto_nbd_fit(frequency double precision, recency doub
 COMMENT ON AGGREGATE segment.pareto_nbd_fit(double precision, double precision, double precision, text) IS
     'Maximum-likelihood Pareto/NBD fit (exact likelihood) over per-customer (frequency, recency, t) in time_unit (days or weeks); rows with a NULL skipped; NULL for no rows';
 COMMENT ON FUNCTION segment.clv(segment.bgnbd_model, segment.gamma_gamma_model, double precision, double precision, double precision, double precision, integer, double precision, text) IS
-    'Discounted expected spend over horizon months: sum over months i of spend x expected purchases in month i / (1 + discount_rate)^i;
-
-------------------------------------------------------------------------------------------------
--- Pareto/NBD predictions and CLV with the model's own time unit
-------------------------------------------------------------------------------------------------
+    'Discounted expected spend over horizon months: sum over months i of spend x expected purchases in month i / (1 + discount_rate)^i; time_unit (days|weeks) of the summaries, which must be the model''s when it records one; a month = 30 days or 4.345 weeks';
 CREATE FUNCTION segment.pareto_nbd_p_alive(model segment.pareto_nbd_model, frequency double precision, recency double precision, t double precision)
     RETURNS double precision AS 'MODULE_PATHNAME', 'pgseg_pareto_nbd_p_alive' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION segment.pareto_nbd_expected_purchases(model segment.pareto_nbd_model, duration double precision,
@@ -1022,10 +1016,6 @@ COMMENT ON FUNCTION segment.clv(segment.bgnbd_model, segment.gamma_gamma_model, 
     'Discounted expected spend over horizon months in the model''s own time_unit (22023 for a model that records none)';
 COMMENT ON FUNCTION segment.clv(segment.pareto_nbd_model, segment.gamma_gamma_model, double precision, double precision, double precision, double precision, integer, double precision) IS
     'Discounted expected spend over horizon months under Pareto/NBD purchases and Gamma-Gamma spend, in the model''s time_unit';
-
-------------------------------------------------------------------------------------------------
--- Uncertainty: delta-method intervals from the models' covariance
-------------------------------------------------------------------------------------------------
 CREATE TYPE segment.prediction_interval AS (
     estimate double precision, lower double precision, upper double precision, std_error double precision, level double precision);
 COMMENT ON TYPE segment.prediction_interval IS
@@ -1052,10 +1042,6 @@ COMMENT ON FUNCTION segment.clv_interval(segment.bgnbd_model, segment.gamma_gamm
     'clv with a delta-method interval from both models'' covariances (fitted separately: independent)';
 COMMENT ON FUNCTION segment.clv_interval(segment.pareto_nbd_model, segment.gamma_gamma_model, double precision, double precision, double precision, double precision, integer, double precision, double precision) IS
     'clv under Pareto/NBD with a delta-method interval from both models'' covariances (fitted separately: independent)';
-
-------------------------------------------------------------------------------------------------
--- Calibration and holdout; fit checks as rows
-------------------------------------------------------------------------------------------------
 CREATE TYPE segment.btyd_holdout AS (
     frequency_cal double precision, recency_cal double precision, t_cal double precision, monetary_value_cal double precision,
     frequency_holdout double precision, monetary_value_holdout double precision, duration_holdout double precision);
@@ -1065,7 +1051,6 @@ CREATE FUNCTION segment.calibration_holdout(s segment.rfm_summary, calibration_e
     RETURNS segment.btyd_holdout AS 'MODULE_PATHNAME', 'pgseg_calibration_holdout' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION segment.calibration_holdout(segment.rfm_summary, timestamptz, timestamptz, text, text) IS
     'Calibration summary up to calibration_end and holdout purchase periods and mean order up to holdout_end, in days or weeks counted in tz; NULL without a purchase by calibration_end';
-
 CREATE TYPE segment.holdout_summary AS (
     time_unit text, customers bigint, frequency_cal double precision[], recency_cal double precision[], t_cal double precision[],
     frequency_holdout double precision[], duration_holdout double precision[], weight double precision[]);
@@ -1094,7 +1079,6 @@ CREATE AGGREGATE segment.holdout_agg(frequency_cal double precision, recency_cal
     DESERIALFUNC = segment._holdout_deserialize, PARALLEL = SAFE);
 COMMENT ON AGGREGATE segment.holdout_agg(double precision, double precision, double precision, double precision, double precision, text) IS
     'A population''s calibration and holdout figures (as calibration_holdout gives them) for the fit checks; rows with a NULL skipped; NULL for no rows';
-
 CREATE FUNCTION segment.calibration_histogram(model segment.bgnbd_model, summary segment.holdout_summary, max_frequency integer DEFAULT 7)
     RETURNS TABLE (frequency integer, label text, observed double precision, expected double precision, chi_square double precision)
     AS 'MODULE_PATHNAME', 'pgseg_bgnbd_histogram' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 8;
@@ -1129,7 +1113,6 @@ COMMENT ON FUNCTION segment.holdout_accuracy(segment.bgnbd_model, segment.holdou
     'Holdout totals and error in percent, customer-level correlation and mean absolute error, the calibration histogram''s chi-square';
 COMMENT ON FUNCTION segment.holdout_accuracy(segment.pareto_nbd_model, segment.holdout_summary, integer) IS
     'Holdout totals and error in percent, customer-level correlation and mean absolute error, the calibration histogram''s chi-square';
-
 CREATE TYPE segment.tracking_summary AS (
     time_unit text, first_day date, calibration_periods integer, customers bigint, births bigint[], repeat_purchases bigint[]);
 COMMENT ON TYPE segment.tracking_summary IS
@@ -1169,10 +1152,6 @@ COMMENT ON FUNCTION segment.tracking_series(segment.bgnbd_model, segment.trackin
     'Repeat purchases of the cohort per group of period_length periods, incremental and cumulative, actual against expected (calibration and holdout)';
 COMMENT ON FUNCTION segment.tracking_series(segment.pareto_nbd_model, segment.tracking_summary, integer) IS
     'Repeat purchases of the cohort per group of period_length periods, incremental and cumulative, actual against expected (calibration and holdout)';
-
-------------------------------------------------------------------------------------------------
--- CRM predictions per customer
-------------------------------------------------------------------------------------------------
 CREATE TYPE segment.customer_prediction AS (
     predicted_orders double precision, predicted_clv double precision, churn_probability double precision,
     expected_next_order date, average_days_between_orders double precision, historic_clv numeric);
