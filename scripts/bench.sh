@@ -5,8 +5,7 @@
 # resident memory (VmHWM) are reported, with ratios to the native GROUP BY baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/lock.sh
-ROOT="$PWD"
+. scripts/bench_lib.sh
 # the default store has about 4.4 orders per customer; these documented parameters give about
 # 10, the shape of the reference workload (10 million orders for 1 million customers)
 PARAMS='{"alpha": 12, "b": 6}'
@@ -16,7 +15,6 @@ case "$SIZE" in
     full)  CUSTOMERS=1000000 ;;  # about 10 million order rows
     *) echo "BENCH_SIZE must be quick or full" >&2; exit 2 ;;
 esac
-bash scripts/install.sh
 . scripts/rundir.sh; WORK="$RUNDIR/bench"; PORT="${PGSEG_BENCH_PORT:-54327}"
 bash scripts/cluster.sh start "$WORK" "$PORT" "work_mem = '256MB'" "shared_buffers = '2GB'" \
     "max_parallel_workers_per_gather = 0" "jit = off"
@@ -83,10 +81,7 @@ mkdir -p bench
 OUT="bench/results-$SIZE.md"
 base=${MS[native_group_by]}; ntile=${MS[ntile_step_only]}
 {
-    echo "# pg_segment benchmark ($SIZE)"
-    echo
-    echo "Command: \`BENCH_SIZE=$SIZE make bench\`, $(date -u +%Y-%m-%d)."
-    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+    bench_header "pg_segment benchmark ($SIZE)" "BENCH_SIZE=$SIZE make bench"
     echo "PostgreSQL: $("${PSQL[@]}" -c 'SHOW server_version'); work_mem 256MB, shared_buffers 2GB, jit off; serial plans (max_parallel_workers_per_gather = 0) unless a query lists settings below."
     echo "Data: $ROWS order rows, $NCUST customers (segment.sample_orders($CUSTOMERS, 42, '$PARAMS'), rows in random order)."
     echo "Each figure is the median of 3 runs in fresh backends (EXPLAIN ANALYZE execution time); peak memory is the backend's VmHWM."

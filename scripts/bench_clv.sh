@@ -5,13 +5,11 @@
 # (.pg_segment/venv, pinned by tests/requirements-lifetimes.txt), installed if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/lock.sh
-ROOT="$PWD"
+. scripts/bench_lib.sh
 CUSTOMERS="${CLV_CUSTOMERS:-1000000}"
 PORT="${PGSEG_CLV_PORT:-54326}"
 WORK=/tmp/clv-bench
 RUNS=3
-bash scripts/install.sh
 VENV="$ROOT/.pg_segment/venv"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes" 2>/dev/null; then
     echo "[bench-clv] installing lifetimes into $VENV"
@@ -74,10 +72,7 @@ done
 mkdir -p bench
 OUT=bench/results-clv.md
 {
-    echo "# BG/NBD fit: segment.bgnbd_fit vs Python lifetimes"
-    echo
-    echo "Command: \`make bench-clv\`, $(date -u +%Y-%m-%d)."
-    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+    bench_header "BG/NBD fit: segment.bgnbd_fit vs Python lifetimes" "make bench-clv"
     echo "PostgreSQL $("${PSQL[@]}" -c 'SHOW server_version'), serial plan (max_parallel_workers_per_gather = 0), jit off; lifetimes 0.11.3 (tests/requirements-lifetimes.txt), defaults (tol 1e-7)."
     echo "Data: $ROWS customers of \`segment.sample_orders($CUSTOMERS, 42)\`, \`segment.btyd(..., '2025-12-31 23:59:59+08', 'days', 'Asia/Shanghai')\`, $DISTINCT distinct (frequency, recency, t); the same rows as CSV for lifetimes."
     echo

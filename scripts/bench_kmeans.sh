@@ -7,8 +7,7 @@
 # bench/results-kmeans.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/lock.sh
-ROOT="$PWD"
+. scripts/bench_lib.sh
 CUSTOMERS="${KM_CUSTOMERS:-1000000}"
 K=8
 OPTS='{"standardize": "log_zscore"}'
@@ -22,7 +21,6 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn" 2>/de
     "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-sklearn.txt
 fi
 
-bash scripts/install.sh
 . scripts/rundir.sh; WORK="$RUNDIR/bench-kmeans"; PORT="${PGSEG_BENCH_PORT:-54325}"
 bash scripts/cluster.sh start "$WORK" "$PORT" "work_mem = '256MB'" "shared_buffers = '1GB'" "jit = off" \
     "max_parallel_workers_per_gather = 2"
@@ -115,10 +113,7 @@ read -r SK1 SK1T SK1I SK10 SK10T SK10I SKF _ SKFI <<<"$SK"
 mkdir -p bench
 OUT=bench/results-kmeans.md
 {
-    echo "# pg_segment k-means benchmark"
-    echo
-    echo "Command: \`make bench-kmeans\`, $(date -u +%Y-%m-%d)."
-    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+    bench_header "pg_segment k-means benchmark" "make bench-kmeans"
     echo "PostgreSQL: $("${PSQL[@]}" -c 'SHOW server_version'); work_mem 256MB, shared_buffers 1GB, jit off."
     echo "Data: $N customers with an order by 2026-01-01 of segment.sample_orders($CUSTOMERS, 42); features (recency days, orders, net spend), \`$OPTS\`, k = $K, seed 42."
     echo "Times: median of 3 runs in fresh backends (EXPLAIN ANALYZE execution time); peak memory is the backend's VmHWM (for the parallel plan: the leader's)."

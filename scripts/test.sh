@@ -11,8 +11,9 @@
 #                                              released script names is found in it
 #   3. integration tests in tests/             (a separate crate talking to the cluster over TCP),
 #                                              among them the update chain from every release
-#   4. segment.btyd() against Python lifetimes (private virtualenv); CDNOW's published Pareto/NBD and
-#      BG/NBD figures and the holdout checks against lifetimes (tests/cdnow_check.py)
+#   4. segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against
+#      Python's hmac; CDNOW's published Pareto/NBD and BG/NBD figures and the holdout checks
+#      against lifetimes (tests/cdnow_check.py)
 #   5. allocation failure under an address-space limit (tests/memory.rs on a cluster started
 #      under `ulimit -v`, on port base + 5)
 # And for 15 (needs root and apt): 6. the Debian package installed on the system server and removed.
@@ -138,14 +139,15 @@ if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 8
 passed=$((passed + p)); failed=$((failed + f))
 count_skips "$skips"
 
-# ---- 4. cross-check against Python lifetimes ----
-echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv)"
+# ---- 4. cross-checks against Python: lifetimes, and the standard library's hmac ----
+echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against Python's hmac"
 VENV="$ROOT/.pg_segment/venv"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import lifetimes" 2>/dev/null; then
     python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-lifetimes.txt >"$WORK/pip.log" 2>&1 \
         || { tail -n 20 "$WORK/pip.log"; }
 fi
 LT="$WORK/lifetimes"; rm -rf "$LT"; mkdir -p "$LT"
+HMAC_KEY='pg_segment 交叉检验 cross-check key 2026'  # segment.pseudonym() against Python's hmac on the same key
 "${PSQL[@]}" -d pg_segment_regress >/dev/null <<SQL
 SET TimeZone = 'Asia/Shanghai';
 SET client_min_messages = warning;
@@ -155,8 +157,12 @@ CREATE TABLE lt_orders AS SELECT * FROM segment.sample_orders(3000, 2024) WHERE 
 \copy (SELECT customer_id, to_char(ordered_at, 'YYYY-MM-DD HH24:MI:SS.US') AS ordered_at, amount FROM lt_orders ORDER BY order_id) TO '$LT/purchases.csv' CSV HEADER
 \copy (SELECT u.unit, customer_id, (b).frequency, (b).recency, (b).t, (b).monetary_value FROM (SELECT customer_id, segment.rfm_agg(ordered_at, amount) s FROM lt_orders GROUP BY 1) x CROSS JOIN LATERAL (VALUES ('days', timestamptz '2025-06-30 23:59:59.999999+08'), ('weeks', timestamptz '2025-06-29 23:59:59.999999+08')) u(unit, as_of) CROSS JOIN LATERAL (SELECT segment.btyd(s, u.as_of, u.unit, 'Asia/Shanghai') b) y WHERE (b) IS NOT NULL) TO '$LT/btyd.csv' CSV HEADER
 DROP TABLE lt_orders;
+LOAD 'pg_segment';
+SET pg_segment.pseudonym_key = '$HMAC_KEY';
+\copy (SELECT p.purpose, k.kind, k.customer_key, segment.pseudonym(k.customer_key, p.purpose) AS pseudonym FROM (VALUES (''), ('sms'), ('广告')) p(purpose) CROSS JOIN (SELECT 'integer' AS kind, g::text AS customer_key FROM generate_series(1, 3000) g UNION ALL SELECT 'text', 'C' || lpad(g::text, 6, '0') FROM generate_series(1, 1000) g UNION ALL SELECT 'chinese', '顾客-' || g FROM generate_series(1, 1000) g UNION ALL SELECT 'uuid', md5(g::text)::uuid::text FROM generate_series(1, 1000) g) k ORDER BY 1, 2, 3) TO '$LT/pseudonyms.csv' CSV HEADER
 SQL
 count_script "$WORK/lifetimes.log" "$VENV/bin/python" tests/lifetimes_check.py "$LT"
+count_script "$WORK/hmac.log" python3 tests/hmac_check.py "$LT/pseudonyms.csv" "$HMAC_KEY"
 # CDNOW (the lifetimes wheel ships its raw orders): published Pareto/NBD and BG/NBD figures,
 # calibration_holdout and the conditional expectations against lifetimes (tests/cdnow_check.py)
 CDNOW="$("$VENV/bin/python" -c 'import os, lifetimes.datasets as d; print(os.path.dirname(d.__file__))')/CDNOW_sample.txt"

@@ -394,7 +394,7 @@ DECLARE
 BEGIN
     id := segment._view_ident(view_name, default_schema);
     PERFORM segment._check_new_name(id.view_schema, id.view_name);
-    q := segment._segment_view_query(source, customer_column, ordered_at_column, amount_column, options);
+    q := segment._segment_view_sql(source, customer_column, ordered_at_column, amount_column, options);
     rel := segment._new_matview(id.view_schema, id.view_name, source, q);
     EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);  -- the first fill, as the view's owner
     PERFORM segment._registry_put(rel, source, customer_column, ordered_at_column, amount_column, coalesce(options, '{}'), q);
@@ -605,7 +605,7 @@ BEGIN
     WHERE a.attrelid = old_rel AND a.attnum > 0;
     -- the new query, checked before the old view goes
     new_options := jsonb_strip_nulls(r.options || options);
-    q := segment._segment_view_query(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
+    q := segment._segment_view_sql(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
 
     -- rebuild: drop (history kept), create empty, hand it to the owner, then fill it as the owner
     PERFORM segment._registry_drop(r.view_schema, r.view_name, true);
@@ -850,9 +850,11 @@ COMMENT ON FUNCTION segment.segment_changes(text, timestamptz, timestamptz) IS
 ------------------------------------------------------------------------------------------------
 -- KPIs
 ------------------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text)
+-- every output row of customers under min_group_size is suppressed (figures NULL, suppressed
+-- true), with the complement segment.suppress_group adds; suppressed rows come last, by label
+CREATE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text, min_group_size integer)
     RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
-                   average_order_value numeric, repurchase_rate numeric)
+                   average_order_value numeric, repurchase_rate numeric, suppressed boolean)
     LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r segment.segment_views;
@@ -863,14 +865,30 @@ BEGIN
         RAISE EXCEPTION 'by must be ''tier'', ''segment'', ''lifecycle_stage'', ''cadence'' or ''rfm_code'', got %', coalesce(quote_literal(by), 'NULL')
             USING ERRCODE = '22023';
     END IF;
+    IF min_group_size IS NULL OR min_group_size < 1 THEN
+        RAISE EXCEPTION 'min_group_size must be at least 1, got %', coalesce(min_group_size::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
     rel := segment._view_rel(r);
+    -- shown: 1, or NULL for a suppressed row, which makes each of its figures NULL
     RETURN QUERY EXECUTE format(
-        'SELECT %1$I, count(*), round(count(*) / sum(count(*)) OVER (), 4),
-                sum(monetary), round(sum(monetary) / nullif(sum(sum(monetary)) OVER (), 0), 4),
-                round(sum(monetary) / nullif(sum(orders), 0), 2),
-                round(count(*) FILTER (WHERE orders > 1)::numeric / count(*), 4)
-         FROM %2$s GROUP BY 1 ORDER BY sum(monetary) DESC NULLS LAST, 1', by, rel);
+        'SELECT k.label, k.customers * k.shown, k.customer_share * k.shown, k.revenue * k.shown, k.revenue_share * k.shown,
+                k.average_order_value * k.shown, k.repurchase_rate * k.shown, k.shown IS NULL
+         FROM (SELECT %1$I AS label, count(*) AS customers, round(count(*) / sum(count(*)) OVER (), 4) AS customer_share,
+                      sum(monetary) AS revenue, round(sum(monetary) / nullif(sum(sum(monetary)) OVER (), 0), 4) AS revenue_share,
+                      round(sum(monetary) / nullif(sum(orders), 0), 2) AS average_order_value,
+                      round(count(*) FILTER (WHERE orders > 1)::numeric / count(*), 4) AS repurchase_rate,
+                      CASE WHEN NOT segment.suppress_group(count(*), array_agg(count(*)) OVER (), $1) THEN 1 END AS shown
+               FROM %2$s GROUP BY 1) k
+         ORDER BY k.shown IS NULL, k.revenue * k.shown DESC NULLS LAST, k.label', by, rel) USING min_group_size;
 END $$;
+COMMENT ON FUNCTION segment._segment_kpis(text, name, text, integer) IS 'segment_kpis worker (default_schema: the caller''s current schema)';
+CREATE OR REPLACE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text)
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.label, k.customers, k.customer_share, k.revenue, k.revenue_share, k.average_order_value, k.repurchase_rate
+    FROM segment._segment_kpis(view_name, default_schema, by, 1) k
+    ORDER BY k.revenue DESC NULLS LAST, k.label $$;
 COMMENT ON FUNCTION segment._segment_kpis(text, name, text) IS 'segment_kpis worker (default_schema: the caller''s current schema)';
 CREATE OR REPLACE FUNCTION segment.segment_kpis(view_name text, by text DEFAULT 'tier')
     RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
@@ -882,6 +900,16 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION segment.segment_kpis(text, text) IS
     'Per tier, segment, lifecycle stage, cadence or R/F/M code: customers and share, revenue and share (the 80/20 check), average order value, repurchase rate';
+CREATE FUNCTION segment.segment_kpis(view_name text, by text, min_group_size integer)
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric, suppressed boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT k.label, k.customers, k.customer_share, k.revenue, k.revenue_share, k.average_order_value, k.repurchase_rate, k.suppressed
+    FROM segment._segment_kpis(view_name, pg_catalog.current_schema(), by, min_group_size) k;
+END;
+COMMENT ON FUNCTION segment.segment_kpis(text, text, integer) IS
+    'segment_kpis with small-group suppression: rows of fewer than min_group_size customers (and the next smallest, until the suppressed rows hold min_group_size together) have NULL figures and suppressed = true, listed last';
 
 ------------------------------------------------------------------------------------------------
 -- Profile: checks and defaults of city_tiers bound to pg_catalog, city_tier pinned
@@ -928,6 +956,226 @@ CREATE OR REPLACE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_mo
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.bgnbd_model, j);
 CREATE OR REPLACE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.gamma_gamma_model, j);
+
+------------------------------------------------------------------------------------------------
+-- Service plans and next actions (issue 16): the objects of sql/service.sql, new in 0.2.0
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment._lang(lang text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_lang' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._lang(text) IS 'A lang argument checked and normalized to zh, en or code (22023 otherwise, NULL too)';
+CREATE FUNCTION segment._tier_code(tier text) RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_tier_code' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment._tier_code(text) IS
+    'The code of a built-in membership tier given in any language (至尊VIP, Diamond VIP, diamond_vip); any other tier trimmed';
+
+------------------------------------------------------------------------------------------------
+-- Service plans: a user-extensible table (user rows override built-in ones and are dumped)
+------------------------------------------------------------------------------------------------
+-- (the checks and defaults are bound when the extension is installed: every name qualified)
+CREATE TABLE segment.service_benefits (
+    tier text NOT NULL CONSTRAINT service_benefits_tier_check
+        CHECK (tier OPERATOR(pg_catalog.=) pg_catalog.btrim(tier) AND tier OPERATOR(pg_catalog.<>) ''::pg_catalog.text),
+    benefit text NOT NULL CONSTRAINT service_benefits_benefit_check
+        CHECK (benefit OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]*$'::pg_catalog.text),
+    direction text CONSTRAINT service_benefits_direction_check
+        CHECK (direction OPERATOR(pg_catalog.=) ANY ('{customer_service,logistics,discounts,care}'::pg_catalog.text[])),
+    label_zh text,
+    label_en text,
+    position integer NOT NULL DEFAULT 100,
+    builtin boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (tier, benefit, builtin),
+    -- a row with both labels NULL removes a benefit; every other row says where it belongs
+    CONSTRAINT service_benefits_check CHECK ((label_zh IS NULL AND label_en IS NULL) OR direction IS NOT NULL),
+    CONSTRAINT service_benefits_builtin_check CHECK (NOT builtin OR (label_zh IS NOT NULL AND label_en IS NOT NULL))
+);
+COMMENT ON TABLE segment.service_benefits IS
+    'Service benefits per member tier in four directions (customer_service, logistics, discounts, care), read by service_plan(): built-in rows (builtin = true) are re-created by the extension; your rows (builtin = false) override a built-in benefit of the same tier and code, add benefits or tiers, and with both labels NULL remove a benefit; pg_dump keeps them';
+COMMENT ON TYPE segment.service_benefits IS 'Row type of segment.service_benefits';
+-- user rows (and only they) are dumped by pg_dump; built-in rows come back with CREATE EXTENSION
+SELECT pg_catalog.pg_extension_config_dump('segment.service_benefits', 'WHERE NOT builtin');
+GRANT SELECT ON segment.service_benefits TO PUBLIC;
+
+-- Built-in plans for the four tiers of customer_tier() (codes diamond_vip, vip, senior_member,
+-- member): one-to-one service and longer return windows, free shipping and SF Express for the
+-- higher tiers, new-arrival, member-day and event offers, SMS, birthday and holiday greetings and
+-- weather notes. A starting point: replace them with your own rows.
+INSERT INTO segment.service_benefits (tier, direction, benefit, position, label_zh, label_en, builtin) VALUES
+    ('diamond_vip', 'customer_service', 'one_to_one_service', 10, '专属客服一对一服务', 'Dedicated one-to-one service', true),
+    ('diamond_vip', 'customer_service', 'return_window', 20, '30天无忧退换货', '30-day returns and exchanges', true),
+    ('diamond_vip', 'logistics', 'sf_express', 10, '顺丰速运包邮', 'Free SF Express delivery', true),
+    ('diamond_vip', 'discounts', 'new_arrival_offer', 10, '新品抢先购', 'Early access to new arrivals', true),
+    ('diamond_vip', 'discounts', 'member_day_offer', 20, '会员日85折', 'Member day: 15% off', true),
+    ('diamond_vip', 'discounts', 'event_offer', 30, '大促专享券', 'Exclusive coupons for major events', true),
+    ('diamond_vip', 'care', 'sms_care', 10, '专属短信关怀', 'Personal SMS care', true),
+    ('diamond_vip', 'care', 'birthday_greeting', 20, '生日祝福与生日礼', 'Birthday greeting and gift', true),
+    ('diamond_vip', 'care', 'holiday_greeting', 30, '节日问候', 'Holiday greetings', true),
+    ('diamond_vip', 'care', 'weather_note', 40, '天气变化提醒', 'Weather notes', true),
+    ('vip', 'customer_service', 'priority_service', 10, '优先客服', 'Priority customer service', true),
+    ('vip', 'customer_service', 'return_window', 20, '15天退换货', '15-day returns and exchanges', true),
+    ('vip', 'logistics', 'sf_express', 10, '顺丰速运包邮', 'Free SF Express delivery', true),
+    ('vip', 'discounts', 'new_arrival_offer', 10, '新品9折', 'New arrivals: 10% off', true),
+    ('vip', 'discounts', 'member_day_offer', 20, '会员日9折', 'Member day: 10% off', true),
+    ('vip', 'discounts', 'event_offer', 30, '大促专享券', 'Exclusive coupons for major events', true),
+    ('vip', 'care', 'sms_care', 10, '短信关怀', 'SMS care', true),
+    ('vip', 'care', 'birthday_greeting', 20, '生日祝福与生日券', 'Birthday greeting and coupon', true),
+    ('vip', 'care', 'holiday_greeting', 30, '节日问候', 'Holiday greetings', true),
+    ('vip', 'care', 'weather_note', 40, '天气变化提醒', 'Weather notes', true),
+    ('senior_member', 'customer_service', 'return_window', 20, '10天退换货', '10-day returns and exchanges', true),
+    ('senior_member', 'logistics', 'free_shipping', 10, '全场包邮', 'Free shipping', true),
+    ('senior_member', 'discounts', 'member_day_offer', 20, '会员日95折', 'Member day: 5% off', true),
+    ('senior_member', 'discounts', 'event_offer', 30, '活动优惠券', 'Event coupons', true),
+    ('senior_member', 'care', 'birthday_greeting', 20, '生日祝福', 'Birthday greeting', true),
+    ('senior_member', 'care', 'holiday_greeting', 30, '节日问候', 'Holiday greetings', true),
+    ('member', 'customer_service', 'return_window', 20, '7天无理由退货', '7-day no-reason returns', true),
+    ('member', 'logistics', 'free_shipping', 10, '满99元包邮', 'Free shipping over ¥99', true),
+    ('member', 'discounts', 'event_offer', 30, '活动优惠', 'Event offers', true),
+    ('member', 'care', 'birthday_greeting', 20, '生日祝福短信', 'Birthday greeting by SMS', true);
+
+-- Every tier's plan, user rows over built-in ones: {"customer_service": [...], "logistics": [...],
+-- "discounts": [...], "care": [...]}, labels in lang (benefit codes for 'code'), in position order.
+CREATE FUNCTION segment._service_plans(lang text) RETURNS TABLE (tier text, plan jsonb)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    lang := segment._lang(lang);  -- checked before anything is read
+    RETURN QUERY
+    WITH b AS (  -- per tier and benefit: a user row if there is one, else the built-in one
+        SELECT DISTINCT ON (t.code, s.benefit) t.code AS tier, s.benefit, s.direction, s.position,
+               CASE lang WHEN 'code' THEN s.benefit WHEN 'en' THEN coalesce(s.label_en, s.label_zh)
+                         ELSE coalesce(s.label_zh, s.label_en) END AS label,
+               s.label_zh IS NULL AND s.label_en IS NULL AS removed
+        FROM segment.service_benefits s, LATERAL (SELECT segment._tier_code(s.tier) AS code) t
+        ORDER BY t.code, s.benefit, s.builtin, s.tier),
+    d AS (
+        SELECT b.tier, b.direction, jsonb_agg(to_jsonb(b.label) ORDER BY b.position, b.benefit) AS items
+        FROM b WHERE NOT b.removed GROUP BY 1, 2)
+    SELECT t.tier, '{"customer_service": [], "logistics": [], "discounts": [], "care": []}'::jsonb
+                   || coalesce((SELECT jsonb_object_agg(d.direction, d.items) FROM d WHERE d.tier = t.tier), '{}'::jsonb)
+    FROM (SELECT DISTINCT b.tier FROM b) t;
+END $$;
+COMMENT ON FUNCTION segment._service_plans(text) IS
+    'Every tier''s service plan from segment.service_benefits (user rows over built-in ones): benefit labels per direction';
+
+CREATE FUNCTION segment.service_plan(tier text, lang text DEFAULT 'zh') RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT p.plan FROM segment._service_plans($2) p WHERE p.tier = segment._tier_code($1) $$;
+COMMENT ON FUNCTION segment.service_plan(text, text) IS
+    'A member tier''s service benefits (至尊VIP, Diamond VIP or diamond_vip; your own tiers as written in segment.service_benefits) as {"customer_service", "logistics", "discounts", "care"} arrays of labels; NULL for a tier without rows';
+
+------------------------------------------------------------------------------------------------
+-- Next actions
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment.next_action(stage text, cadence text DEFAULT NULL, config jsonb DEFAULT '{}', lang text DEFAULT 'zh') RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_next_action' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment.next_action(text, text, jsonb, text) IS
+    'Recommended contact for a lifecycle stage and purchase cadence (any language): new, active: new arrivals; sleeping: event notice (monthly buyers: major event); at risk: major event notice (yearly buyers: event); churned: ask why; prospect: first-order offer; config {"rules": [...]} replaces the rules; NULL stage gives NULL';
+
+------------------------------------------------------------------------------------------------
+-- Segmentation view options "next_action" (true, or a next_action config) and "service_plan"
+-- (true): columns next_action text and service_plan jsonb after the others. Called by
+-- _create_segment_view and _alter_segment_view (sql/views.sql) for the view's query.
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment._segment_view_sql(source regclass, customer_column name, ordered_at_column name,
+                                          amount_column name, options jsonb)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q text;
+    lang text;
+    config jsonb;
+    extra text := '';
+    joins text := '';
+BEGIN
+    options := coalesce(options, '{}');
+    -- the other options (and the shape of options itself) are checked by _segment_view_query
+    q := segment._segment_view_query(source, customer_column, ordered_at_column, amount_column,
+                                     CASE jsonb_typeof(options) WHEN 'object' THEN options - ARRAY['next_action', 'service_plan'] ELSE options END);
+    IF NOT (options ? 'next_action' OR options ? 'service_plan') THEN
+        RETURN q;
+    END IF;
+    lang := segment._lang(coalesce(options->>'lang', 'zh'));
+    IF options ? 'next_action' THEN
+        CASE jsonb_typeof(options->'next_action')
+            WHEN 'boolean' THEN config := CASE WHEN (options->>'next_action')::boolean THEN '{}'::jsonb END;
+            WHEN 'object' THEN config := options->'next_action';
+            ELSE RAISE EXCEPTION 'options.next_action must be true, false or a next_action config such as {"rules": [...]}, got %', options->'next_action'
+                USING ERRCODE = '22023';
+        END CASE;
+        IF config IS NOT NULL THEN
+            PERFORM segment.next_action('active', NULL, config, lang);  -- a bad config fails now, not at refresh
+            extra := extra || format(', segment.next_action(v.lifecycle_stage, v.cadence, %L::jsonb, %L) AS next_action', config, lang);
+        END IF;
+    END IF;
+    IF options ? 'service_plan' THEN
+        IF jsonb_typeof(options->'service_plan') IS DISTINCT FROM 'boolean' THEN
+            RAISE EXCEPTION 'options.service_plan must be true or false, got %', options->'service_plan' USING ERRCODE = '22023';
+        END IF;
+        IF (options->>'service_plan')::boolean THEN
+            -- one plan per tier, joined (not one service_plan() call per customer)
+            extra := extra || ', sp.plan AS service_plan';
+            joins := format(' LEFT JOIN segment._service_plans(%L) sp ON sp.tier = segment._tier_code(v.tier)', lang);
+        END IF;
+    END IF;
+    IF extra = '' THEN
+        RETURN q;
+    END IF;
+    RETURN format('SELECT v.*%s FROM (%s) v%s', extra, q, joins);
+END $$;
+COMMENT ON FUNCTION segment._segment_view_sql(regclass, name, name, name, jsonb) IS
+    'The SELECT of a segmentation view: _segment_view_query with the columns of the options next_action and service_plan';
+
+------------------------------------------------------------------------------------------------
+-- Privacy-safe exports (issue 16): the objects of sql/privacy.sql, new in 0.2.0 (segment_kpis
+-- with min_group_size is above, with the KPIs)
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment.pseudonym(customer_key text, purpose text DEFAULT '') RETURNS text
+    AS 'MODULE_PATHNAME', 'pgseg_pseudonym' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION segment.pseudonym(text, text) IS
+    'Keyed pseudonym of a customer key: HMAC-SHA-256 under pg_segment.pseudonym_key (a superuser-only setting) as 64 hex digits; a purpose (e.g. ''sms'') gives each recipient its own pseudonyms; 22023 when no key is set, 55000 when it was set before pg_segment was loaded';
+
+------------------------------------------------------------------------------------------------
+-- Small-group suppression
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment.suppress_group(customers bigint, group_sizes bigint[], min_group_size integer) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pgseg_suppress_group' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION segment.suppress_group(bigint, bigint[], integer) IS
+    'Whether an output row of customers customers is suppressed, given the sizes of every row (array_agg(count(*)) OVER ()): rows of 1 to min_group_size - 1 customers, and the next smallest until the suppressed rows hold min_group_size together';
+
+------------------------------------------------------------------------------------------------
+-- Export: segment, tier, next action and the pseudonym, nothing else
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION segment._export_segments(view_name text, default_schema name, purpose text)
+    RETURNS TABLE (pseudonym text, segment text, tier text, next_action text)
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r segment.segment_views;
+    rel regclass;
+    action text;
+BEGIN
+    r := segment._view_row(view_name, default_schema);
+    rel := segment._view_rel(r);
+    IF purpose IS NULL THEN
+        RAISE EXCEPTION 'purpose must not be NULL (pass '''' for none)' USING ERRCODE = '22004';
+    END IF;
+    -- the view's next_action column (option next_action) when it has one, else the built-in
+    -- rules in the view's language
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attname = 'next_action' AND a.attnum > 0 AND NOT a.attisdropped) THEN
+        action := 'v.next_action';
+    ELSE
+        action := format('segment.next_action(v.lifecycle_stage, v.cadence, ''{}''::jsonb, %L)', coalesce(r.options->>'lang', 'zh'));
+    END IF;
+    -- ordered by pseudonym: the order of the rows says nothing about the customer keys
+    RETURN QUERY EXECUTE format('SELECT segment.pseudonym(v.customer_id::text, $1), v.segment, v.tier, %s FROM %s v ORDER BY 1', action, rel)
+        USING purpose;
+END $$;
+COMMENT ON FUNCTION segment._export_segments(text, name, text) IS 'export_segments worker (default_schema: the caller''s current schema)';
+CREATE FUNCTION segment.export_segments(view_name text, purpose text DEFAULT '')
+    RETURNS TABLE (pseudonym text, segment text, tier text, next_action text)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED  -- as pseudonym()
+BEGIN ATOMIC
+    SELECT e.pseudonym, e.segment, e.tier, e.next_action FROM segment._export_segments(view_name, pg_catalog.current_schema(), purpose) e;
+END;
+COMMENT ON FUNCTION segment.export_segments(text, text) IS
+    'Rows of a segmentation view for SMS and ad tools: the customer''s pseudonym (pseudonym(customer_id::text, purpose)), segment, tier and next action only, ordered by pseudonym';
 
 ------------------------------------------------------------------------------------------------
 -- Customer value you can trust (issue 15): models carry their time unit and standard errors,

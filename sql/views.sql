@@ -447,7 +447,7 @@ DECLARE
 BEGIN
     id := segment._view_ident(view_name, default_schema);
     PERFORM segment._check_new_name(id.view_schema, id.view_name);
-    q := segment._segment_view_query(source, customer_column, ordered_at_column, amount_column, options);
+    q := segment._segment_view_sql(source, customer_column, ordered_at_column, amount_column, options);
     rel := segment._new_matview(id.view_schema, id.view_name, source, q);
     EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);  -- the first fill, as the view's owner
     PERFORM segment._registry_put(rel, source, customer_column, ordered_at_column, amount_column, coalesce(options, '{}'), q);
@@ -658,7 +658,7 @@ BEGIN
     WHERE a.attrelid = old_rel AND a.attnum > 0;
     -- the new query, checked before the old view goes
     new_options := jsonb_strip_nulls(r.options || options);
-    q := segment._segment_view_query(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
+    q := segment._segment_view_sql(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
 
     -- rebuild: drop (history kept), create empty, hand it to the owner, then fill it as the owner
     PERFORM segment._registry_drop(r.view_schema, r.view_name, true);
@@ -903,9 +903,11 @@ COMMENT ON FUNCTION segment.segment_changes(text, timestamptz, timestamptz) IS
 ------------------------------------------------------------------------------------------------
 -- KPIs
 ------------------------------------------------------------------------------------------------
-CREATE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text)
+-- every output row of customers under min_group_size is suppressed (figures NULL, suppressed
+-- true), with the complement segment.suppress_group adds; suppressed rows come last, by label
+CREATE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text, min_group_size integer)
     RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
-                   average_order_value numeric, repurchase_rate numeric)
+                   average_order_value numeric, repurchase_rate numeric, suppressed boolean)
     LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r segment.segment_views;
@@ -916,14 +918,30 @@ BEGIN
         RAISE EXCEPTION 'by must be ''tier'', ''segment'', ''lifecycle_stage'', ''cadence'' or ''rfm_code'', got %', coalesce(quote_literal(by), 'NULL')
             USING ERRCODE = '22023';
     END IF;
+    IF min_group_size IS NULL OR min_group_size < 1 THEN
+        RAISE EXCEPTION 'min_group_size must be at least 1, got %', coalesce(min_group_size::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
     rel := segment._view_rel(r);
+    -- shown: 1, or NULL for a suppressed row, which makes each of its figures NULL
     RETURN QUERY EXECUTE format(
-        'SELECT %1$I, count(*), round(count(*) / sum(count(*)) OVER (), 4),
-                sum(monetary), round(sum(monetary) / nullif(sum(sum(monetary)) OVER (), 0), 4),
-                round(sum(monetary) / nullif(sum(orders), 0), 2),
-                round(count(*) FILTER (WHERE orders > 1)::numeric / count(*), 4)
-         FROM %2$s GROUP BY 1 ORDER BY sum(monetary) DESC NULLS LAST, 1', by, rel);
+        'SELECT k.label, k.customers * k.shown, k.customer_share * k.shown, k.revenue * k.shown, k.revenue_share * k.shown,
+                k.average_order_value * k.shown, k.repurchase_rate * k.shown, k.shown IS NULL
+         FROM (SELECT %1$I AS label, count(*) AS customers, round(count(*) / sum(count(*)) OVER (), 4) AS customer_share,
+                      sum(monetary) AS revenue, round(sum(monetary) / nullif(sum(sum(monetary)) OVER (), 0), 4) AS revenue_share,
+                      round(sum(monetary) / nullif(sum(orders), 0), 2) AS average_order_value,
+                      round(count(*) FILTER (WHERE orders > 1)::numeric / count(*), 4) AS repurchase_rate,
+                      CASE WHEN NOT segment.suppress_group(count(*), array_agg(count(*)) OVER (), $1) THEN 1 END AS shown
+               FROM %2$s GROUP BY 1) k
+         ORDER BY k.shown IS NULL, k.revenue * k.shown DESC NULLS LAST, k.label', by, rel) USING min_group_size;
 END $$;
+COMMENT ON FUNCTION segment._segment_kpis(text, name, text, integer) IS 'segment_kpis worker (default_schema: the caller''s current schema)';
+CREATE FUNCTION segment._segment_kpis(view_name text, default_schema name, by text)
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.label, k.customers, k.customer_share, k.revenue, k.revenue_share, k.average_order_value, k.repurchase_rate
+    FROM segment._segment_kpis(view_name, default_schema, by, 1) k
+    ORDER BY k.revenue DESC NULLS LAST, k.label $$;
 COMMENT ON FUNCTION segment._segment_kpis(text, name, text) IS 'segment_kpis worker (default_schema: the caller''s current schema)';
 CREATE FUNCTION segment.segment_kpis(view_name text, by text DEFAULT 'tier')
     RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
@@ -935,3 +953,13 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION segment.segment_kpis(text, text) IS
     'Per tier, segment, lifecycle stage, cadence or R/F/M code: customers and share, revenue and share (the 80/20 check), average order value, repurchase rate';
+CREATE FUNCTION segment.segment_kpis(view_name text, by text, min_group_size integer)
+    RETURNS TABLE (label text, customers bigint, customer_share numeric, revenue numeric, revenue_share numeric,
+                   average_order_value numeric, repurchase_rate numeric, suppressed boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT k.label, k.customers, k.customer_share, k.revenue, k.revenue_share, k.average_order_value, k.repurchase_rate, k.suppressed
+    FROM segment._segment_kpis(view_name, pg_catalog.current_schema(), by, min_group_size) k;
+END;
+COMMENT ON FUNCTION segment.segment_kpis(text, text, integer) IS
+    'segment_kpis with small-group suppression: rows of fewer than min_group_size customers (and the next smallest, until the suppressed rows hold min_group_size together) have NULL figures and suppressed = true, listed last';

@@ -11,9 +11,11 @@ pub mod kmeans;
 pub mod labels;
 pub mod pg;
 pub mod population;
+pub mod privacy;
 pub mod profile;
 pub mod sample;
 pub mod score;
+pub mod service;
 pub mod summary;
 pub mod tags;
 pub mod views;
@@ -37,6 +39,8 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/tags.sql", name = "pg_segment_tags", requires = ["pg_segment_labels", with_high_end_sql]);
 ::pgrx::extension_sql_file!("../sql/profile.sql", name = "pg_segment_profile", requires = ["pg_segment_labels", provinces]);
 ::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
+::pgrx::extension_sql_file!("../sql/service.sql", name = "pg_segment_service", requires = ["pg_segment_views"]);
+::pgrx::extension_sql_file!("../sql/privacy.sql", name = "pg_segment_privacy", requires = ["pg_segment_service"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

@@ -556,7 +556,8 @@ fn exercise(c: &mut Client, s: &str) {
         ),
         format!(
             "SELECT segment.create_segment_view('{s}.coded_segs', '{s}.coded', 'code', 'ordered_at', 'amount',
-                 '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}}}}')"
+                 '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}},
+                   \"next_action\": true, \"service_plan\": true}}')"
         ),
         format!("SELECT segment.refresh_segment_view('{s}.segs')"),
         format!("SELECT segment.refresh_segment_view('{s}.coded_segs', false)"),
@@ -570,6 +571,8 @@ fn exercise(c: &mut Client, s: &str) {
         "SELECT * FROM segment.segment_changes('coded_segs', '2026-01-15 00:00+00', 'infinity')".to_string(),
         format!("SELECT * FROM segment.segment_kpis('{s}.segs')"),
         format!("SELECT * FROM segment.segment_kpis('{s}.coded_segs', 'lifecycle_stage')"),
+        format!("SELECT * FROM segment.segment_kpis('{s}.segs', 'segment', 5)"),
+        "SELECT segment.service_plan('VIP', 'en'), segment.next_action('sleeping', 'monthly', '{\"rules\": [{\"label\": \"A\"}]}')".to_string(),
         format!("SELECT segment.schedule_refresh('{s}.segs', '0 3 * * *')"),
         format!("SELECT segment.unschedule_refresh('{s}.segs')"),
         format!("SELECT segment.delete_snapshots('{s}.segs', '2026-01-15 00:00+00')"),
@@ -717,6 +720,12 @@ fn hostile_objects_on_every_path_never_run() {
     exercise(&mut u, &user);
     exercise(&mut o, &owner);
     exercise(&mut su, "su");
+    // the export needs the key: only a superuser sets one in a session (after the library loaded)
+    run(
+        &mut su,
+        "LOAD 'pg_segment'; SET pg_segment.pseudonym_key = 'pg_segment security test key 0123456789';
+         SELECT * FROM segment.export_segments('su.segs', 'sms')",
+    );
     run(
         &mut u,
         &format!(

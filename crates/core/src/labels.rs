@@ -181,6 +181,14 @@ pub const CN8: &str = r#"[
  {"code": "general_winback",       "label": {"zh": "一般挽留客户", "en": "General Win-back"}}
 ]"#;
 
+/// The built-in membership tiers `(code, zh, en, share in percent)`, from the top.
+pub const DEFAULT_TIERS: [(&str, &str, &str, f64); 4] = [
+    ("diamond_vip", "至尊VIP", "Diamond VIP", 10.0),
+    ("vip", "VIP", "VIP", 15.0),
+    ("senior_member", "高级会员", "Senior Member", 25.0),
+    ("member", "普通会员", "Member", 50.0),
+];
+
 /// Percentile tiers: `share` in percent of customers from the top; shares sum to 100.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tiers {
@@ -191,12 +199,7 @@ impl Tiers {
     pub fn parse<'a>(doc: impl Into<Json<'a>>) -> Result<Tiers> {
         let mut o = Obj::read("customer_tier config", doc)?;
         let tiers = match o.take("tiers") {
-            None => vec![
-                (10.0, Label::new("diamond_vip", "至尊VIP", "Diamond VIP")),
-                (15.0, Label::new("vip", "VIP", "VIP")),
-                (25.0, Label::new("senior_member", "高级会员", "Senior Member")),
-                (50.0, Label::new("member", "普通会员", "Member")),
-            ],
+            None => DEFAULT_TIERS.iter().map(|&(code, zh, en, share)| (share, Label::new(code, zh, en))).collect(),
             Some(Value::Array(a)) if !a.is_empty() => {
                 let mut t = Vec::new();
                 for (i, item) in a.into_iter().enumerate() {
@@ -347,17 +350,18 @@ impl Lifecycle {
 
     pub const STAGES: usize = 6;
 
+    /// The stages' `(code, zh, en)`, by index.
+    pub const LABELS: [(&'static str, &'static str, &'static str); Lifecycle::STAGES] = [
+        ("prospect", "潜在", "Prospect"),
+        ("new", "新客", "New"),
+        ("active", "活跃", "Active"),
+        ("sleeping", "沉睡", "Sleeping"),
+        ("at_risk", "预流失", "At Risk"),
+        ("churned", "流失", "Churned"),
+    ];
+
     pub fn label(index: usize) -> Label {
-        Label::of(
-            [
-                ("prospect", "潜在", "Prospect"),
-                ("new", "新客", "New"),
-                ("active", "活跃", "Active"),
-                ("sleeping", "沉睡", "Sleeping"),
-                ("at_risk", "预流失", "At Risk"),
-                ("churned", "流失", "Churned"),
-            ][index],
-        )
+        Label::of(Lifecycle::LABELS[index])
     }
 }
 
@@ -428,17 +432,18 @@ impl Cadence {
 
     pub const CLASSES: usize = 6;
 
+    /// The classes' `(code, zh, en)`, by index.
+    pub const LABELS: [(&'static str, &'static str, &'static str); Cadence::CLASSES] = [
+        ("one_time", "一次性", "One-time"),
+        ("irregular", "不规律", "Irregular"),
+        ("monthly", "月度", "Monthly"),
+        ("quarterly", "季度", "Quarterly"),
+        ("half_yearly", "半年度", "Half-yearly"),
+        ("yearly", "年度", "Yearly"),
+    ];
+
     pub fn label(index: usize) -> Label {
-        Label::of(
-            [
-                ("one_time", "一次性", "One-time"),
-                ("irregular", "不规律", "Irregular"),
-                ("monthly", "月度", "Monthly"),
-                ("quarterly", "季度", "Quarterly"),
-                ("half_yearly", "半年度", "Half-yearly"),
-                ("yearly", "年度", "Yearly"),
-            ][index],
-        )
+        Label::of(Cadence::LABELS[index])
     }
 }
 
