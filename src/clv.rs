@@ -30,7 +30,12 @@ unsafe fn unit_arg(fc: FunctionCallInfo, n: usize) -> Unit {
 
 /// Transition: (state, N float8 values [, time_unit]); rows with a NULL value are skipped, rows
 /// `check` turns down (non-repeat buyers of gamma_gamma_fit) too.
-unsafe fn trans<const N: usize>(fc: FunctionCallInfo, what: &'static str, unit: Option<Unit>, check: impl Fn(&[f64; N]) -> Result<bool>) -> Datum {
+unsafe fn trans<const N: usize>(
+    fc: FunctionCallInfo,
+    what: &'static str,
+    unit: Option<Unit>,
+    check: impl Fn(&[f64; N]) -> Result<bool>,
+) -> Datum {
     let state = state_arg::<FitState<N>>(fc, 0);
     if (1..=N).any(|i| is_null(fc, i)) {
         return state_or_null(fc, state);
@@ -373,10 +378,9 @@ fn required_unit<M, const K: usize>(a: &ModelArg<M, K>, what: &str) -> Unit {
 /// The covariance a delta-method interval needs; 22023 when the model has none.
 fn required_covariance<M, const K: usize>(a: &ModelArg<M, K>, what: &str) -> [[f64; K]; K] {
     a.covariance.unwrap_or_else(|| {
-        raise(
-            Error::invalid(format!("{what}: the model has no covariance"))
-                .with_hint("models fitted by pg_segment 0.1.0, or whose information matrix is singular, have none: refit with pg_segment 0.2.0"),
-        )
+        raise(Error::invalid(format!("{what}: the model has no covariance")).with_hint(
+            "models fitted by pg_segment 0.1.0, or whose information matrix is singular, have none: refit with pg_segment 0.2.0",
+        ))
     })
 }
 
@@ -650,7 +654,13 @@ unsafe fn histogram<M: ModelType<4> + PurchaseModel>(fc: FunctionCallInfo) -> Da
     let out = Rows::materialize(fc, 5, "calibration_histogram");
     let max = h.len() as u32 - 1;
     for r in h {
-        let mut v = [ret_i32(r.frequency as i32), ret_text(&bin_label(r.frequency, max)), ret_f64(r.observed), ret_f64(r.expected), ret_f64(r.chi_square)];
+        let mut v = [
+            ret_i32(r.frequency as i32),
+            ret_text(&bin_label(r.frequency, max)),
+            ret_f64(r.observed),
+            ret_f64(r.expected),
+            ret_f64(r.chi_square),
+        ];
         out.put(&mut v, &mut [false; 5]);
     }
     Datum::from(0usize)
@@ -667,7 +677,13 @@ unsafe fn conditional<M: ModelType<4> + PurchaseModel>(fc: FunctionCallInfo) -> 
     let max = c.len() as u32 - 1;
     for r in c {
         let empty = r.customers == 0.0;
-        let mut v = [ret_i32(r.frequency as i32), ret_text(&bin_label(r.frequency, max)), ret_i64(r.customers.round() as i64), ret_f64(r.actual), ret_f64(r.expected)];
+        let mut v = [
+            ret_i32(r.frequency as i32),
+            ret_text(&bin_label(r.frequency, max)),
+            ret_i64(r.customers.round() as i64),
+            ret_f64(r.actual),
+            ret_f64(r.expected),
+        ];
         out.put(&mut v, &mut [false, false, false, empty, empty]);
     }
     Datum::from(0usize)
@@ -685,7 +701,17 @@ unsafe fn accuracy<M: ModelType<4> + PurchaseModel>(fc: FunctionCallInfo) -> Dat
     let (e, ne) = opt_f64(a.error_percent);
     let (c, nc) = opt_f64(a.correlation);
     let (pv, np) = opt_f64(p);
-    let mut v = [ret_i64(a.customers.round() as i64), ret_f64(a.actual), ret_f64(a.expected), e, c, ret_f64(a.mean_absolute_error), ret_f64(chi), ret_i32(df), pv];
+    let mut v = [
+        ret_i64(a.customers.round() as i64),
+        ret_f64(a.actual),
+        ret_f64(a.expected),
+        e,
+        c,
+        ret_f64(a.mean_absolute_error),
+        ret_f64(chi),
+        ret_i32(df),
+        pv,
+    ];
     out.put(&mut v, &mut [false, false, false, ne, nc, false, false, false, np]);
     Datum::from(0usize)
 }
@@ -697,7 +723,8 @@ pg_fn!(fn pgseg_pareto_nbd_accuracy(fc) { accuracy::<ParetoNbd>(fc) });
 unsafe fn tracking_summary_arg(fc: FunctionCallInfo, n: usize) -> Tracking {
     let d = arg(fc, n);
     let what = "tracking_summary";
-    let get = |i: i16, name: &str| composite_field(d, i).unwrap_or_else(|| raise(Error::invalid(format!("{what}: {name} must not be NULL"))));
+    let get =
+        |i: i16, name: &str| composite_field(d, i).unwrap_or_else(|| raise(Error::invalid(format!("{what}: {name} must not be NULL"))));
     let unit = Unit::parse_time_unit(utf8(bytes_of(get(1, "time_unit")), "time_unit")).or_raise();
     let start_day = get(2, "first_day").value() as i32 as i64;
     let calibration_periods = get(3, "calibration_periods").value() as i32 as i64;
@@ -731,7 +758,11 @@ unsafe fn tracking<M: ModelType<4> + PurchaseModel>(fc: FunctionCallInfo) -> Dat
     let tr = tracking_summary_arg(fc, 1);
     let mu = required_unit(&a, "tracking_series");
     if mu != tr.unit {
-        raise(Error::invalid(format!("tracking_series: the model was fitted in {}, the tracking summary is in {}", mu.name(), tr.unit.name())));
+        raise(Error::invalid(format!(
+            "tracking_series: the model was fitted in {}, the tracking summary is in {}",
+            mu.name(),
+            tr.unit.name()
+        )));
     }
     let rows = m::tracking_series(&a.model, &tr, arg_i32(fc, 2)).or_raise();
     let out = Rows::materialize(fc, 7, "tracking_series");
