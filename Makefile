@@ -1,5 +1,5 @@
 # pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
-.PHONY: setup install test package freeze next demo bench bench-kmeans bench-clv clean
+.PHONY: setup install test package freeze next demo report bench bench-kmeans bench-clv clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,10 @@ next:
 
 demo:
 	@bash scripts/demo.sh
+
+# the sample store's report page and a headless-Chromium screenshot, in .pg_segment/report/
+report:
+	@bash scripts/report.sh
 
 bench:
 	@bash scripts/bench.sh

@@ -40,6 +40,8 @@ AS_OF="'2026-01-01 00:00+08'"
 # name | settings | query (wrapped so that every output column is computed and nothing is sent to
 # the client). Settings apply to that query only (e.g. 2 parallel workers).
 TZO='"tz": "Asia/Shanghai"'
+# the report's migration compares two snapshots of the view (taken once, before its first run)
+SNAPS="SELECT segment.take_snapshot('bench_view', t) FROM (VALUES (timestamptz '2025-12-01 00:00+08'), ('2026-01-01 00:00+08')) v(t) WHERE NOT EXISTS (SELECT FROM segment.segment_snapshots s WHERE s.view_name = 'bench_view' AND s.taken_at = v.t);"
 PAR="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;"
 QUERIES=(
 "seq_scan||SELECT count(*) FROM orders"
@@ -57,6 +59,8 @@ QUERIES=(
 "view_create_text_keys|SELECT segment.drop_segment_view(view_name) FROM segment.segment_views WHERE view_name = 'bench_text_view';|SELECT segment.create_segment_view('bench_text_view', 'orders_text', 'customer_code', 'ordered_at', 'amount', '{\"as_of\": \"2026-01-01 00:00+08\", $TZO}')"
 "view_refresh_concurrently||SELECT segment.refresh_segment_view('bench_view')"
 "view_refresh||SELECT segment.refresh_segment_view('bench_view', false)"
+"report_peer_kpis_migration|$SNAPS|SELECT (SELECT count(*) FROM segment.segment_kpis('bench_view', 'segment')) + (SELECT count(*) FROM segment.tier_migration('bench_view', '2025-12-01 00:00+08', '2026-01-01 00:00+08'))"
+"report|$SNAPS|SELECT length(segment.report('bench_view'))"
 )
 
 run_one() {  # settings, query: prints "<ms> <peak kB> <workers launched>" for one run in a fresh backend
@@ -100,6 +104,7 @@ base=${MS[native_group_by]}; ntile=${MS[ntile_step_only]}
     echo "- whole-population path, 2 workers: $(ratio "${MS[population_2_workers]}" "$base") of native with the leader scanning too, $(ratio "${MS[population_2_workers_no_leader]}" "$base") with parallel_leader_participation = off (target at most 0.5)"
     echo "- composable summary aggregate (rfm_agg_group_by): $(ratio "${MS[rfm_agg_group_by]}" "$base") of native (target at most 1.0)"
     echo "- quantile scoring of stored summaries (breaks_and_scores / ntile_step_only): $(ratio "${MS[breaks_and_scores]}" "$ntile") (target at most 0.5)"
+    echo "- the report of the view (report / report_peer_kpis_migration, i.e. segment_kpis plus tier_migration on it): $(ratio "${MS[report]}" "${MS[report_peer_kpis_migration]}") (target under 2, issue 17)"
     echo
     echo "Queries:"
     echo

@@ -26,3 +26,6 @@ if [ -z "${PGURL:-}" ]; then
     echo "[demo] the demo server keeps running: psql \"$CONN\" (tables in schema segment_demo)"
     echo "[demo] stop it with: bash scripts/cluster.sh stop $WORK"
 fi
+# the same store's report page and its screenshot (scripts/report.sh, on the same server)
+echo
+PGURL="$CONN" PGSEG_REPORT_INSTALLED=1 bash scripts/report.sh | grep -E '^\[report\] (page|screenshot):'

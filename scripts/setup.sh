@@ -27,6 +27,9 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install the Rust toolc
 need=()
 # unzip: the wheels of PostgreSQL 16 and 18; dpkg-dev and binutils: make package, the symbol check
 pkgs=(libclang-dev clang sudo unzip dpkg-dev binutils)
+# chromium and fonts-noto-cjk: make report's screenshot and its test (headless, no network), with
+# a CJK font for the 中文 page; pngquant keeps the screenshot small (256 colours)
+pkgs+=(chromium fonts-noto-cjk pngquant)
 # Debian's server: its headers, and pg_cron for segment.schedule_refresh and its tests (optional
 # at run time)
 case "$PG_CONFIG" in /usr/lib/postgresql/*) pkgs+=("postgresql-server-dev-${PG_MAJOR}" "postgresql-${PG_MAJOR}-cron") ;; esac

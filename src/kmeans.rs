@@ -10,39 +10,27 @@ use pg_segment_core::kmeans::{
     check_dims, check_vector, fit, silhouette, KState, Kind, Model, Options, ELBOW_SILHOUETTE_SAMPLE, MAX_K, SILHOUETTE_DEFAULT_SAMPLE,
 };
 use pg_segment_core::Error;
-use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+use pgrx::pg_sys::{Datum, FunctionCallInfo};
 use serde_json::json;
 
 /// Appends the elements of the float8[] argument `n` to `out`; checks shape, length, NULLs and
 /// finiteness (the length before anything is copied).
 unsafe fn read_features(fc: FunctionCallInfo, n: usize, out: &mut Vec<f64>) -> usize {
-    let p = pg_sys::pg_detoast_datum(arg(fc, n).cast_mut_ptr()) as *const u8;
-    let ndim = *(p.add(4) as *const i32);
-    let dataoffset = *(p.add(8) as *const i32);
-    if ndim == 0 {
+    let a = F64Array::arg(fc, n);
+    if a.ndim == 0 {
         raise(Error::invalid("features must not be an empty array"));
     }
-    if ndim != 1 {
-        raise(Error::invalid(format!("features must be a one-dimensional array, got {ndim} dimensions")));
+    if a.ndim != 1 {
+        raise(Error::invalid(format!("features must be a one-dimensional array, got {} dimensions", a.ndim)));
     }
-    let len = *(p.add(16) as *const i32) as usize;
-    check_dims(len, "features").or_raise();
-    let header = 16 + 8 * ndim as usize;
-    if dataoffset != 0 {
-        let bitmap = p.add(header);
-        for i in 0..len {
-            if *bitmap.add(i / 8) & (1 << (i % 8)) == 0 {
-                raise(Error::invalid(format!("features[{}] must not be NULL", i + 1)));
-            }
-        }
+    check_dims(a.len, "features").or_raise();
+    if let Some(i) = (0..a.len).find(|&i| a.is_null(i)) {
+        raise(Error::invalid(format!("features[{}] must not be NULL", i + 1)));
     }
-    let data = p.add(if dataoffset != 0 { dataoffset as usize } else { (header + 7) & !7 });
     let start = out.len();
-    for i in 0..len {
-        out.push(f64::from_ne_bytes(std::ptr::read_unaligned(data.add(i * 8) as *const [u8; 8])));
-    }
+    out.extend(a.values());
     check_vector(&out[start..], "features").or_raise();
-    len
+    a.len
 }
 
 unsafe fn new_kstate(fc: FunctionCallInfo, s: KState) -> *mut KState {

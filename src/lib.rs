@@ -13,6 +13,7 @@ pub mod pg;
 pub mod population;
 pub mod privacy;
 pub mod profile;
+pub mod report;
 pub mod sample;
 pub mod score;
 pub mod service;
@@ -41,6 +42,7 @@ pub extern "C-unwind" fn _PG_init() {
 ::pgrx::extension_sql_file!("../sql/clv.sql", name = "pg_segment_clv", requires = ["pg_segment_labels"]);
 ::pgrx::extension_sql_file!("../sql/service.sql", name = "pg_segment_service", requires = ["pg_segment_views"]);
 ::pgrx::extension_sql_file!("../sql/privacy.sql", name = "pg_segment_privacy", requires = ["pg_segment_service"]);
+::pgrx::extension_sql_file!("../sql/report.sql", name = "pg_segment_report", requires = ["pg_segment_views"]);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

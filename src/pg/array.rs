@@ -1,9 +1,57 @@
-//! One-dimensional `float8[]` and `bigint[]` values (the CLV family's summaries and model
-//! covariances), and the other composite-field and interval arguments of its functions.
+//! `float8[]` arguments read in place (no copy, no per-element datum); `float8[]` and `bigint[]`
+//! results and values (the CLV family's summaries and model covariances), and the other
+//! composite-field and interval arguments of its functions.
 
-use super::fmgr::raise;
+use super::fmgr::{arg, raise};
 use pg_segment_core::Error;
-use pgrx::pg_sys::{self, Datum};
+use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
+
+/// A `float8[]` argument: its dimensions, its elements and its NULL bitmap, read in place.
+pub struct F64Array {
+    pub ndim: i32,
+    /// the number of elements (all dimensions)
+    pub len: usize,
+    bitmap: *const u8,
+    data: *const u8,
+}
+
+impl F64Array {
+    /// Argument `n` (not NULL), detoasted.
+    pub unsafe fn arg(fc: FunctionCallInfo, n: usize) -> F64Array {
+        Self::of(arg(fc, n))
+    }
+
+    /// A `float8[]` datum (not NULL), detoasted.
+    pub unsafe fn of(d: Datum) -> F64Array {
+        let p = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *const u8;
+        // ArrayType: vl_len_, ndim, dataoffset (0 without NULLs), elemtype, then dims[ndim],
+        // lbounds[ndim], the NULL bitmap and the (8-aligned) data
+        let ndim = *(p.add(4) as *const i32);
+        let dataoffset = *(p.add(8) as *const i32);
+        let dims = std::slice::from_raw_parts(p.add(16) as *const i32, ndim.max(0) as usize);
+        let len = if ndim <= 0 { 0 } else { dims.iter().map(|&d| d.max(0) as usize).product() };
+        let header = 16 + 8 * ndim.max(0) as usize;
+        let bitmap = if dataoffset != 0 { p.add(header) } else { std::ptr::null() };
+        let data = p.add(if dataoffset != 0 { dataoffset as usize } else { (header + 7) & !7 });
+        F64Array { ndim, len, bitmap, data }
+    }
+
+    /// Whether element `i` (from 0) is NULL.
+    #[inline]
+    pub unsafe fn is_null(&self, i: usize) -> bool {
+        !self.bitmap.is_null() && *self.bitmap.add(i / 8) & (1 << (i % 8)) == 0
+    }
+
+    pub fn has_nulls(&self) -> bool {
+        !self.bitmap.is_null()
+    }
+
+    /// The elements in storage order, NULLs skipped (the data holds only the non-NULL ones).
+    pub unsafe fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let stored = if self.bitmap.is_null() { self.len } else { (0..self.len).filter(|&i| !self.is_null(i)).count() };
+        (0..stored).map(move |k| f64::from_ne_bytes(std::ptr::read_unaligned(self.data.add(k * 8) as *const [u8; 8])))
+    }
+}
 
 /// A `float8[]` of `values`, one-dimensional, or `rows` × `values.len() / rows` when `rows` > 1.
 pub unsafe fn ret_f64_array(values: &[f64], rows: usize) -> Datum {
@@ -34,8 +82,8 @@ pub unsafe fn ret_i64_array(values: &[i64]) -> Datum {
     Datum::from(pg_sys::construct_array(datums.as_mut_ptr(), datums.len() as i32, pg_sys::INT8OID, 8, true, b'd' as std::ffi::c_char))
 }
 
-/// The elements of an array of a by-value 8-byte type (`float8[]`, `bigint[]`) in storage order,
-/// whatever its dimensions; 22023 naming `what` when one is NULL.
+/// The elements of a `bigint[]` value in storage order, whatever its dimensions; 22023 naming
+/// `what` when one is NULL.
 unsafe fn elements(d: Datum, elem: pg_sys::Oid, what: &str) -> Vec<u64> {
     let a = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
     let (mut elems, mut nulls, mut n): (*mut Datum, *mut bool, i32) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
@@ -50,8 +98,14 @@ unsafe fn elements(d: Datum, elem: pg_sys::Oid, what: &str) -> Vec<u64> {
     std::slice::from_raw_parts(elems, n).iter().map(|d| d.value() as u64).collect()
 }
 
+/// The elements of a `float8[]` value in storage order, whatever its dimensions; 22023 naming
+/// `what` when one is NULL.
 pub unsafe fn f64_elements(d: Datum, what: &str) -> Vec<f64> {
-    elements(d, pg_sys::FLOAT8OID, what).into_iter().map(f64::from_bits).collect()
+    let a = F64Array::of(d);
+    if a.has_nulls() {
+        raise(Error::invalid(format!("{what} must not contain NULL")));
+    }
+    a.values().collect()
 }
 
 pub unsafe fn i64_elements(d: Datum, what: &str) -> Vec<i64> {

@@ -1,5 +1,5 @@
 //! The pgrx-free core of pg_segment: the math and rules of every family (summary, score, labels,
-//! population, sample, kmeans, tags, profile, clv, service, privacy) and what they share (numeric, time, config,
+//! population, sample, kmeans, tags, profile, clv, service, privacy, report) and what they share (numeric, time, config,
 //! codec, fallible, cancel, idtable). Plain Rust with plain `#[test]`s: this crate does not
 //! depend on pgrx, so `cargo test -p pg_segment_core` needs no PostgreSQL.
 //!
@@ -24,6 +24,7 @@ pub mod numeric;
 pub mod population;
 pub mod privacy;
 pub mod profile;
+pub mod report;
 pub mod sample;
 pub mod score;
 pub mod service;
