@@ -11,6 +11,9 @@
 #                                              released script names is found in it
 #   3. integration tests in tests/             (a separate crate talking to the cluster over TCP),
 #                                              among them the update chain from every release
+#   3b. multi-node: the cluster as coordinator of two shard servers (postgres_fdw foreign
+#      partitions, ports base + 10 + 2 * (major - 15) and the next; scripts/multinode.sh), skipped
+#      visibly where the installation has no postgres_fdw
 #   4. segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against
 #      Python's hmac; CDNOW's published Pareto/NBD and BG/NBD figures and the holdout checks
 #      against lifetimes (tests/cdnow_check.py)
@@ -141,6 +144,11 @@ echo "   integration: $p passed, $f failed (log: $log)"
 if [ $rc -ne 0 ]; then grep -A 30 -E '^failures:|error(\[|:)' "$log" | head -n 80; [ "$f" -eq 0 ] && f=1; fi
 passed=$((passed + p)); failed=$((failed + f))
 count_skips "$skips"
+
+# ---- 3b. multi-node ----
+echo "== layer 3b: multi-node (a coordinator and two postgres_fdw shard servers, scripts/multinode.sh)"
+count_script "$WORK/multinode.log" bash scripts/multinode.sh "$CLUSTER" "$PORT" $((BASE_PORT + 10 + 2 * (major - 15)))
+if grep -q '^skipped:' "$WORK/multinode.log"; then skipped=$((skipped + 1)); fi
 
 # ---- 4. cross-checks against Python: lifetimes, and the standard library's hmac ----
 echo "== layer 4: segment.btyd() against Python lifetimes (private virtualenv), segment.pseudonym() against Python's hmac"

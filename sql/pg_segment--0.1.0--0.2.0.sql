@@ -207,7 +207,7 @@ DECLARE
     cust text;
     rest text;
     filter_sql text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column'];
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column'];
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -270,6 +270,20 @@ BEGIN
         refund_expr := format('coalesce(s.%I, false), ', fcol);
     END IF;
 
+    -- order_id_column: rows repeating a customer's order id count once (population_agg's
+    -- order id form, which takes the refund flag too)
+    IF options ? 'order_id_column' THEN
+        fcol := options->>'order_id_column';
+        t := segment._column_type(source, fcol, 'options.order_id_column');
+        IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+            RAISE EXCEPTION 'options.order_id_column "%" of % must be an integer column, it is %', fcol, source, t USING ERRCODE = '42804';
+        END IF;
+        customer_expr := customer_expr || format(', s.%I::bigint', fcol);
+        IF refund_expr = '' THEN
+            refund_expr := 'false, ';
+        END IF;
+    END IF;
+
     -- as_of: "now" (the default; any case, surrounding spaces allowed: now() at each refresh)
     -- or a fixed instant. PostgreSQL's other relative words would be frozen at creation: refused.
     as_of_text := lower(regexp_replace(options->>'as_of', '^\s+|\s+$', '', 'g'));
@@ -315,6 +329,18 @@ BEGIN
     -- the rest are population_agg options; checked now so that a typo fails here, not at refresh
     pop := options - view_keys;
     PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop);
+    -- the zone is always pinned: without a tz (of the options or of fixed breaks) the creating
+    -- session's TimeZone is written into the query, so that a refresh from a session (or a
+    -- pg_cron job, or a Citus worker) of another zone counts the same days
+    IF NOT pop ? 'tz' AND NOT coalesce(pop->'breaks' ? 'tz', false) THEN
+        BEGIN
+            PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop || jsonb_build_object('tz', current_setting('TimeZone')));
+            pop := pop || jsonb_build_object('tz', current_setting('TimeZone'));
+        EXCEPTION WHEN invalid_parameter_value THEN
+            -- a zone population_agg cannot name (a POSIX offset spelling): the session's, as before
+            NULL;
+        END;
+    END IF;
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
     IF NOT mapped THEN
@@ -956,6 +982,54 @@ CREATE OR REPLACE FUNCTION segment.bgnbd_model(j jsonb) RETURNS segment.bgnbd_mo
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.bgnbd_model, j);
 CREATE OR REPLACE FUNCTION segment.gamma_gamma_model(j jsonb) RETURNS segment.gamma_gamma_model
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE RETURN pg_catalog.jsonb_populate_record(NULL::segment.gamma_gamma_model, j);
+
+------------------------------------------------------------------------------------------------
+-- Population (issue 18): stored values record the time zone (format version 2; version 1 still
+-- reads), per-customer summaries and order ids as inputs
+------------------------------------------------------------------------------------------------
+-- 0.2.0: population_agg over one row per customer (customer_id, rfm_summary), over order rows
+-- with an order id (a repeated order id counts once).
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_numeric_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_float8_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, numeric amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, float8 amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) IS 'population_agg transition (one rfm_summary per customer)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) IS 'population_agg transition (one rfm_summary per customer, options)';
+
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount numeric, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount double precision, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id: rows repeating a customer''s order id count once (NULL order id: always counts)';
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id, float8 amounts: rows repeating a customer''s order id count once';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz) IS
+    'Whole-population segmentation of one rfm_summary per customer (as rfm_agg ... GROUP BY customer_id gives): what the order rows give';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz, jsonb) IS
+    'Whole-population segmentation of one rfm_summary per customer, with options: what the order rows give';
+COMMENT ON FUNCTION segment.population_info(segment.rfm_population) IS
+    'Format version, as_of, time zone days were counted in, customers, order rows read, repeated order rows dropped, peak state bytes and value bytes of a population';
 
 ------------------------------------------------------------------------------------------------
 -- Service plans and next actions (issue 16): the objects of sql/service.sql, new in 0.2.0

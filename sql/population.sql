@@ -99,6 +99,48 @@ COMMENT ON AGGREGATE segment.population_agg(bigint, timestamptz, double precisio
 COMMENT ON AGGREGATE segment.population_agg(bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS
     'Whole-population segmentation, float8 amounts, refund flag';
 
+-- 0.2.0: population_agg over one row per customer (customer_id, rfm_summary), over order rows
+-- with an order id (a repeated order id counts once).
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_numeric_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_float8_order' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_population_trans_summary' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, numeric amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS 'population_agg transition (order id, float8 amounts, refund flag, options)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz) IS 'population_agg transition (one rfm_summary per customer)';
+COMMENT ON FUNCTION segment._population_trans(internal, bigint, segment.rfm_summary, timestamptz, jsonb) IS 'population_agg transition (one rfm_summary per customer, options)';
+
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount numeric, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, order_id bigint, ordered_at timestamptz, amount double precision, is_refund boolean,
+                                        as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.population_agg(customer_id bigint, summary segment.rfm_summary, as_of timestamptz, options jsonb) (
+    SFUNC = segment._population_trans, STYPE = internal, FINALFUNC = segment._population_final,
+    COMBINEFUNC = segment._population_combine, SERIALFUNC = segment._population_serialize,
+    DESERIALFUNC = segment._population_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, numeric, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id: rows repeating a customer''s order id count once (NULL order id: always counts)';
+COMMENT ON AGGREGATE segment.population_agg(bigint, bigint, timestamptz, double precision, boolean, timestamptz, jsonb) IS
+    'Whole-population segmentation of order rows with an order id, float8 amounts: rows repeating a customer''s order id count once';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz) IS
+    'Whole-population segmentation of one rfm_summary per customer (as rfm_agg ... GROUP BY customer_id gives): what the order rows give';
+COMMENT ON AGGREGATE segment.population_agg(bigint, segment.rfm_summary, timestamptz, jsonb) IS
+    'Whole-population segmentation of one rfm_summary per customer, with options: what the order rows give';
+
 CREATE FUNCTION segment.population_rows(p segment.rfm_population,
         OUT customer_id bigint, OUT orders bigint, OUT monetary numeric,
         OUT first_order timestamptz, OUT last_order timestamptz,
@@ -118,4 +160,4 @@ COMMENT ON FUNCTION segment.population_breaks(segment.rfm_population) IS
 CREATE FUNCTION segment.population_info(p segment.rfm_population) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'pgseg_population_info' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION segment.population_info(segment.rfm_population) IS
-    'as_of, customers, order rows read, peak state bytes and value bytes of a population';
+    'Format version, as_of, time zone days were counted in, customers, order rows read, repeated order rows dropped, peak state bytes and value bytes of a population';

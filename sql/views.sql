@@ -260,7 +260,7 @@ DECLARE
     cust text;
     rest text;
     filter_sql text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column'];
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column'];
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -323,6 +323,20 @@ BEGIN
         refund_expr := format('coalesce(s.%I, false), ', fcol);
     END IF;
 
+    -- order_id_column: rows repeating a customer's order id count once (population_agg's
+    -- order id form, which takes the refund flag too)
+    IF options ? 'order_id_column' THEN
+        fcol := options->>'order_id_column';
+        t := segment._column_type(source, fcol, 'options.order_id_column');
+        IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+            RAISE EXCEPTION 'options.order_id_column "%" of % must be an integer column, it is %', fcol, source, t USING ERRCODE = '42804';
+        END IF;
+        customer_expr := customer_expr || format(', s.%I::bigint', fcol);
+        IF refund_expr = '' THEN
+            refund_expr := 'false, ';
+        END IF;
+    END IF;
+
     -- as_of: "now" (the default; any case, surrounding spaces allowed: now() at each refresh)
     -- or a fixed instant. PostgreSQL's other relative words would be frozen at creation: refused.
     as_of_text := lower(regexp_replace(options->>'as_of', '^\s+|\s+$', '', 'g'));
@@ -368,6 +382,18 @@ BEGIN
     -- the rest are population_agg options; checked now so that a typo fails here, not at refresh
     pop := options - view_keys;
     PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop);
+    -- the zone is always pinned: without a tz (of the options or of fixed breaks) the creating
+    -- session's TimeZone is written into the query, so that a refresh from a session (or a
+    -- pg_cron job, or a Citus worker) of another zone counts the same days
+    IF NOT pop ? 'tz' AND NOT coalesce(pop->'breaks' ? 'tz', false) THEN
+        BEGIN
+            PERFORM segment.population_agg(1, now(), 0::numeric, now(), pop || jsonb_build_object('tz', current_setting('TimeZone')));
+            pop := pop || jsonb_build_object('tz', current_setting('TimeZone'));
+        EXCEPTION WHEN invalid_parameter_value THEN
+            -- a zone population_agg cannot name (a POSIX offset spelling): the session's, as before
+            NULL;
+        END;
+    END IF;
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
     IF NOT mapped THEN

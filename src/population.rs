@@ -8,9 +8,9 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible as fa;
 use pg_segment_core::numeric::{decode_numeric, encode_numeric, from_f64};
-use pg_segment_core::population::{parse_options, Options, PopulationView, State};
+use pg_segment_core::population::{parse_options, Options, PopulationView, State, ValueBuf};
 use pg_segment_core::summary::signed_amount;
-use pg_segment_core::time::{check_instant, format_instant};
+use pg_segment_core::time::{check_instant, check_session_zone, format_instant};
 use pg_segment_core::{ErrCode, Error};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
 use std::ffi::CStr;
@@ -22,77 +22,133 @@ struct Agg {
     days: DayCache,
     /// the options bytes of the first row (every row must give the same options)
     options_bytes: Vec<u8>,
+    /// as_of and options are constants of the aggregate call: not compared row by row
+    constant: bool,
 }
 
-unsafe fn zone_of(opts: &Options) -> Zone {
-    zone_or_session(opts.tz.as_deref())
+/// The zone a state counts days in: the one it recorded (its `tz` option, or the session's
+/// `TimeZone` when its first row arrived), looked up by name, or the session's own zone when
+/// that is the one (a state read in this session).
+unsafe fn zone_of(st: &State, opts: &Options) -> Zone {
+    if opts.tz.is_none() && st.zone == session_zone_name() {
+        Zone::session()
+    } else {
+        Zone::named(&st.zone)
+    }
 }
 
 /// The state of a partial state (options bytes are only compared while rows arrive).
 unsafe fn agg_of(st: State, opts: Options) -> Agg {
-    let days = DayCache::new(zone_of(&opts));
-    Agg { st, opts, days, options_bytes: Vec::new() }
+    let days = DayCache::new(zone_of(&st, &opts));
+    Agg { st, opts, days, options_bytes: Vec::new(), constant: true }
 }
 
-/// Transition: (state, customer_id, ordered_at, amount [, is_refund], as_of [, options]).
+/// The state of a transition call whose `as_of` is argument `at_as_of` (options, when given,
+/// the next): made on the first row, and checked on every row that as_of and the options did
+/// not change, unless they are constants of the call.
 #[inline]
-unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool) -> Datum {
-    let state = state_arg::<Agg>(fc, 0);
-    let at_as_of = if flag { 5 } else { 4 };
+unsafe fn agg_for(fc: FunctionCallInfo, at_as_of: usize) -> *mut Agg {
     let at_options = at_as_of + 1;
-    if is_null(fc, at_as_of) {
-        raise(Error::invalid("population_agg: as_of must not be NULL"));
-    }
-    let as_of = arg_instant(fc, at_as_of, "as_of");
-    let agg = match state {
+    let has_options = nargs(fc) > at_options;
+    match state_arg::<Agg>(fc, 0) {
+        Some(a) if (*a).constant => a,
         Some(a) => {
-            if (*a).st.as_of != as_of {
+            if is_null(fc, at_as_of) {
+                raise(Error::invalid("population_agg: as_of must not be NULL"));
+            }
+            if (*a).st.as_of != arg_instant(fc, at_as_of, "as_of") {
                 raise(Error::invalid("population_agg: as_of must be the same for every row of the aggregate"));
+            }
+            if has_options {
+                // the options must be the same on every row (a short byte comparison per row)
+                let same = if is_null(fc, at_options) {
+                    (*a).options_bytes.is_empty()
+                } else {
+                    arg_bytes(fc, at_options) == (*a).options_bytes.as_slice()
+                };
+                if !same {
+                    raise(Error::invalid("population_agg: options must be the same for every row of the aggregate"));
+                }
             }
             a
         }
         None => {
-            let json = if nargs(fc) > at_options { arg_json(fc, at_options, "options") } else { "{}".into() };
+            if is_null(fc, at_as_of) {
+                raise(Error::invalid("population_agg: as_of must not be NULL"));
+            }
+            let as_of = arg_instant(fc, at_as_of, "as_of");
+            let json = if has_options { arg_json(fc, at_options, "options") } else { "{}".into() };
             let opts = parse_options(&json).or_raise();
-            let mut days = DayCache::new(zone_of(&opts));
+            let zone = match &opts.tz {
+                Some(t) => t.clone(),
+                None => session_zone_name(),
+            };
+            let mut days = DayCache::new(zone_or_session(opts.tz.as_deref()));
             let as_of_day = days.day(as_of);
-            let st = State::new(as_of, as_of_day, opts.window_days(), json, limit_bytes());
-            let options_bytes = if nargs(fc) > at_options && !is_null(fc, at_options) {
+            let st = State::new(as_of, as_of_day, opts.window_days(), json, zone, limit_bytes());
+            let options_bytes = if has_options && !is_null(fc, at_options) {
                 fa::copy_of(arg_bytes(fc, at_options), "population_agg").or_raise()
             } else {
                 Vec::new()
             };
-            new_state(fc, "population_agg", Agg { st, opts, days, options_bytes })
-        }
-    };
-    let a = &mut *agg;
-    if nargs(fc) > at_options {
-        // the options must be the same on every row (a short byte comparison per row)
-        let same =
-            if is_null(fc, at_options) { a.options_bytes.is_empty() } else { arg_bytes(fc, at_options) == a.options_bytes.as_slice() };
-        if !same {
-            raise(Error::invalid("population_agg: options must be the same for every row of the aggregate"));
+            let constant_args: &[usize] = if has_options { &[at_as_of, at_options] } else { &[at_as_of] };
+            let constant = args_are_constant(fc, constant_args);
+            new_state(fc, "population_agg", Agg { st, opts, days, options_bytes, constant })
         }
     }
-    if is_null(fc, 1) || is_null(fc, 2) || is_null(fc, 3) {
+}
+
+/// Transition over order rows: (state, customer_id, [order_id,] ordered_at, amount,
+/// [is_refund,] as_of [, options]).
+#[inline]
+unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool, order_id: bool) -> Datum {
+    let o = order_id as usize;
+    let (at_at, at_amount) = (2 + o, 3 + o);
+    let at_as_of = if flag { 5 + o } else { 4 + o };
+    let agg = agg_for(fc, at_as_of);
+    if is_null(fc, 1) || is_null(fc, at_at) || is_null(fc, at_amount) {
         return Datum::from(agg);
     }
+    let a = &mut *agg;
     let id = arg_i64(fc, 1);
-    let at = arg_instant(fc, 2, "ordered_at");
-    let amount =
-        if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
-    let refund = flag && !is_null(fc, 4) && arg_bool(fc, 4);
+    let at = arg_instant(fc, at_at, "ordered_at");
+    let amount = if numeric {
+        decode_numeric(arg_bytes(fc, at_amount), "amount").or_raise()
+    } else {
+        from_f64(arg_f64(fc, at_amount), "amount").or_raise()
+    };
+    let refund = flag && !is_null(fc, at_amount + 1) && arg_bool(fc, at_amount + 1);
     if let Some(amount) = signed_amount(amount, refund) {
-        let day = if at <= as_of { a.days.day(at) } else { 0 };
-        a.st.add(id, at, amount, day).or_raise();
+        let day = if at <= a.st.as_of { a.days.day(at) } else { 0 };
+        if order_id && !is_null(fc, 2) {
+            a.st.add_with_order(id, arg_i64(fc, 2), at, amount, day).or_raise();
+        } else {
+            a.st.add(id, at, amount, day).or_raise();
+        }
     }
     Datum::from(agg)
 }
 
-pg_fn!(fn pgseg_population_trans_numeric(fc) { trans(fc, true, false) });
-pg_fn!(fn pgseg_population_trans_float8(fc) { trans(fc, false, false) });
-pg_fn!(fn pgseg_population_trans_numeric_flag(fc) { trans(fc, true, true) });
-pg_fn!(fn pgseg_population_trans_float8_flag(fc) { trans(fc, false, true) });
+pg_fn!(fn pgseg_population_trans_numeric(fc) { trans(fc, true, false, false) });
+pg_fn!(fn pgseg_population_trans_float8(fc) { trans(fc, false, false, false) });
+pg_fn!(fn pgseg_population_trans_numeric_flag(fc) { trans(fc, true, true, false) });
+pg_fn!(fn pgseg_population_trans_float8_flag(fc) { trans(fc, false, true, false) });
+pg_fn!(fn pgseg_population_trans_numeric_order(fc) { trans(fc, true, true, true) });
+pg_fn!(fn pgseg_population_trans_float8_order(fc) { trans(fc, false, true, true) });
+
+// Transition over one row per customer: (state, customer_id, rfm_summary, as_of [, options]):
+// every order and refund in the summary counts as an order row would.
+pg_fn!(fn pgseg_population_trans_summary(fc) {
+    let agg = agg_for(fc, 3);
+    if is_null(fc, 1) || is_null(fc, 2) {
+        return Datum::from(agg);
+    }
+    let a = &mut *agg;
+    let view = arg_summary(fc, 2);
+    let days = &mut a.days;
+    a.st.add_summary(arg_i64(fc, 1), &view, &mut |t| days.day(t)).or_raise();
+    Datum::from(agg)
+});
 
 pg_fn!(fn pgseg_population_combine(fc) {
     let cx = agg_context(fc, "population_agg combine");
@@ -101,26 +157,19 @@ pg_fn!(fn pgseg_population_combine(fc) {
         |b| {
             // the first partial state: its Rust-owned contents move into a new state in the
             // aggregate's context (O(1))
-            b.st.flush().or_raise();
-            let opts = b.opts.clone();
-            let empty = State::new(b.st.as_of, b.st.as_of_day, opts.window_days(), b.st.options_json.clone(), limit_bytes());
+            let empty = b.st.empty_like();
             let st = std::mem::replace(&mut b.st, empty);
-            state_in(cx, agg_of(st, opts))
+            state_in(cx, agg_of(st, b.opts.clone()))
         },
-        |a, b| {
-            b.st.flush().or_raise();
-            // merge the smaller state into the larger one
-            if b.st.customers() > a.st.customers() {
-                std::mem::swap(&mut a.st, &mut b.st);
-            }
-            a.st.merge(&b.st).or_raise();
-        },
+        // the other state's sorted runs are taken over: no customer is re-inserted
+        |a, b| a.st.merge(&mut b.st).or_raise(),
     )
 });
 
 pg_fn!(fn pgseg_population_serialize(fc) {
     let a = &mut *arg(fc, 0).cast_mut_ptr::<Agg>();
-    a.st.flush().or_raise();
+    // sorted here, in the worker or partition that read the rows
+    a.st.prepare_serialize().or_raise();
     let len = a.st.serialized_len();
     check_varlena(len, "population_agg partial state");
     varlena_from(len, |out| a.st.serialize_into(out))
@@ -158,14 +207,30 @@ fn check_population_size(len: usize) {
     }
 }
 
+/// The stored value, written by the final step straight into PostgreSQL memory.
+struct PgValue(Datum);
+
+impl ValueBuf for PgValue {
+    fn alloc(&mut self, len: usize) -> Result<&mut [u8], Error> {
+        check_population_size(len);
+        let (d, bytes) = unsafe { varlena_alloc(len) };
+        self.0 = d;
+        Ok(bytes)
+    }
+}
+
 pg_fn!(fn pgseg_population_final(fc) {
     let Some(a) = state_arg::<Agg>(fc, 0) else { return ret_null(fc) };
     let a = &mut *a;
     let Agg { st, opts, days, .. } = a;
-    let out = st.finish(opts, &mut |t| days.day(t)).or_raise();
-    let len = out.encoded_len();
-    check_population_size(len);
-    varlena_from(len, |b| out.encode_into(b))
+    // days counted in the session's zone of a session elsewhere (a remote one) must not be
+    // finished in another zone here
+    if opts.tz.is_none() {
+        check_session_zone("population_agg", &st.zone, &session_zone_name()).or_raise();
+    }
+    let mut value = PgValue(Datum::from(0usize));
+    st.finish_into(opts, &mut |t| days.day(t), &mut value).or_raise();
+    value.0
 });
 
 // ---- the rfm_population type ----
@@ -191,6 +256,8 @@ pg_fn!(fn pgseg_population_out(fc) {
     // written straight into PostgreSQL memory (an allocation failure there is an ERROR)
     let p = pg_sys::palloc(len + 1) as *mut u8;
     let out = std::slice::from_raw_parts_mut(p, len + 1);
+    // p1 names the text form (hex of the binary value), whose bytes carry the format version:
+    // values of either version print and read back as they are
     out[..3].copy_from_slice(b"p1:");
     for (i, &x) in b.iter().enumerate() {
         out[3 + 2 * i] = HEX[(x >> 4) as usize];
@@ -249,11 +316,16 @@ pg_fn!(fn pgseg_population_breaks(fc) {
 
 pg_fn!(fn pgseg_population_info(fc) {
     let p = population_arg(fc, 0);
+    let info: serde_json::Value =
+        serde_json::from_str(p.info).unwrap_or_else(|e| raise(Error::binary(format!("rfm_population value is corrupt: info is not JSON: {e}"))));
+    // version 1 (0.1.0) recorded neither the zone nor repeated rows
     let doc = serde_json::json!({
-        "version": pg_segment_core::population::POPULATION_VERSION,
+        "version": p.version,
         "as_of": format_instant(p.as_of),
+        "tz": info.get("tz"),
         "customers": p.len,
         "rows_read": p.rows_read,
+        "duplicate_rows": info.get("duplicate_rows"),
         "state_bytes": p.state_bytes,
         "value_bytes": arg_bytes(fc, 0).len(),
     });

@@ -33,7 +33,7 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
             s
         }
         None => {
-            let s = BreaksState::new(as_of, bins, arg_json(fc, 4, "options")).or_raise();
+            let s = BreaksState::new(as_of, bins, arg_json(fc, 4, "options"), &session_zone_name()).or_raise();
             if let Some(t) = &s.tz {
                 Zone::named(t);
             }
@@ -41,6 +41,7 @@ pg_fn!(fn pgseg_breaks_trans(fc) {
         }
     };
     let st = &mut *st;
+    // the state's zone: its tz, or the session's (the one it recorded: this session's)
     let zone = zone_or_session(st.tz.as_deref());
     if let Some(v) = Rfm::of_summary(&arg_summary(fc, 1), as_of, st.options.window_days, &|t| zone.local(t)) {
         st.reserve(1, memory_limit_bytes()).or_raise();
@@ -74,7 +75,7 @@ pg_fn!(fn pgseg_breaks_deserialize(fc) {
 pg_fn!(fn pgseg_breaks_final(fc) {
     match state_arg::<BreaksState>(fc, 0) {
         None => ret_null(fc),
-        Some(st) => match (*st).finish().or_raise() {
+        Some(st) => match (*st).check_session(&session_zone_name()).and_then(|_| (*st).finish()).or_raise() {
             None => ret_null(fc),
             Some(doc) => ret_jsonb(&doc.to_string()),
         },

@@ -56,7 +56,7 @@ CREATE TEMP TABLE pop_hex AS SELECT decode(substr(p::text, 4), 'hex') b FROM pop
 -- a function that patches the value's bytes at a position and reads the result back
 CREATE FUNCTION pg_temp.patched(b bytea, pos int, patch bytea) RETURNS text LANGUAGE sql AS
 $$ SELECT sqlstate_of(format('SELECT %L::segment.rfm_population', 'p1:' || encode(overlay(b placing patch from pos + 1), 'hex'))) $$;
-SELECT pg_temp.patched(b, 4, '\x00') AS version_0, pg_temp.patched(b, 4, '\x02') AS version_2, pg_temp.patched(b, 5, '\x01') AS padding,
+SELECT pg_temp.patched(b, 4, '\x00') AS version_0, pg_temp.patched(b, 4, '\x03') AS version_3, pg_temp.patched(b, 5, '\x01') AS padding,
        pg_temp.patched(b, 8, '\xffffffffffffff7f') AS as_of_infinity FROM pop_hex;
 -- the last row's first order (offset 32 into the 92-byte row) set to infinity, then before 4714 BC
 SELECT pg_temp.patched(b, length(b) - 92 + 32, '\xffffffffffffff7f') AS first_order_infinity,

@@ -70,3 +70,21 @@ pub unsafe fn state_or_null<T>(fc: FunctionCallInfo, state: Option<*mut T>) -> D
         None => ret_null(fc),
     }
 }
+
+/// Whether aggregate arguments `fc_args` (indices among the transition function's arguments,
+/// the state being 0) are constants of the aggregate call (`Const` nodes in its `Aggref`): then
+/// they are the same on every row, and a transition function need not compare them row by row.
+pub unsafe fn args_are_constant(fc: FunctionCallInfo, fc_args: &[usize]) -> bool {
+    let aggref = pg_sys::AggGetAggref(fc);
+    if aggref.is_null() {
+        return false;
+    }
+    let args = pgrx::PgList::<pg_sys::TargetEntry>::from_pg((*aggref).args);
+    fc_args.iter().all(|&n| match n.checked_sub(1).and_then(|k| args.get_ptr(k)) {
+        Some(te) => {
+            let e = (*te).expr;
+            !e.is_null() && (*e).type_ == pg_sys::NodeTag::T_Const
+        }
+        None => false,
+    })
+}

@@ -111,10 +111,17 @@ pub unsafe fn arg_bool(fc: FunctionCallInfo, n: usize) -> bool {
     arg(fc, n).value() != 0
 }
 
-/// The payload of a varlena argument, detoasted but not copied when it is stored inline.
+/// The payload of a varlena argument, detoasted but not copied when it is stored inline. A
+/// value that is neither compressed nor stored out of line (every per-row argument of an
+/// ordinary scan) is read in place without calling into PostgreSQL: that call, like every call
+/// into PostgreSQL from Rust, sets up an error trap (a `sigsetjmp`), which per-row functions
+/// pay for each row.
 #[inline]
 pub unsafe fn bytes_of<'a>(d: Datum) -> &'a [u8] {
-    let p = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    let mut p: *const pg_sys::varlena = d.cast_mut_ptr();
+    if pgrx::varlena::varatt_is_1b_e(p) || pgrx::varlena::varatt_is_4b_c(p) {
+        p = pg_sys::pg_detoast_datum_packed(p as *mut pg_sys::varlena);
+    }
     std::slice::from_raw_parts(pgrx::varlena::vardata_any(p) as *const u8, pgrx::varlena::varsize_any_exhdr(p))
 }
 
@@ -150,6 +157,15 @@ pub unsafe fn varlena_from(len: usize, fill: impl FnOnce(&mut [u8])) -> Datum {
     pgrx::varlena::set_varsize_4b(p as *mut pg_sys::varlena, total as i32);
     fill(std::slice::from_raw_parts_mut(p.add(pg_sys::VARHDRSZ), len));
     Datum::from(p)
+}
+
+/// A new varlena of `len` payload bytes in the current memory context, and its payload to
+/// fill (not zeroed).
+pub unsafe fn varlena_alloc<'a>(len: usize) -> (Datum, &'a mut [u8]) {
+    let total = len + pg_sys::VARHDRSZ;
+    let p = pg_sys::palloc(total) as *mut u8;
+    pgrx::varlena::set_varsize_4b(p as *mut pg_sys::varlena, total as i32);
+    (Datum::from(p), std::slice::from_raw_parts_mut(p.add(pg_sys::VARHDRSZ), len))
 }
 
 /// A copy of `bytes` as a new varlena (a bytea, or a type stored as its bytes).

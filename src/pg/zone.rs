@@ -158,6 +158,16 @@ impl DayCache {
     }
 }
 
+/// The name of the session's `TimeZone` (an IANA name such as `Asia/Shanghai`, or the POSIX
+/// form PostgreSQL gives a numeric offset), which states record when no zone was given.
+pub unsafe fn session_zone_name() -> String {
+    let p = pg_sys::pg_get_timezone_name(pg_sys::session_timezone);
+    if p.is_null() {
+        return "UTC".into();
+    }
+    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+}
+
 /// The zone named by an option (`"tz"` of options or breaks), else the session's.
 pub unsafe fn zone_or_session(tz: Option<&str>) -> Zone {
     match tz {

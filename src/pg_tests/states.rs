@@ -42,12 +42,16 @@ mod tests {
 
     #[pg_test(error = "population partial state: truncated")]
     fn population_state_claiming_a_trillion_customers() {
-        let mut b = 0x5053_4731u32.to_le_bytes().to_vec();
+        // the layout of crates/core/src/population/partial.rs (PSG2): as_of, window, as_of day,
+        // rows, repeated rows, limit, options, zone, then the counts
+        let mut b = 0x5053_4732u32.to_le_bytes().to_vec();
         b.extend(le(&[0i64.to_le_bytes(), i64::MIN.to_le_bytes(), 0i64.to_le_bytes()]));
-        b.extend(le(&[0u64.to_le_bytes(), u64::MAX.to_le_bytes()]));
+        b.extend(le(&[0u64.to_le_bytes(), 0u64.to_le_bytes(), u64::MAX.to_le_bytes()]));
         b.extend(2u32.to_le_bytes());
         b.extend(b"{}");
-        b.extend(le(&[(1u64 << 40).to_le_bytes(), 0u64.to_le_bytes()]));
+        b.extend(3u32.to_le_bytes());
+        b.extend(b"UTC");
+        b.extend(le(&[(1u64 << 40).to_le_bytes(), 0u64.to_le_bytes(), 0u64.to_le_bytes()]));
         deserialize("_population_deserialize", &b);
     }
 

@@ -5,7 +5,7 @@
 //! the kernel for transparent huge pages (fewer TLB misses over a table of hundreds of MB).
 //!
 //! Why ours rather than hashbrown: prefetching a batch of slots before touching them, values
-//! inline in 72-byte slots, a memory limit checked before the table grows, fallible growth, and
+//! inline in 64-byte slots (one cache line), a memory limit checked before the table grows, fallible growth, and
 //! a per-table random seed with a probe bound (ids chosen to collide force a rebuild under a
 //! fresh seed) are what make `population_agg` fast and safe; a general map offers none of them.
 
@@ -25,12 +25,20 @@ const MAX_PROBE: usize = 1024;
 /// which random seeds make practically impossible.
 const MAX_REHASHES: u32 = 16;
 
+/// One slot: an id and its value, 64-byte aligned so that a slot whose value fits in 56 bytes
+/// is exactly one cache line (one memory miss per row, and one line to prefetch).
 #[derive(Clone, Copy)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct Slot<V: Copy> {
     key: i64,
     value: V,
 }
+
+/// The slot index [`IdTable::insert_slot`] reports for the id `i64::MIN`, which lives outside
+/// the slot array (its slot never moves).
+pub const MIN_KEY_SLOT: u32 = u32::MAX;
+/// The most slots a table may have: slot indices are `u32`, [`MIN_KEY_SLOT`] excluded.
+pub const MAX_SLOTS: usize = 1 << 31;
 
 pub struct IdTable<V: Copy> {
     slots: Vec<Slot<V>>,
@@ -109,6 +117,11 @@ impl<V: Copy> IdTable<V> {
         self.len == 0
     }
 
+    /// Slots in the slot array (slot indices run below this, or are [`MIN_KEY_SLOT`]).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Bytes of the slot array.
     pub fn bytes(&self) -> usize {
         self.slots.len() * std::mem::size_of::<Slot<V>>()
@@ -133,12 +146,17 @@ impl<V: Copy> IdTable<V> {
 
     /// Grows the slot array to hold `len` ids, and rebuilds it under a fresh seed when an insert
     /// probed too long. The new array is allocated fallibly (ERROR 53200 when the server cannot
-    /// provide it); the old one is kept until the new one is filled.
-    pub fn try_reserve(&mut self, len: usize) -> Result<()> {
+    /// provide it); the old one is kept until the new one is filled. When the ids moved, returns
+    /// where each old slot went (`moved[old] = new`; empty old slots map to 0), so that callers
+    /// that keep slot indices can follow them.
+    pub fn try_reserve(&mut self, len: usize) -> Result<Option<Vec<u32>>> {
         let want = Self::slots_for(len).max(self.slots.len());
         if want == self.slots.len() && !self.rehash {
             self.grow_at = want / 4 * 3;
-            return Ok(());
+            return Ok(None);
+        }
+        if want > MAX_SLOTS {
+            return Err(Error::limit(format!("population: more than {} customers", MAX_SLOTS / 4 * 3)));
         }
         if self.rehash {
             if self.rehashes >= MAX_REHASHES {
@@ -149,18 +167,20 @@ impl<V: Copy> IdTable<V> {
             self.rehashes += 1;
             self.seed = random_seed();
         }
+        let mut moved = fallible::vec_filled(self.slots.len(), 0u32, "population: customer table")?;
         let fresh = alloc_slots(want, self.filler)?;
         let old = std::mem::replace(&mut self.slots, fresh);
         self.bits = want.trailing_zeros();
         self.grow_at = want / 4 * 3;
         self.rehash = false;
-        for s in old {
+        for (i, s) in old.into_iter().enumerate() {
             if s.key != EMPTY {
-                let i = self.find(s.key).0;
-                self.slots[i] = s;
+                let j = self.find(s.key).0;
+                self.slots[j] = s;
+                moved[i] = j as u32;
             }
         }
-        Ok(())
+        Ok(Some(moved))
     }
 
     #[inline]
@@ -201,38 +221,42 @@ impl<V: Copy> IdTable<V> {
     }
 
     pub fn get(&self, id: i64) -> Option<&V> {
+        self.slot_of(id).map(|s| self.value(s))
+    }
+
+    /// The slot of `id`, if present.
+    pub fn slot_of(&self, id: i64) -> Option<u32> {
         if id == EMPTY {
-            return self.min_key.as_ref();
+            return self.min_key.is_some().then_some(MIN_KEY_SLOT);
         }
         if self.slots.is_empty() {
             return None;
         }
-        let s = &self.slots[self.find(id).0];
-        (s.key == id).then_some(&s.value)
+        let i = self.find(id).0;
+        (self.slots[i].key == id).then_some(i as u32)
     }
 
-    /// The value of `id`, inserted with `make()` when absent. Before inserting a new id the
-    /// caller grows the table when [`IdTable::full`] says so (so that it can check its memory
-    /// limit first); otherwise it is grown here.
+    /// The slot of `id`, inserted with `make()` when absent. The caller grows the table first
+    /// when [`IdTable::full`] says so (so that it can check its memory limit and follow the
+    /// slots that move); inserting into a full table is an internal error.
     #[inline]
-    pub fn get_or_insert(&mut self, id: i64, make: impl FnOnce() -> V) -> Result<&mut V> {
+    pub fn insert_slot(&mut self, id: i64, make: impl FnOnce() -> V) -> Result<u32> {
         if id == EMPTY {
             if self.min_key.is_none() {
                 self.min_key = Some(make());
                 self.len += 1;
             }
-            return Ok(self.min_key.as_mut().unwrap());
+            return Ok(MIN_KEY_SLOT);
         }
         if self.slots.is_empty() {
-            self.try_reserve(1)?;
+            return Err(Error::internal("population: insert into a table that was not reserved"));
         }
-        let (mut i, mut dist) = self.find(id);
+        let (i, dist) = self.find(id);
         if self.slots[i].key == id {
-            return Ok(&mut self.slots[i].value);
+            return Ok(i as u32);
         }
         if self.full() {
-            self.try_reserve(self.len + 1)?;
-            (i, dist) = self.find(id);
+            return Err(Error::internal("population: insert into a full table"));
         }
         self.slots[i] = Slot { key: id, value: make() };
         self.len += 1;
@@ -241,16 +265,52 @@ impl<V: Copy> IdTable<V> {
             self.rehash = true;
             self.grow_at = 0;
         }
-        Ok(&mut self.slots[i].value)
+        Ok(i as u32)
+    }
+
+    #[inline]
+    pub fn value(&self, slot: u32) -> &V {
+        if slot == MIN_KEY_SLOT {
+            self.min_key.as_ref().expect("the slot of i64::MIN")
+        } else {
+            &self.slots[slot as usize].value
+        }
+    }
+
+    #[inline]
+    pub fn value_mut(&mut self, slot: u32) -> &mut V {
+        if slot == MIN_KEY_SLOT {
+            self.min_key.as_mut().expect("the slot of i64::MIN")
+        } else {
+            &mut self.slots[slot as usize].value
+        }
+    }
+
+    /// The value of `id`, inserted with `make()` when absent; grows the table itself (slots
+    /// that move are not reported: for callers that keep no slot indices).
+    pub fn get_or_insert(&mut self, id: i64, make: impl FnOnce() -> V) -> Result<&mut V> {
+        if id != EMPTY && (self.slots.is_empty() || self.full()) && self.slot_of(id).is_none() {
+            self.try_reserve(self.len + 1)?;
+        }
+        let s = self.insert_slot(id, make)?;
+        Ok(self.value_mut(s))
     }
 
     /// Whether `id` is present.
     pub fn contains(&self, id: i64) -> bool {
-        self.get(id).is_some()
+        self.slot_of(id).is_some()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (i64, &V)> + '_ {
-        self.min_key.iter().map(|v| (EMPTY, v)).chain(self.slots.iter().filter(|s| s.key != EMPTY).map(|s| (s.key, &s.value)))
+        self.iter_slots().map(|(_, id, v)| (id, v))
+    }
+
+    /// Every (slot, id, value), the id `i64::MIN` first.
+    pub fn iter_slots(&self) -> impl Iterator<Item = (u32, i64, &V)> + '_ {
+        self.min_key
+            .iter()
+            .map(|v| (MIN_KEY_SLOT, EMPTY, v))
+            .chain(self.slots.iter().enumerate().filter(|(_, s)| s.key != EMPTY).map(|(i, s)| (i as u32, s.key, &s.value)))
     }
 }
 
@@ -429,7 +489,10 @@ mod tests {
         assert!((0..100).all(|id| t.contains(id)));
         // an impossible size is an error, not an abort
         let mut big: IdTable<[u8; 56]> = IdTable::new([0; 56]);
-        assert_eq!(big.try_reserve(usize::MAX / 128).unwrap_err().code, crate::ErrCode::OutOfMemory);
+        assert_eq!(big.try_reserve(usize::MAX / 128).unwrap_err().code, crate::ErrCode::LimitExceeded);
         assert!(big.is_empty());
+        // slot indices are u32: one slot is one 64-byte line
+        assert_eq!(std::mem::size_of::<Slot<[u8; 56]>>(), 64);
+        assert_eq!(std::mem::align_of::<Slot<[u8; 56]>>(), 64);
     }
 }

@@ -77,6 +77,12 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn classify(&self, s: &Score) -> &Label {
+        &self.rules[self.classify_index(s)].label
+    }
+
+    /// The index in `rules` of the first rule that matches (the last one, the catch-all, when
+    /// none does).
+    pub fn classify_index(&self, s: &Score) -> usize {
         let sc = |v: i32, bins: i32| if self.rescale && bins != 5 { 1.0 + (v - 1) as f64 * 4.0 / (bins - 1) as f64 } else { v as f64 };
         let x = Scaled {
             r: sc(s.r, s.bins[0]),
@@ -87,8 +93,7 @@ impl RuleSet {
             f_high: s.f_high,
             m_high: s.m_high,
         };
-        let rule = self.rules.iter().find(|r| r.matches(&x)).unwrap_or_else(|| self.rules.last().unwrap());
-        &rule.label
+        self.rules.iter().position(|r| r.matches(&x)).unwrap_or(self.rules.len() - 1)
     }
 
     /// Parses a user rule set: a JSON array of rules such as
@@ -242,19 +247,29 @@ impl Tiers {
     /// `rank_share`: the customer's share from the top, in (0, 1], as
     /// `cume_dist() OVER (ORDER BY value DESC)` gives it.
     pub fn tier(&self, rank_share: f64) -> Result<&Label> {
+        Ok(&self.tiers[self.tier_index(rank_share)?].1)
+    }
+
+    /// The index of [`Tiers::tier`]'s tier, in the order of [`Tiers::labels`].
+    pub fn tier_index(&self, rank_share: f64) -> Result<usize> {
         if !(rank_share > 0.0 && rank_share <= 1.0) {
             return Err(Error::invalid(format!(
                 "rank_share must be in (0, 1] (use cume_dist() OVER (ORDER BY value DESC)), got {rank_share}"
             )));
         }
         let mut acc = 0.0;
-        for (share, label) in &self.tiers {
+        for (i, (share, _)) in self.tiers.iter().enumerate() {
             acc += share / 100.0;
             if rank_share <= acc + 1e-12 {
-                return Ok(label);
+                return Ok(i);
             }
         }
-        Ok(&self.tiers.last().unwrap().1)
+        Ok(self.tiers.len() - 1)
+    }
+
+    /// The tiers' labels, top tier first.
+    pub fn labels(&self) -> impl Iterator<Item = &Label> + '_ {
+        self.tiers.iter().map(|(_, l)| l)
     }
 }
 

@@ -429,7 +429,7 @@ fn reserve_values(values: &mut Vec<Rfm>, extra: usize, limit: usize) -> Result<(
 /// with an order by `as_of`.
 ///
 /// Partial state (little endian): `[as_of i64][bins i32][options length u32][options text]
-/// [tz length u32 (0: none)][tz][n u64][n × (recency, frequency, monetary) f64]`.
+/// [zone length u32][zone][n u64][n × (recency, frequency, monetary) f64]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreaksState {
     pub as_of: i64,
@@ -437,17 +437,32 @@ pub struct BreaksState {
     /// the options as given (they travel with partial states)
     pub options_json: String,
     pub options: BreaksOptions,
+    /// the options' `tz`, if given
     pub tz: Option<String>,
+    /// the zone recency days are counted in: `tz`, else the session's `TimeZone` when the first
+    /// row arrived (checked when states combine or finish)
+    pub zone: String,
     pub values: Vec<Rfm>,
 }
 
 impl BreaksState {
-    /// A state for the first row: `options_json` is read here (its `tz` included).
-    pub fn new(as_of: i64, bins: i32, options_json: String) -> Result<BreaksState> {
+    /// A state for the first row: `options_json` is read here (its `tz` included);
+    /// `session_zone` is the session's `TimeZone`, the zone days are counted in without `tz`.
+    pub fn new(as_of: i64, bins: i32, options_json: String, session_zone: &str) -> Result<BreaksState> {
         check_bins(bins)?;
         // the time zone rides in the options ({"tz": "Asia/Shanghai"})
         let (options, tz) = breaks_options_with_tz(&options_json)?;
-        Ok(BreaksState { as_of, bins, options_json, options, tz, values: Vec::new() })
+        let zone = tz.clone().unwrap_or_else(|| session_zone.to_string());
+        Ok(BreaksState { as_of, bins, options_json, options, tz, zone, values: Vec::new() })
+    }
+
+    /// Checks that a state counting days in the session's zone is finished in a session of the
+    /// same zone (see [`check_session_zone`](super::time::check_session_zone)).
+    pub fn check_session(&self, session_zone: &str) -> Result<()> {
+        match self.tz {
+            Some(_) => Ok(()),
+            None => super::time::check_session_zone(BREAKS, &self.zone, session_zone),
+        }
     }
 
     /// Room for `extra` more values: within `limit` (the values and the final step's copy of
@@ -472,6 +487,7 @@ impl BreaksState {
             options_json: self.options_json.clone(),
             options: self.options.clone(),
             tz: self.tz.clone(),
+            zone: self.zone.clone(),
             ..*self
         };
         copy.merge(self, limit)?;
@@ -481,13 +497,17 @@ impl BreaksState {
     /// Appends the values of `other` (the combine step).
     pub fn merge(&mut self, other: &BreaksState, limit: usize) -> Result<()> {
         self.check_same(other.as_of, other.bins)?;
+        if other.zone != self.zone {
+            return Err(super::time::zone_mismatch(BREAKS, &self.zone, &other.zone));
+        }
         self.reserve(other.values.len(), limit)?;
         self.values.extend_from_slice(&other.values);
         Ok(())
     }
 
-    /// The breaks document: quantiles of the values, with the options' `tz` beside them; `None`
-    /// without values.
+    /// The breaks document: quantiles of the values, with the options' `tz` beside them (as in
+    /// 0.1.0; the zone of the session, when none is given, is checked while states combine and
+    /// finish, not written); `None` without values.
     pub fn finish(&self) -> Result<Option<Value>> {
         if self.values.is_empty() {
             return Ok(None);
@@ -500,8 +520,7 @@ impl BreaksState {
     }
 
     pub fn serialized_len(&self) -> usize {
-        let tz = self.tz.as_deref().unwrap_or_default();
-        8 + 4 + 4 + self.options_json.len() + 4 + tz.len() + 8 + self.values.len() * std::mem::size_of::<Rfm>()
+        8 + 4 + 4 + self.options_json.len() + 4 + self.zone.len() + 8 + self.values.len() * std::mem::size_of::<Rfm>()
     }
 
     pub fn serialize_into(&self, out: &mut [u8]) {
@@ -509,7 +528,7 @@ impl BreaksState {
         w.record(self.as_of);
         w.record(self.bins);
         w.bytes_u32(self.options_json.as_bytes());
-        w.bytes_u32(self.tz.as_deref().unwrap_or_default().as_bytes());
+        w.bytes_u32(self.zone.as_bytes());
         w.record(self.values.len() as u64);
         w.records(&self.values);
         w.finish();
@@ -522,16 +541,18 @@ impl BreaksState {
         let bins = r.i32()?;
         let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| Error::binary("rfm_breaks partial state holds invalid UTF-8"));
         let options_json = text(r.bytes_u32()?)?;
-        let tz = r.bytes_u32()?;
-        let tz = if tz.is_empty() { None } else { Some(text(tz)?) };
+        let zone = text(r.bytes_u32()?)?;
         let n = r.u64()? as usize;
         // the count is checked against the bytes present before anything is sized from it
         r.ensure(n.saturating_mul(std::mem::size_of::<Rfm>()))?;
         let mut values = Vec::new();
         reserve_values(&mut values, n, limit)?;
         r.records_into(&mut values, n, BREAKS)?;
-        let options = breaks_options_with_tz(&options_json)?.0;
-        Ok(BreaksState { as_of, bins, options_json, options, tz, values })
+        let (options, tz) = breaks_options_with_tz(&options_json)?;
+        if tz.as_ref().is_some_and(|t| *t != zone) {
+            return Err(Error::binary("rfm_breaks partial state: its zone is not the tz of its options"));
+        }
+        Ok(BreaksState { as_of, bins, options_json, options, tz, zone, values })
     }
 }
 
@@ -553,7 +574,7 @@ mod tests {
     #[test]
     fn breaks_state_round_trips_and_merges() {
         let mut next = crate::test_rng(0xB4EA_C0DE);
-        let mut whole = BreaksState::new(86_400_000_000, 4, r#"{"tz": "Asia/Shanghai", "center": "median"}"#.into()).unwrap();
+        let mut whole = BreaksState::new(86_400_000_000, 4, r#"{"tz": "Asia/Shanghai", "center": "median"}"#.into(), "UTC").unwrap();
         assert_eq!((whole.tz.as_deref(), whole.options.center), (Some("Asia/Shanghai"), Center::Median));
         let mut parts = [whole.clone(), whole.clone()];
         for i in 0..500 {
@@ -565,7 +586,7 @@ mod tests {
         }
         let mut bytes = vec![0u8; parts[0].serialized_len()];
         parts[0].serialize_into(&mut bytes);
-        // the documented layout: as_of, bins, options text, tz text, count, values
+        // the documented layout: as_of, bins, options text, zone text, count, values
         let olen = parts[0].options_json.len();
         assert_eq!(&bytes[..12], [86_400_000_000i64.to_le_bytes().as_slice(), &4i32.to_le_bytes()].concat());
         assert_eq!(&bytes[16..16 + olen], parts[0].options_json.as_bytes());
@@ -590,7 +611,39 @@ mod tests {
         let mut other = parts[1].clone();
         other.bins = 5;
         assert!(merged.merge(&other, usize::MAX).unwrap_err().message.contains("as_of and bins"));
-        assert_eq!(BreaksState::new(0, 5, "{}".into()).unwrap().finish().unwrap(), None);
+        assert_eq!(BreaksState::new(0, 5, "{}".into(), "UTC").unwrap().finish().unwrap(), None);
+    }
+
+    /// Without a tz the days are counted in the session's zone, which the state records and
+    /// combining or finishing checks: different zones are an error naming both. The breaks
+    /// document carries only a tz that was given (as in 0.1.0).
+    #[test]
+    fn breaks_record_their_zone() {
+        let mut a = BreaksState::new(0, 5, "{}".into(), "Asia/Shanghai").unwrap();
+        let mut b = BreaksState::new(0, 5, "{}".into(), "UTC").unwrap();
+        for s in [&mut a, &mut b] {
+            s.reserve(1, usize::MAX).unwrap();
+            s.values.push(rfm(1.0, 2.0, 3.0));
+        }
+        assert_eq!((a.tz.as_deref(), a.zone.as_str()), (None, "Asia/Shanghai"));
+        assert_eq!(a.finish().unwrap().unwrap().get("tz"), None);
+        let mut bytes = vec![0u8; b.serialized_len()];
+        b.serialize_into(&mut bytes);
+        let back = BreaksState::deserialize(&bytes, usize::MAX).unwrap();
+        assert_eq!(back.zone, "UTC");
+        let e = a.merge(&back, usize::MAX).unwrap_err();
+        assert!(e.message.starts_with("rfm_breaks: ") && e.message.contains("\"Asia/Shanghai\" and \"UTC\""), "{}", e.message);
+        assert!(a.check_session("Asia/Shanghai").is_ok());
+        let e = a.check_session("Europe/Berlin").unwrap_err();
+        assert!(e.message.contains("\"Asia/Shanghai\"") && e.message.contains("\"Europe/Berlin\""), "{}", e.message);
+        // with an explicit tz the session does not matter
+        let t = BreaksState::new(0, 5, r#"{"tz": "UTC"}"#.into(), "Asia/Shanghai").unwrap();
+        assert!(t.check_session("Europe/Berlin").is_ok());
+        assert_eq!(t.zone, "UTC");
+        let mut t = t;
+        t.reserve(1, usize::MAX).unwrap();
+        t.values.push(rfm(1.0, 2.0, 3.0));
+        assert_eq!(t.finish().unwrap().unwrap()["tz"], json!("UTC"));
     }
 
     #[test]

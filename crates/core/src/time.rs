@@ -13,6 +13,31 @@
 use super::{Error, Result};
 
 pub const USECS_PER_DAY: i64 = 86_400_000_000;
+
+/// The hint of every time-zone mismatch: remote sessions do not inherit the session's zone.
+const ZONE_HINT: &str = "Pass the zone explicitly (the tz option or argument, e.g. 'Asia/Shanghai'): Citus workers and postgres_fdw's remote sessions do not inherit the session's TimeZone.";
+
+/// Partial states of `what` that counted days in zones `a` and `b` (the sessions that read the
+/// rows had different `TimeZone` settings): they never combine.
+pub fn zone_mismatch(what: &str, a: &str, b: &str) -> Error {
+    Error::invalid(format!(
+        "{what}: partial states counted days in different time zones (\"{a}\" and \"{b}\"): the sessions that read the rows had different TimeZone settings"
+    ))
+    .with_hint(ZONE_HINT)
+}
+
+/// Checks that a state of `what` whose days were counted in the session's zone `recorded` is
+/// finished in a session of that same zone (`session`): a state read elsewhere (a remote
+/// session) and finished here would mix the two.
+pub fn check_session_zone(what: &str, recorded: &str, session: &str) -> Result<()> {
+    if recorded == session {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "{what}: days were counted in time zone \"{recorded}\" (the TimeZone of the session that read the rows), but this session's TimeZone is \"{session}\""
+    ))
+    .with_hint(ZONE_HINT))
+}
 pub const USECS_PER_SEC: i64 = 1_000_000;
 /// Days from 1970-01-01 to 2000-01-01.
 const UNIX_TO_PG_DAYS: i64 = 10_957;

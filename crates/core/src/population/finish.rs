@@ -1,16 +1,22 @@
-//! The final step of `population_agg`: every customer segmented at once, in named steps (each a
+//! The final step of `population_agg`: every customer segmented at once, written straight into
+//! the stored value (the caller's buffer: PostgreSQL memory), in named steps (each a
 //! cancellation point, their working memory counted by [`finish_bytes`]):
-//! 1. [`State::by_id`]: customers in id order, their entries and purchase days laid out by rank;
-//! 2. [`State::rows_and_inputs`]: the output rows and the R/F/M inputs of customers with orders;
+//! 1. rows with order ids are deduplicated and counted, the state's own table is sorted into a
+//!    run ([`super::run`]), and all runs are walked in id order ([`Merged`]);
+//! 2. [`State::inputs`]: the R/F/M inputs of customers with orders;
 //! 3. [`State::breaks_of`]: the given breaks, or quantiles of the population (as `rfm_breaks`);
-//! 4. [`label_rows`]: scores, segments, lifecycle stages and cadences;
-//! 5. [`assign_tiers`]: tiers by `cume_dist()` over the tier value.
+//! 4. [`write_rows`]: each customer's row with its scores, segment, lifecycle stage and cadence;
+//! 5. [`assign_tiers`]: tiers by `cume_dist()` over the tier value, written into the rows.
+//!
+//! Label indices are fixed before any row is written (the value's head holds them): lifecycle
+//! stages, cadences, the scheme's rules and the tiers, in that order.
 
 use super::options::Options;
-use super::state::{Entry, State, ENTRY_BYTES};
-use super::value::{OutRow, Output, MAX_LABELS, ROW};
+use super::run::{Merged, Run};
+use super::state::State;
+use super::value::{head_len, info_json, write_head, write_row, OutRow, Output, MAX_LABELS, POPULATION_VERSION, ROW, ROW_TIER_AT};
 use crate::cancel::{self, Ticker};
-use crate::config::{Label, Lang};
+use crate::config::Lang;
 use crate::fallible as fa;
 use crate::labels::{Cadence, Lifecycle};
 use crate::score::{quantile_breaks, Breaks, Rfm};
@@ -20,120 +26,97 @@ use serde_json::Value;
 
 const WHAT: &str = "population: final step";
 
-/// Customers in id order, with their entries and purchase days laid out by that rank.
-struct ById {
-    /// (id, seq) ascending by id
-    ids: Vec<(i64, u32)>,
-    entries: Vec<Entry>,
-    /// the purchase days of the customer of rank k: `days[start[k]..start[k + 1]]`
-    start: Vec<u32>,
-    days: Vec<i32>,
+/// Where the final step writes the stored value: a buffer of the length asked for (PostgreSQL
+/// memory in the extension, a `Vec` in tests).
+pub trait ValueBuf {
+    fn alloc(&mut self, len: usize) -> Result<&mut [u8]>;
+}
+
+impl ValueBuf for Vec<u8> {
+    fn alloc(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.clear();
+        fa::reserve_exact(self, len, WHAT)?;
+        self.resize(len, 0);
+        Ok(&mut self[..])
+    }
+}
+
+/// Label indices of a population: where each group of labels starts.
+struct LabelBase {
+    stages: u16,
+    cadences: u16,
+    rules: u16,
+    tiers: u16,
 }
 
 impl State {
-    /// Segments every customer. `day_of` gives the local day of an instant (in the same zone
-    /// as the days given to [`State::add`]). Its working memory ([`finish_bytes`]) counts
-    /// against the limit too, and every loop is a cancellation point.
-    pub fn finish(&mut self, opts: &Options, day_of: &mut dyn FnMut(i64) -> i64) -> Result<Output> {
+    /// Segments every customer and writes the stored value into `buf`. `day_of` gives the local
+    /// day of an instant (in the zone of the days given to [`State::add`]). Its working memory
+    /// ([`finish_bytes`]) counts against the limit too, and every loop is a cancellation point.
+    /// The state stays valid (sorted into runs): it can take more rows and finish again.
+    pub fn finish_into(&mut self, opts: &Options, day_of: &mut dyn FnMut(i64) -> i64, buf: &mut dyn ValueBuf) -> Result<()> {
         self.flush()?;
-        let n = self.map.len();
-        if self.bytes().saturating_add(finish_bytes(n, self.days.len())) > self.limit {
-            return Err(self.over_limit(n, self.days.len()));
+        let (customers, days) = (self.customers(), self.day_count());
+        if self.bytes().saturating_add(finish_bytes(customers, days, self.map.slot_count())) > self.limit {
+            return Err(self.over_limit(customers, days));
         }
+        self.apply_id_rows()?;
+        self.sort_table()?;
         let mut tick = Ticker::new();
-        let ById { ids, entries, start, mut days } = self.by_id(&mut tick)?;
-        let (mut rows, values) = self.rows_and_inputs(&ids, &entries, day_of, &mut tick)?;
-        // everything below reads the rows
-        drop(entries);
-        drop(ids);
-        if opts.fixed.is_none() && n == 0 {
-            return Ok(self.output(rows, Vec::new(), Value::Null));
-        }
-        let (breaks, doc) = self.breaks_of(opts, &values)?;
-        let mut labels = label_rows(&mut rows, &values, breaks.as_ref(), opts, &start, &mut days, &mut tick)?;
+        let m = Merged::new(&self.runs)?;
+        let values = self.inputs(&m, day_of, &mut tick)?;
+        let (breaks, doc) = if m.is_empty() { (None, fixed_doc(opts)) } else { self.breaks_of(opts, &values)? };
+        let info = info_json(POPULATION_VERSION, &doc, Some(&self.zone), self.duplicates);
+        // a population without customers names no labels
+        let (names, base) = if m.is_empty() { (Vec::new(), None) } else { label_names(opts)? };
+        let head = head_len(&info, &names);
+        let out = buf.alloc(head + m.len() * ROW)?;
+        // rows read: the rows counted and the repeats of order ids that were not
+        write_head(
+            &mut out[..head],
+            POPULATION_VERSION,
+            self.as_of,
+            self.rows + self.duplicates,
+            self.peak_bytes() as u64,
+            m.len(),
+            &info,
+            &names,
+        );
+        let Some(base) = base else { return Ok(()) };
+        let rows = &mut out[head..];
+        let mut ranked = self.write_rows(&m, &values, breaks.as_ref(), opts, &base, day_of, rows, &mut tick)?;
         drop(values);
-        drop(days);
-        assign_tiers(&mut rows, opts, self.window_first_day.is_some(), &mut labels, &mut tick)?;
-        Ok(self.output(rows, labels.names, doc))
+        assign_tiers(rows, &mut ranked, opts, &base, &mut tick)
     }
 
-    fn output(&self, rows: Vec<OutRow>, labels: Vec<String>, breaks: Value) -> Output {
-        Output { as_of: self.as_of, rows, labels, breaks, rows_read: self.rows, state_bytes: self.peak_bytes() }
+    /// [`State::finish_into`] a `Vec`, decoded back (for tests and tools).
+    pub fn finish(&mut self, opts: &Options, day_of: &mut dyn FnMut(i64) -> i64) -> Result<Output> {
+        let mut buf = Vec::new();
+        self.finish_into(opts, day_of, &mut buf)?;
+        Output::decode(&buf)
     }
 
-    /// Step 1: customers in id order (the output does not depend on the plan), then entries and
-    /// purchase days laid out by rank, so that everything after reads memory in order instead of
-    /// jumping around the hash table.
-    fn by_id(&self, tick: &mut Ticker) -> Result<ById> {
-        let n = self.map.len();
-        let mut ids: Vec<(i64, u32)> = fa::vec_with_capacity(n, WHAT)?;
-        for (id, e) in self.map.iter() {
-            tick.tick(2);
-            ids.push((id, e.seq));
-        }
-        cancel::sort_unstable_by(&mut ids, |a, b| a.0.cmp(&b.0));
-        let mut rank_of_seq = fa::vec_filled(n, 0u32, WHAT)?;
-        for (rank, &(_, seq)) in ids.iter().enumerate() {
-            tick.tick(1);
-            rank_of_seq[seq as usize] = rank as u32;
-        }
-        let mut entries: Vec<Entry> = fa::vec_filled(n, Entry::new(0), WHAT)?;
-        for (_, e) in self.map.iter() {
-            tick.tick(2);
-            entries[rank_of_seq[e.seq as usize] as usize] = *e;
-        }
-        // purchase days grouped by rank (a counting sort: sequential reads, scattered writes;
-        // 32-bit offsets keep the scattered structures small enough for the cache)
-        let mut start = fa::vec_filled(n + 1, 0u32, WHAT)?;
-        for (rank, e) in entries.iter().enumerate() {
-            start[rank + 1] = start[rank] + e.orders;
-        }
-        let mut fill = fa::copy_of(&start, WHAT)?;
-        let mut days = fa::vec_filled(self.days.len(), 0i32, WHAT)?;
-        let mut ranks: Vec<u32> = fa::vec_with_capacity(self.days.len(), WHAT)?;
-        for &(_, s) in &self.days {
-            tick.tick(1);
-            ranks.push(rank_of_seq[s as usize]);
-        }
-        for (&(d, _), &r) in self.days.iter().zip(&ranks) {
-            tick.tick(1);
-            let at = &mut fill[r as usize];
-            days[*at as usize] = d;
-            *at += 1;
-        }
-        Ok(ById { ids, entries, start, days })
-    }
-
-    /// Step 2: the output row of every customer, and the R, F, M inputs of those with an order
-    /// by as_of (the same figures `rfm_score` scores: [`Rfm::of`]).
-    fn rows_and_inputs(
-        &self,
-        ids: &[(i64, u32)],
-        entries: &[Entry],
-        day_of: &mut dyn FnMut(i64) -> i64,
-        tick: &mut Ticker,
-    ) -> Result<(Vec<OutRow>, Vec<Rfm>)> {
+    /// Step 2: the R, F, M inputs of every customer with an order by as_of, in id order (the
+    /// same figures `rfm_score` scores: [`Rfm::of`]).
+    fn inputs(&self, m: &Merged, day_of: &mut dyn FnMut(i64) -> i64, tick: &mut Ticker) -> Result<Vec<Rfm>> {
         let windowed = self.window_first_day.is_some();
-        let mut rows: Vec<OutRow> = fa::vec_with_capacity(ids.len(), WHAT)?;
-        let mut values: Vec<Rfm> = fa::vec_with_capacity(ids.len(), WHAT)?;
-        for (&(id, _), e) in ids.iter().zip(entries) {
-            tick.tick(4);
-            let mut row = OutRow::from_entry(id, e, windowed);
+        let mut values: Vec<Rfm> = fa::vec_with_capacity(m.len(), WHAT)?;
+        for i in 0..m.len() {
+            tick.tick(2);
+            let (_, e, _) = m.get(i);
             if e.orders > 0 {
-                row.recency = (self.as_of_day - day_of(e.last)) as i32;
-                row.tenure = (self.as_of_day - day_of(e.first)) as i32;
-                let (f, m) = if windowed { (e.w_orders, e.w_monetary) } else { (e.orders, e.monetary) };
-                values.push(Rfm::of(row.recency as i64, f as i64, m as i128));
+                let (f, mon) = if windowed { (e.w_orders, e.w_monetary) } else { (e.orders, e.monetary) };
+                values.push(Rfm::of(self.as_of_day - day_of(e.last), f as i64, mon as i128));
             }
-            rows.push(row);
         }
-        Ok((rows, values))
+        Ok(values)
     }
 
     /// Step 3: the breaks scores are computed against, and the document the value records:
     /// given, or quantiles of the population (exactly what `rfm_breaks` computes, with the
-    /// options' `tz` beside them). Customers but none with an order by as_of: no breaks, every
-    /// customer a prospect.
+    /// options' `tz` beside them, as in 0.1.0: the value's info records the zone in any case).
+    /// Customers but none with an order by as_of: no breaks, every customer a
+    /// prospect.
     fn breaks_of(&self, opts: &Options, values: &[Rfm]) -> Result<(Option<Breaks>, Value)> {
         Ok(match &opts.fixed {
             Some((b, doc)) => (Some(b.clone()), doc.clone()),
@@ -148,74 +131,89 @@ impl State {
             }
         })
     }
+
+    /// Step 4: each customer's row, written into `rows`: figures, score and segment (from
+    /// `values`, one per customer with orders, in order), lifecycle stage and cadence (from its
+    /// distinct purchase days). Returns (tier value, row) of every scored customer.
+    #[allow(clippy::too_many_arguments)]
+    fn write_rows(
+        &self,
+        m: &Merged,
+        values: &[Rfm],
+        breaks: Option<&Breaks>,
+        opts: &Options,
+        base: &LabelBase,
+        day_of: &mut dyn FnMut(i64) -> i64,
+        rows: &mut [u8],
+        tick: &mut Ticker,
+    ) -> Result<Vec<(i64, u32)>> {
+        let windowed = self.window_first_day.is_some();
+        let mut ranked: Vec<(i64, u32)> = fa::vec_with_capacity(values.len(), WHAT)?;
+        let mut v = values.iter();
+        for (i, out) in rows.chunks_exact_mut(ROW).enumerate() {
+            let (id, e, days) = m.get(i);
+            tick.tick(8 + days.len() as u64);
+            let mut row = OutRow::from_entry(id, e, windowed);
+            if e.orders > 0 {
+                row.recency = (self.as_of_day - day_of(e.last)) as i32;
+                row.tenure = (self.as_of_day - day_of(e.first)) as i32;
+                let x = v.next().ok_or_else(|| Error::internal("population: one value per customer with orders"))?;
+                let s = breaks.ok_or_else(|| Error::internal("population: breaks whenever a customer has an order"))?.score(x);
+                row.segment = base.rules + opts.scheme.classify_index(&s) as u16;
+                let tier_value = if opts.tier_by_total {
+                    s.total() as i64
+                } else if windowed {
+                    e.w_monetary
+                } else {
+                    e.monetary
+                };
+                ranked.push((tier_value, i as u32));
+                row.score = Some(s);
+                row.stage = base.stages + opts.lifecycle.stage_index(Some(row.recency as i64), Some(row.tenure as i64)) as u16;
+            } else {
+                row.stage = base.stages + opts.lifecycle.stage_index(None, None) as u16;
+            }
+            if let Some(c) = opts.cadence.classify_index(days) {
+                row.cadence = base.cadences + c as u16;
+            }
+            write_row(&row, out);
+        }
+        Ok(ranked)
+    }
 }
 
-/// Step 4: each customer's score and segment (from `values`, one per customer with orders, in
-/// row order), lifecycle stage and cadence (from its purchase days, `days[start[k]..start[k+1]]`
-/// for row k, sorted and made distinct in place). Returns the label texts interned so far.
-fn label_rows(
-    rows: &mut [OutRow],
-    values: &[Rfm],
-    breaks: Option<&Breaks>,
-    opts: &Options,
-    start: &[u32],
-    days: &mut [i32],
-    tick: &mut Ticker,
-) -> Result<Interner> {
-    let mut labels = Interner::default();
-    let stages: Vec<u16> = (0..Lifecycle::STAGES).map(|i| labels.add(Lifecycle::label(i).get(opts.lang))).collect::<Result<_>>()?;
-    let cadences: Vec<u16> = (0..Cadence::CLASSES).map(|i| labels.add(Cadence::label(i).get(opts.lang))).collect::<Result<_>>()?;
-    let mut v = values.iter();
-    for (k, row) in rows.iter_mut().enumerate() {
-        if row.orders > 0 {
-            let x = v.next().expect("one value per customer with orders");
-            let s = breaks.expect("breaks whenever a customer has an order").score(x);
-            row.segment = labels.get(opts.scheme.classify(&s), opts.lang)?;
-            row.score = Some(s);
-            row.stage = stages[opts.lifecycle.stage_index(Some(row.recency as i64), Some(row.tenure as i64))];
-        } else {
-            row.stage = stages[opts.lifecycle.stage_index(None, None)];
-        }
-        let days = &mut days[start[k] as usize..start[k + 1] as usize];
-        // sorting a customer's days: about d log d comparisons
-        tick.tick(16 + days.len() as u64 * 8);
-        if let Some(c) = opts.cadence.classify_index(distinct_sorted(days)) {
-            row.cadence = cadences[c];
-        }
-    }
-    Ok(labels)
+/// The breaks document of a population without customers: the fixed breaks given, if any.
+fn fixed_doc(opts: &Options) -> Value {
+    opts.fixed.as_ref().map_or(Value::Null, |f| f.1.clone())
 }
 
-/// The distinct values of `days`, ascending: sorted and deduplicated in place.
-fn distinct_sorted(days: &mut [i32]) -> &[i32] {
-    days.sort_unstable();
-    let mut distinct = 0;
-    for i in 0..days.len() {
-        if i == 0 || days[i] != days[distinct - 1] {
-            days[distinct] = days[i];
-            distinct += 1;
-        }
+/// The label texts of a population in index order, and where each group starts.
+fn label_names(opts: &Options) -> Result<(Vec<String>, Option<LabelBase>)> {
+    let lang: Lang = opts.lang;
+    let mut names = Interner::default();
+    let stages = names.len();
+    for i in 0..Lifecycle::STAGES {
+        names.add(Lifecycle::label(i).get(lang))?;
     }
-    &days[..distinct]
+    let cadences = names.len();
+    for i in 0..Cadence::CLASSES {
+        names.add(Cadence::label(i).get(lang))?;
+    }
+    let rules = names.len();
+    for r in &opts.scheme.rules {
+        names.add(r.label.get(lang))?;
+    }
+    let tiers = names.len();
+    for t in opts.tiers.labels() {
+        names.add(t.get(lang))?;
+    }
+    Ok((names.names, Some(LabelBase { stages, cadences, rules, tiers })))
 }
 
 /// Step 5: tiers by `cume_dist()` over the tier value, descending, among customers with an
-/// order (peers share the position of the last of them).
-fn assign_tiers(rows: &mut [OutRow], opts: &Options, windowed: bool, labels: &mut Interner, tick: &mut Ticker) -> Result<()> {
-    let mut ranked: Vec<(i64, u32)> = fa::vec_with_capacity(rows.len(), WHAT)?;
-    for (i, r) in rows.iter().enumerate() {
-        tick.tick(1);
-        let Some(s) = r.score.as_ref() else { continue };
-        let v = if opts.tier_by_total {
-            s.total() as i64
-        } else if windowed {
-            r.w_monetary
-        } else {
-            r.monetary
-        };
-        ranked.push((v, i as u32));
-    }
-    cancel::sort_unstable_by(&mut ranked, |a, b| b.0.cmp(&a.0));
+/// order (peers share the position of the last of them), written into each row.
+fn assign_tiers(rows: &mut [u8], ranked: &mut [(i64, u32)], opts: &Options, base: &LabelBase, tick: &mut Ticker) -> Result<()> {
+    cancel::sort_unstable_by(ranked, |a, b| b.0.cmp(&a.0));
     let total = ranked.len();
     let mut start = 0;
     while start < total {
@@ -225,50 +223,44 @@ fn assign_tiers(rows: &mut [OutRow], opts: &Options, windowed: bool, labels: &mu
         }
         tick.tick((end + 1 - start) as u64);
         let share = (end + 1) as f64 / total as f64;
-        let label = opts.tiers.tier(share)?;
-        let t = labels.get(label, opts.lang)?;
+        let t = (base.tiers + opts.tiers.tier_index(share)? as u16).to_le_bytes();
         for r in &ranked[start..=end] {
-            rows[r.1 as usize].tier = t;
+            let at = r.1 as usize * ROW + ROW_TIER_AT;
+            rows[at..at + 2].copy_from_slice(&t);
         }
         start = end + 1;
     }
     Ok(())
 }
 
-/// Bytes the final step needs beyond the state for `customers` and `days` purchase days, at its
-/// peak: while the output rows are built, the id order, the entries by rank, the day offsets and
-/// the R/F/M values coexist with them (later phases and the encoded value need less); the days
-/// by rank and their ranks take 8 bytes per day.
-pub fn finish_bytes(customers: usize, days: usize) -> usize {
-    let per_customer = std::mem::size_of::<OutRow>() + 16 + ENTRY_BYTES + 8 + std::mem::size_of::<Rfm>();
-    customers.saturating_mul(per_customer.max(ROW)).saturating_add(days.saturating_mul(8))
+/// Bytes the final step needs beyond the state for at most `customers` customers (counted once
+/// per run they appear in), `days` purchase days and rows with order ids, and a table of
+/// `slots` slots, at its peak: sorting the table into a run (the run itself and its scratch),
+/// then the merged order of all runs, the R/F/M inputs, the tier ranking and the rows of the
+/// stored value itself.
+pub fn finish_bytes(customers: usize, days: usize, slots: usize) -> usize {
+    // the merged order (8), the inputs, the tier ranking (16) and the row
+    let per_customer = 8 + std::mem::size_of::<Rfm>() + 16 + ROW;
+    Run::bytes_to_sort(customers, days, slots).saturating_add(customers.saturating_mul(per_customer))
 }
 
-/// Label texts of one population, each stored once; labels are found by address (the rule
-/// set and tiers own them for the whole call), so no string is hashed per customer.
+/// Label texts of one population, in index order; indices are u16 in the stored value and
+/// u16::MAX means "no label".
 #[derive(Default)]
 pub(super) struct Interner {
     names: Vec<String>,
-    by_address: foldhash::HashMap<usize, u16>,
 }
 
 impl Interner {
+    fn len(&self) -> u16 {
+        self.names.len() as u16
+    }
+
     pub(super) fn add(&mut self, text: &str) -> Result<u16> {
-        // label indices are u16 in the stored value and u16::MAX means "no label"
         if self.names.len() >= MAX_LABELS {
             return Err(Error::limit(format!("population: more than {MAX_LABELS} distinct labels")));
         }
-        self.names.push(text.to_string());
+        self.names.push(fa::string_of(text, WHAT)?);
         Ok((self.names.len() - 1) as u16)
-    }
-
-    fn get(&mut self, label: &Label, lang: Lang) -> Result<u16> {
-        let key = label as *const Label as usize;
-        if let Some(&i) = self.by_address.get(&key) {
-            return Ok(i);
-        }
-        let i = self.add(label.get(lang))?;
-        self.by_address.insert(key, i);
-        Ok(i)
     }
 }

@@ -5,14 +5,15 @@
 //!
 //! It computes exactly what the composable functions compute (`rfm_agg` + `rfm_breaks` +
 //! `rfm_score` + `rfm_segment` + `customer_tier` + `lifecycle_stage` + `purchase_cadence`), but
-//! keeps 72 bytes per customer and 8 bytes per purchase instead of 16 bytes per row, and spares
+//! keeps 64 bytes per customer and 8 bytes per purchase instead of 16 bytes per row, and spares
 //! PostgreSQL's hash aggregation. Its memory is bounded by a limit the caller gives; exceeding
 //! it is an [`crate::Error`] with SQLSTATE 53200, never an out-of-memory kill.
 //!
 //! | file | what |
 //! |---|---|
 //! | `state.rs` | the aggregate state: per-customer entries, purchase days, rows in, merge |
-//! | `partial.rs` | the partial state of parallel plans (serialize, deserialize) |
+//! | `run.rs` | sorted runs of customers: how partial states merge by concatenation |
+//! | `partial.rs` | the partial state of parallel and partitionwise plans (serialize, deserialize) |
 //! | `options.rs` | the options, parsed once into typed values |
 //! | `finish.rs` | the final step, in named steps |
 //! | `value.rs` | the stored `rfm_population` value: encode, read in place, validate |
@@ -20,10 +21,11 @@
 mod finish;
 mod options;
 mod partial;
+mod run;
 mod state;
 mod value;
 
-pub use finish::finish_bytes;
+pub use finish::{finish_bytes, ValueBuf};
 pub use options::{parse_options, Options};
 pub use state::{Entry, State};
 pub use value::{OutRow, Output, PopulationView, MAX_LABELS, NO_LABEL, POPULATION_VERSION};

@@ -1,5 +1,4 @@
 use super::finish::Interner;
-use super::state::ENTRY_BYTES;
 use super::value::ROW;
 use super::*;
 use crate::labels::{Cadence, Lifecycle};
@@ -34,8 +33,15 @@ fn rows(seed: u64, customers: i64) -> Vec<(i64, i64, i64, bool)> {
     out
 }
 
+/// A state counting days in UTC (the zone the tests' `day_of` counts in).
+fn new_state(json: &str, window_days: Option<i64>, limit: usize) -> State {
+    // the zone a state records: its tz option, else the session's (UTC here)
+    let zone = parse_options(json).ok().and_then(|o| o.tz).unwrap_or_else(|| "UTC".into());
+    State::new(AS_OF, day_of(AS_OF), window_days, json.into(), zone, limit)
+}
+
 fn state(rows: &[(i64, i64, i64, bool)], opts: &Options, json: &str) -> State {
-    let mut st = State::new(AS_OF, day_of(AS_OF), opts.window_days(), json.into(), usize::MAX);
+    let mut st = new_state(json, opts.window_days(), usize::MAX);
     for &(c, at, amount, flag) in rows {
         if let Some(a) = signed_amount(amount, flag) {
             st.add(c, at, a, day_of(at)).unwrap();
@@ -136,53 +142,174 @@ fn equals_the_composable_functions() {
     check_equal(&json!({"breaks": fixed, "lang": "en"}).to_string(), 4);
 }
 
+fn serialized(st: &mut State) -> Vec<u8> {
+    st.prepare_serialize().unwrap();
+    let mut b = vec![0u8; st.serialized_len()];
+    st.serialize_into(&mut b);
+    b
+}
+
 #[test]
 fn partial_states_merge_and_serialize_to_the_same_result() {
     let json = r#"{"window_days": 200}"#;
     let opts = parse_options(json).unwrap();
     let rows = rows(9, 300);
     let whole = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
-    // three partial states over interleaved rows, each through serialize/deserialize
-    let parts: Vec<Vec<_>> = (0..3).map(|k| rows.iter().enumerate().filter(|(i, _)| i % 3 == k).map(|(_, r)| *r).collect()).collect();
-    let mut merged: Option<State> = None;
-    for p in parts.iter().rev() {
-        let mut st = state(p, &opts, json);
-        st.flush().unwrap();
-        let mut b = vec![0u8; st.serialized_len()];
-        st.serialize_into(&mut b);
-        let back = State::deserialize(&b, usize::MAX).unwrap();
-        match merged.as_mut() {
-            None => merged = Some(back),
-            Some(m) => m.merge(&back).unwrap(),
+    // overlapping partial states (rows interleaved: every customer in several states) and
+    // disjoint ones (customers split by id, as hash partitions are), each through
+    // serialize/deserialize, merged in either order, and once without serialization
+    let interleaved: Vec<Vec<_>> = (0..3).map(|k| rows.iter().enumerate().filter(|(i, _)| i % 3 == k).map(|(_, r)| *r).collect()).collect();
+    let disjoint: Vec<Vec<_>> = (0..4).map(|k| rows.iter().filter(|r| r.0.rem_euclid(4) == k).copied().collect()).collect();
+    for (parts, serialize) in [(&interleaved, true), (&disjoint, true), (&disjoint, false), (&interleaved, false)] {
+        for reverse in [false, true] {
+            let mut merged: Option<State> = None;
+            let order: Vec<&Vec<_>> = if reverse { parts.iter().rev().collect() } else { parts.iter().collect() };
+            for p in order {
+                let mut st = state(p, &opts, json);
+                let mut back = if serialize { State::deserialize(&serialized(&mut st), usize::MAX).unwrap() } else { st };
+                match merged.as_mut() {
+                    None => merged = Some(back),
+                    Some(m) => m.merge(&mut back).unwrap(),
+                }
+            }
+            let mut merged = merged.unwrap();
+            let out = merged.finish(&opts, &mut |t| day_of(t)).unwrap();
+            assert_eq!(out.rows, whole.rows, "serialize {serialize}, reverse {reverse}");
+            assert_eq!((out.breaks.clone(), out.rows_read), (whole.breaks.clone(), whole.rows_read));
+            // a finished state takes more rows and finishes again: the new rows join their customers
+            let more = super::tests::rows(10, 300);
+            for &(c, at, amount, flag) in &more {
+                if let Some(a) = signed_amount(amount, flag) {
+                    merged.add(c, at, a, day_of(at)).unwrap();
+                }
+            }
+            let all: Vec<_> = rows.iter().chain(&more).copied().collect();
+            assert_eq!(
+                merged.finish(&opts, &mut |t| day_of(t)).unwrap().rows,
+                state(&all, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap().rows
+            );
         }
     }
-    let merged = merged.unwrap().finish(&opts, &mut |t| day_of(t)).unwrap();
-    assert_eq!(merged.rows, whole.rows);
-    assert_eq!(merged.breaks, whole.breaks);
+    // disjoint partial states merge by concatenation: their runs are taken over as they are
+    let mut a = State::deserialize(&serialized(&mut state(&disjoint[0], &opts, json)), usize::MAX).unwrap();
+    let mut b = State::deserialize(&serialized(&mut state(&disjoint[1], &opts, json)), usize::MAX).unwrap();
+    let (na, nb) = (a.runs[0].len(), b.runs[0].len());
+    a.merge(&mut b).unwrap();
+    assert_eq!((a.runs.len(), a.runs[0].len(), a.runs[1].len()), (2, na, nb));
+    assert!(b.runs.is_empty());
     // a truncated partial state is an error, not a crash
-    let mut st = state(&parts[0], &opts, json);
-    st.flush().unwrap();
-    let mut b = vec![0u8; st.serialized_len()];
-    st.serialize_into(&mut b);
+    let mut st = state(&interleaved[0], &opts, json);
+    let mut b = serialized(&mut st);
     assert!(State::deserialize(&b[..b.len() - 3], usize::MAX).is_err());
     assert!(State::deserialize(&b[..10], usize::MAX).is_err());
     // the reader's limit applies, not the one the writer recorded
     assert_eq!(State::deserialize(&b, 1 << 10).err().unwrap().code, crate::ErrCode::OutOfMemory);
     // two records for one customer: rejected, not merged into one entry
-    let hdr = 4 + 8 * 5 + 4 + json.len() + 16;
+    let hdr = 4 + 8 * 6 + 4 + json.len() + 4 + "UTC".len() + 24;
     let first_id: [u8; 8] = b[hdr..hdr + 8].try_into().unwrap();
-    b[hdr + 8 + ENTRY_BYTES..hdr + 16 + ENTRY_BYTES].copy_from_slice(&first_id);
+    b[hdr + 8..hdr + 16].copy_from_slice(&first_id);
     let e = State::deserialize(&b, usize::MAX).err().expect("a duplicate customer must be rejected");
     assert!(e.message.contains("duplicate customer"), "{}", e.message);
     let o = parse_options("{}").unwrap();
     let mut other = state(&rows, &opts, json);
-    other.flush().unwrap();
-    assert!(state(&rows, &o, "{}").merge(&other).is_err(), "different options must not merge");
+    assert!(state(&rows, &o, "{}").merge(&mut other).is_err(), "different options must not merge");
+}
+
+/// States that counted days in different zones never combine: the error names both zones.
+#[test]
+fn states_of_different_zones_do_not_merge() {
+    let mut a = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), "Asia/Shanghai".into(), usize::MAX);
+    let mut b = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), "UTC".into(), usize::MAX);
+    a.add(1, AS_OF - USECS_PER_DAY, 10_000, day_of(AS_OF) - 1).unwrap();
+    b.add(2, AS_OF - USECS_PER_DAY, 10_000, day_of(AS_OF) - 1).unwrap();
+    let mut back = State::deserialize(&serialized(&mut b), usize::MAX).unwrap();
+    assert_eq!(back.zone, "UTC");
+    let e = a.merge(&mut back).unwrap_err();
+    assert_eq!(e.code, ErrCode::InvalidParameter);
+    assert!(e.message.starts_with("population_agg: ") && e.message.contains("\"Asia/Shanghai\" and \"UTC\""), "{}", e.message);
+    assert!(e.hint.unwrap().contains("tz"));
+    // the stored value records its zone (in its info; the breaks carry only a tz given, as in 0.1.0)
+    let opts = parse_options("{}").unwrap();
+    let out = a.finish(&opts, &mut |t| day_of(t)).unwrap();
+    assert_eq!((out.version, out.tz.as_deref()), (POPULATION_VERSION, Some("Asia/Shanghai")));
+    assert_eq!(out.breaks.get("tz"), None);
+}
+
+/// A population over per-customer summaries equals the one over the order rows the summaries
+/// were made from, also when one customer's rows come in several summaries (per month, say).
+#[test]
+fn summaries_give_what_order_rows_give() {
+    for json in ["{}", r#"{"window_days": 120, "scheme": "cn8"}"#] {
+        let opts = parse_options(json).unwrap();
+        let rows = rows(21, 500);
+        let whole = state(&rows, &opts, json).finish(&opts, &mut |t| day_of(t)).unwrap();
+        for parts in [1i64, 3] {
+            let mut by: std::collections::BTreeMap<(i64, i64), Summary> = Default::default();
+            for &(c, at, amount, flag) in &rows {
+                by.entry((c, at.rem_euclid(parts))).or_insert_with(Summary::new).push(at, amount, flag);
+            }
+            let mut st = new_state(json, opts.window_days(), usize::MAX);
+            for ((c, _), mut s) in by {
+                let b = s.encode();
+                st.add_summary(c, &SummaryView::new(&b).unwrap(), &mut |t| day_of(t)).unwrap();
+            }
+            // an empty summary holds no row: no customer
+            st.add_summary(77, &SummaryView::new(&Summary::new().encode()).unwrap(), &mut |t| day_of(t)).unwrap();
+            let out = st.finish(&opts, &mut |t| day_of(t)).unwrap();
+            assert_eq!(out.rows, whole.rows, "{json}, {parts} summaries per customer");
+            assert_eq!((out.breaks.clone(), out.rows_read), (whole.breaks.clone(), whole.rows_read));
+        }
+    }
+}
+
+/// Rows carrying an order id count once per customer, order id and kind, whatever their order
+/// and however they are split into partial states; the earliest of differing repeats counts.
+#[test]
+fn repeated_order_ids_count_once() {
+    let opts = parse_options("{}").unwrap();
+    let rows = rows(31, 300);
+    let whole = state(&rows, &opts, "{}").finish(&opts, &mut |t| day_of(t)).unwrap();
+    // every row gets an order id (a refund shares the id of the order before it: another kind,
+    // so both count); then every third row is repeated, and one repeat differs (a later instant,
+    // another amount): the earlier row counts
+    let mut unique: Vec<(i64, i64, i64, i64)> = Vec::new();
+    for &(c, at, amount, flag) in &rows {
+        let Some(a) = signed_amount(amount, flag) else { continue };
+        let order = if a < 0 { unique.len() as i64 - 1 } else { unique.len() as i64 };
+        unique.push((c, order, at, a));
+    }
+    let mut with_repeats = unique.clone();
+    with_repeats.extend(unique.iter().step_by(3).copied());
+    let first = *unique.iter().find(|r| r.3 >= 0).unwrap();
+    with_repeats.push((first.0, first.1, first.2 + USECS_PER_DAY, first.3 + 10_000));
+    with_repeats.reverse();
+    let n_repeats = with_repeats.len() - unique.len();
+    for split in [1, 4] {
+        let mut merged: Option<State> = None;
+        for k in 0..split {
+            let mut st = new_state("{}", None, usize::MAX);
+            for (i, &(c, order, at, a)) in with_repeats.iter().enumerate() {
+                if i % split == k {
+                    st.add_with_order(c, order, at, a, day_of(at)).unwrap();
+                }
+            }
+            let mut back = State::deserialize(&serialized(&mut st), usize::MAX).unwrap();
+            match merged.as_mut() {
+                None => merged = Some(back),
+                Some(m) => m.merge(&mut back).unwrap(),
+            }
+        }
+        let out = merged.unwrap().finish(&opts, &mut |t| day_of(t)).unwrap();
+        assert_eq!(out.rows, whole.rows, "split in {split}");
+        assert_eq!(out.duplicates as usize, n_repeats);
+        // rows read: every row, repeats included
+        assert_eq!(out.rows_read as usize, with_repeats.len());
+    }
 }
 
 #[test]
 fn memory_limit_is_an_error_with_sqlstate_53200() {
-    let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), 1 << 20);
+    let mut st = new_state("{}", None, 1 << 20);
     let mut err = None;
     for c in 0..100_000 {
         if let Err(e) = st.add(c, AS_OF - USECS_PER_DAY, 10_000, day_of(AS_OF) - 1).and_then(|_| st.flush()) {
@@ -206,7 +333,7 @@ fn final_step_is_bounded_and_cancellable() {
     let mut st = state(&rows, &opts, "{}");
     st.flush().unwrap();
     let want = st.finish(&opts, &mut |t| day_of(t)).unwrap();
-    st.limit = st.bytes() + finish_bytes(st.customers(), st.days.len()) - 1;
+    st.limit = st.bytes() + finish_bytes(st.customers(), st.day_count(), st.map.slot_count()) - 1;
     let e = st.finish(&opts, &mut |t| day_of(t)).err().expect("the final step must count against the limit");
     assert_eq!(e.code, crate::ErrCode::OutOfMemory);
     st.limit = usize::MAX;
@@ -268,7 +395,7 @@ fn validation_accepts_produced_values_and_refuses_crafted_ones() {
     let mut bytes = vec![0u8; out.encoded_len()];
     out.encode_into(&mut bytes);
     PopulationView::new(&bytes).unwrap().validate(&bytes).unwrap();
-    let empty = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX).finish(&opts, &mut |t| day_of(t)).unwrap();
+    let empty = new_state("{}", None, usize::MAX).finish(&opts, &mut |t| day_of(t)).unwrap();
     let mut eb = vec![0u8; empty.encoded_len()];
     empty.encode_into(&mut eb);
     PopulationView::new(&eb).unwrap().validate(&eb).unwrap();
@@ -302,6 +429,9 @@ fn validation_accepts_produced_values_and_refuses_crafted_ones() {
     // pg_segment 0.1.0 limited the running net only: its values may hold orders totalling
     // more than MAX_TOTAL, and they still load (their dumps must restore)
     let mut legacy = Output {
+        version: 1,
+        tz: None,
+        duplicates: 0,
         as_of: out.as_of,
         rows: out.rows.clone(),
         labels: out.labels.clone(),
@@ -315,7 +445,17 @@ fn validation_accepts_produced_values_and_refuses_crafted_ones() {
     legacy.encode_into(&mut lb);
     check(&lb).unwrap();
     // a value whose info is not {"breaks": ...}
-    let mut other = Output { as_of: out.as_of, rows: vec![], labels: vec![], breaks: json!([1]), rows_read: 0, state_bytes: 0 };
+    let mut other = Output {
+        version: 1,
+        tz: None,
+        duplicates: 0,
+        as_of: out.as_of,
+        rows: vec![],
+        labels: vec![],
+        breaks: json!([1]),
+        rows_read: 0,
+        state_bytes: 0,
+    };
     let mut ob = vec![0u8; other.encoded_len()];
     other.encode_into(&mut ob);
     assert!(check(&ob).is_err());
@@ -330,7 +470,7 @@ fn validation_accepts_produced_values_and_refuses_crafted_ones() {
 #[test]
 fn totals_limit_is_independent_of_row_order() {
     let whole = |rows: &[(i64, i64)]| {
-        let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+        let mut st = new_state("{}", None, usize::MAX);
         rows.iter().try_for_each(|&(at, a)| st.add(1, at, a, day_of(at)))?;
         st.flush()
     };
@@ -373,11 +513,11 @@ fn populations_without_orders_are_prospects() {
 #[test]
 fn empty_population_and_bad_values() {
     let opts = parse_options("{}").unwrap();
-    let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+    let mut st = new_state("{}", None, usize::MAX);
     let out = st.finish(&opts, &mut |t| day_of(t)).unwrap();
     assert!(out.rows.is_empty() && out.breaks.is_null());
     assert!(PopulationView::new(b"garbage").is_err());
-    let mut st = State::new(AS_OF, day_of(AS_OF), None, "{}".into(), usize::MAX);
+    let mut st = new_state("{}", None, usize::MAX);
     st.add(1, 0, i64::MAX, 0).unwrap();
     st.add(1, 0, 1, 0).unwrap();
     assert_eq!(st.flush().unwrap_err().code, crate::ErrCode::OutOfRange);
@@ -386,7 +526,9 @@ fn empty_population_and_bad_values() {
 /// The info document inside a stored value, byte for byte: keys in serde_json's sorted order,
 /// numbers in its shortest form, `tz` beside the breakpoints. A stored format: if a dependency
 /// ever switched serde_json to insertion order (its `preserve_order` feature), values written
-/// from then on would differ from those of earlier releases, and this test says so.
+/// from then on would differ from those of earlier releases, and this test says so. Version 2
+/// adds the zone and the count of repeated rows beside the breaks; version 1 (0.1.0's form,
+/// checked against the code before version 2: the same bytes) is still what it was.
 #[test]
 fn stored_info_is_byte_for_byte_the_released_form() {
     let json = r#"{"tz": "Asia/Shanghai", "bins": 3}"#;
@@ -399,8 +541,13 @@ fn stored_info_is_byte_for_byte_the_released_form() {
     let mut bytes = vec![0u8; out.encoded_len()];
     out.encode_into(&mut bytes);
     let view = PopulationView::new(&bytes).unwrap();
-    assert_eq!(
-        view.info,
-        r#"{"breaks":{"as_of":"2002-03-11T12:00:00Z","bins":3,"center":{"basis":"mean","frequency":1.166667,"monetary":4.404083,"recency":54.0},"customers":6,"frequency":[1.0,1.0],"mean":{"frequency":1.166667,"monetary":4.404083,"recency":54.0},"median":{"frequency":1.0,"monetary":4.32075,"recency":59.5},"method":"quantile","monetary":[3.458667,5.3495],"recency":[39.666667,73.666667],"tz":"Asia/Shanghai","version":1,"window_days":null}}"#
-    );
+    let breaks = r#"{"as_of":"2002-03-11T12:00:00Z","bins":3,"center":{"basis":"mean","frequency":1.166667,"monetary":4.404083,"recency":54.0},"customers":6,"frequency":[1.0,1.0],"mean":{"frequency":1.166667,"monetary":4.404083,"recency":54.0},"median":{"frequency":1.0,"monetary":4.32075,"recency":59.5},"method":"quantile","monetary":[3.458667,5.3495],"recency":[39.666667,73.666667],"tz":"Asia/Shanghai","version":1,"window_days":null}"#;
+    assert_eq!(view.info, format!(r#"{{"breaks":{breaks},"duplicate_rows":0,"tz":"Asia/Shanghai"}}"#));
+    assert_eq!(view.version, 2);
+    let v1 = Output { version: 1, tz: None, ..out };
+    let mut bytes = vec![0u8; v1.encoded_len()];
+    v1.encode_into(&mut bytes);
+    let view = PopulationView::new(&bytes).unwrap();
+    assert_eq!(view.info, format!(r#"{{"breaks":{breaks}}}"#));
+    view.validate(&bytes).unwrap();
 }

@@ -5,6 +5,10 @@
 //! Encoded value (little endian):
 //! `[magic u32][version u8][pad 3][as_of i64][rows_read u64][state_bytes u64][n u64]
 //! [info length u32][info json][labels: count u32, (length u32, bytes)*][n × ROW bytes]`.
+//!
+//! Version 1 (pg_segment 0.1.0) has the info `{"breaks": ...}`; version 2 records the time zone
+//! its days were counted in and the rows dropped as repeated order ids:
+//! `{"breaks": ..., "duplicate_rows": n, "tz": "..."}`. Both are read; version 2 is written.
 
 use super::state::Entry;
 use crate::codec::{written_by_newer, Reader, Writer};
@@ -70,10 +74,15 @@ impl OutRow {
 /// The finished population: rows in customer-id order, the label texts they index, the breaks
 /// document used.
 pub struct Output {
+    pub version: u8,
     pub as_of: i64,
     pub rows: Vec<OutRow>,
     pub labels: Vec<String>,
     pub breaks: Value,
+    /// the zone days were counted in (version 2)
+    pub tz: Option<String>,
+    /// rows dropped as repeated order ids (version 2)
+    pub duplicates: u64,
     pub rows_read: u64,
     pub state_bytes: usize,
 }
@@ -82,65 +91,134 @@ const POP_MAGIC: u32 = 0x5053_5031; // "PSP1"
 /// Largest info document a reader accepts: the JSON a writer can put there (a breaks document
 /// from the options, themselves at most MAX_JSON_TEXT) and a little framing.
 const MAX_INFO: usize = fa::MAX_JSON_TEXT + 64;
-pub const POPULATION_VERSION: u8 = 1;
+/// The version written now (version 1 values, from pg_segment 0.1.0, are still read).
+pub const POPULATION_VERSION: u8 = 2;
 pub(super) const ROW: usize = 8 * 6 + 4 * 4 + 4 * 2 + 4 + 4 * 2 + 8; // = 92
+
+/// The info document of a value of `version`.
+pub(super) fn info_json(version: u8, breaks: &Value, tz: Option<&str>, duplicates: u64) -> String {
+    if version == 1 {
+        json!({"breaks": breaks}).to_string()
+    } else {
+        json!({"breaks": breaks, "duplicate_rows": duplicates, "tz": tz}).to_string()
+    }
+}
+
+/// Bytes of a value's head (everything before the rows).
+pub(super) fn head_len(info: &str, labels: &[String]) -> usize {
+    let labels: usize = labels.iter().map(|l| 4 + l.len()).sum();
+    4 + 4 + 8 * 4 + 4 + info.len() + 4 + labels
+}
+
+/// Writes a value's head into `out` (exactly [`head_len`] bytes).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_head(
+    out: &mut [u8],
+    version: u8,
+    as_of: i64,
+    rows_read: u64,
+    state_bytes: u64,
+    n: usize,
+    info: &str,
+    labels: &[String],
+) {
+    let mut w = Writer::new(out);
+    w.put(&POP_MAGIC.to_le_bytes());
+    w.put(&[version, 0, 0, 0]);
+    w.put(&as_of.to_le_bytes());
+    w.put(&rows_read.to_le_bytes());
+    w.put(&state_bytes.to_le_bytes());
+    w.put(&(n as u64).to_le_bytes());
+    w.put(&(info.len() as u32).to_le_bytes());
+    w.put(info.as_bytes());
+    w.put(&(labels.len() as u32).to_le_bytes());
+    for l in labels {
+        w.put(&(l.len() as u32).to_le_bytes());
+        w.put(l.as_bytes());
+    }
+    w.finish();
+}
+
+/// Writes one row into `out` (exactly [`ROW`] bytes).
+#[inline]
+pub(super) fn write_row(r: &OutRow, out: &mut [u8]) {
+    let mut w = Writer::new(out);
+    for v in [r.id, r.monetary, r.refunded, r.w_monetary, r.first, r.last] {
+        w.put(&v.to_le_bytes());
+    }
+    for v in [r.orders, r.refunds, r.future, r.w_orders] {
+        w.put(&v.to_le_bytes());
+    }
+    w.put(&r.recency.to_le_bytes());
+    w.put(&r.tenure.to_le_bytes());
+    let (sc, bins, hi) = match &r.score {
+        Some(s) => (
+            [s.r as u8, s.f as u8, s.m as u8],
+            [s.bins[0] as u8, s.bins[1] as u8, s.bins[2] as u8],
+            (s.r_high as u8) | (s.f_high as u8) << 1 | (s.m_high as u8) << 2 | 8,
+        ),
+        None => ([0; 3], [0; 3], 0),
+    };
+    w.put(&[sc[0], sc[1], sc[2], hi | if r.windowed { 16 } else { 0 }]);
+    w.put(&[bins[0], bins[1], bins[2], 0]);
+    w.put(&[0u8; 4]);
+    for v in [r.segment, r.tier, r.stage, r.cadence] {
+        w.put(&v.to_le_bytes());
+    }
+    w.finish();
+}
+
+/// Byte offset of the tier label index within a row.
+pub(super) const ROW_TIER_AT: usize = 86;
 
 impl Output {
     fn info_json(&self) -> String {
-        json!({"breaks": self.breaks}).to_string()
+        info_json(self.version, &self.breaks, self.tz.as_deref(), self.duplicates)
     }
 
     pub fn encoded_len(&self) -> usize {
-        let labels: usize = self.labels.iter().map(|l| 4 + l.len()).sum();
-        4 + 4 + 8 * 4 + 4 + self.info_json().len() + 4 + labels + self.rows.len() * ROW
+        head_len(&self.info_json(), &self.labels) + self.rows.len() * ROW
     }
 
     pub fn encode_into(&self, out: &mut [u8]) {
-        let mut w = Writer::new(out);
-        w.put(&POP_MAGIC.to_le_bytes());
-        w.put(&[POPULATION_VERSION, 0, 0, 0]);
-        w.put(&self.as_of.to_le_bytes());
-        w.put(&self.rows_read.to_le_bytes());
-        w.put(&(self.state_bytes as u64).to_le_bytes());
-        w.put(&(self.rows.len() as u64).to_le_bytes());
         let info = self.info_json();
-        w.put(&(info.len() as u32).to_le_bytes());
-        w.put(info.as_bytes());
-        w.put(&(self.labels.len() as u32).to_le_bytes());
-        for l in &self.labels {
-            w.put(&(l.len() as u32).to_le_bytes());
-            w.put(l.as_bytes());
+        let head = head_len(&info, &self.labels);
+        write_head(
+            &mut out[..head],
+            self.version,
+            self.as_of,
+            self.rows_read,
+            self.state_bytes as u64,
+            self.rows.len(),
+            &info,
+            &self.labels,
+        );
+        for (r, o) in self.rows.iter().zip(out[head..].chunks_exact_mut(ROW)) {
+            write_row(r, o);
         }
-        for r in &self.rows {
-            for v in [r.id, r.monetary, r.refunded, r.w_monetary, r.first, r.last] {
-                w.put(&v.to_le_bytes());
-            }
-            for v in [r.orders, r.refunds, r.future, r.w_orders] {
-                w.put(&v.to_le_bytes());
-            }
-            w.put(&r.recency.to_le_bytes());
-            w.put(&r.tenure.to_le_bytes());
-            let (sc, bins, hi) = match &r.score {
-                Some(s) => (
-                    [s.r as u8, s.f as u8, s.m as u8],
-                    [s.bins[0] as u8, s.bins[1] as u8, s.bins[2] as u8],
-                    (s.r_high as u8) | (s.f_high as u8) << 1 | (s.m_high as u8) << 2 | 8,
-                ),
-                None => ([0; 3], [0; 3], 0),
-            };
-            w.put(&[sc[0], sc[1], sc[2], hi | if r.windowed { 16 } else { 0 }]);
-            w.put(&[bins[0], bins[1], bins[2], 0]);
-            w.put(&[0u8; 4]);
-            for v in [r.segment, r.tier, r.stage, r.cadence] {
-                w.put(&v.to_le_bytes());
-            }
-        }
-        w.finish();
+    }
+
+    /// The value a view reads, decoded back (for tests and tools).
+    pub fn decode(bytes: &[u8]) -> Result<Output> {
+        let v = PopulationView::new(bytes)?;
+        let info: Value = serde_json::from_str(v.info).map_err(|e| Error::binary(format!("rfm_population: info is not JSON: {e}")))?;
+        Ok(Output {
+            version: v.version,
+            as_of: v.as_of,
+            rows: (0..v.len).map(|i| v.row(i)).collect(),
+            labels: v.labels.iter().map(|l| l.to_string()).collect(),
+            breaks: info["breaks"].clone(),
+            tz: info.get("tz").and_then(|t| t.as_str()).map(String::from),
+            duplicates: info.get("duplicate_rows").and_then(|d| d.as_u64()).unwrap_or(0),
+            rows_read: v.rows_read,
+            state_bytes: v.state_bytes as usize,
+        })
     }
 }
 
 /// Zero-copy reader of an encoded population value.
 pub struct PopulationView<'a> {
+    pub version: u8,
     pub as_of: i64,
     pub rows_read: u64,
     pub state_bytes: u64,
@@ -157,6 +235,9 @@ impl<'a> PopulationView<'a> {
             return Err(Error::binary("not an rfm_population value"));
         }
         let version = r.take(4)?[0];
+        if version == 0 {
+            return Err(Error::binary("rfm_population value is corrupt: there is no version 0"));
+        }
         if version > POPULATION_VERSION {
             return Err(written_by_newer(format!(
                 "rfm_population version {version} is not supported (this pg_segment reads version {POPULATION_VERSION})"
@@ -187,34 +268,49 @@ impl<'a> PopulationView<'a> {
         if rows.len() != len.saturating_mul(ROW) {
             return Err(Error::binary("rfm_population value is truncated"));
         }
-        Ok(PopulationView { as_of, rows_read, state_bytes, len, info, labels, rows })
+        Ok(PopulationView { version, as_of, rows_read, state_bytes, len, info, labels, rows })
     }
 
     /// Checks everything `population_agg` guarantees of a value, so that the text and binary
-    /// inputs accept exactly the values it can produce: version 1 with zero padding, an info
-    /// document holding valid breaks, labels without NUL, and rows in strictly ascending
-    /// customer order whose instants, totals, scores and label indices are consistent.
-    /// `bytes` is the value the view was made from.
+    /// inputs accept exactly the values it can produce: version 1 (0.1.0) or 2 with zero
+    /// padding, an info document holding valid breaks (and in version 2 the zone and the count
+    /// of repeated rows), labels without NUL, and rows in strictly ascending customer order
+    /// whose instants, totals, scores and label indices are consistent. `bytes` is the value the
+    /// view was made from.
     pub fn validate(&self, bytes: &[u8]) -> Result<()> {
         let bad = |what: String| Error::binary(format!("rfm_population value is corrupt: {what}"));
-        if bytes[4..8] != [POPULATION_VERSION, 0, 0, 0] {
+        if !(1..=POPULATION_VERSION).contains(&bytes[4]) || bytes[5..8] != [0, 0, 0] {
             return Err(bad(format!(
-                "version {} with padding {:?} (this pg_segment writes version {POPULATION_VERSION})",
+                "version {} with padding {:?} (this pg_segment writes version {POPULATION_VERSION} and reads 1 to {POPULATION_VERSION})",
                 bytes[4],
                 &bytes[5..8]
             )));
         }
         check_instant(self.as_of, "rfm_population as_of")?;
         let info: Value = serde_json::from_str(self.info).map_err(|e| bad(format!("info is not JSON: {e}")))?;
+        let keys: &[&str] = if self.version == 1 { &["breaks"] } else { &["breaks", "duplicate_rows", "tz"] };
+        let form = if self.version == 1 {
+            "info must be {\"breaks\": null or a breaks object}"
+        } else {
+            "info must be {\"breaks\": null or a breaks object, \"duplicate_rows\": a count, \"tz\": a time zone name}"
+        };
         match info.as_object() {
-            Some(o) if o.len() == 1 => match o.get("breaks") {
-                Some(Value::Null) => {}
-                Some(b @ Value::Object(_)) => {
-                    Breaks::from_json_with_tz(b.clone()).map_err(|e| bad(format!("info.breaks: {}", e.message)))?;
+            Some(o) if o.len() == keys.len() && keys.iter().all(|k| o.contains_key(*k)) => {
+                match o.get("breaks") {
+                    Some(Value::Null) => {}
+                    Some(b @ Value::Object(_)) => {
+                        Breaks::from_json_with_tz(b.clone()).map_err(|e| bad(format!("info.breaks: {}", e.message)))?;
+                    }
+                    _ => return Err(bad(form.into())),
                 }
-                _ => return Err(bad("info must be {\"breaks\": null or a breaks object}".into())),
-            },
-            _ => return Err(bad("info must be {\"breaks\": ...}".into())),
+                if self.version >= 2 {
+                    let tz_ok = o["tz"].as_str().is_some_and(|t| !t.is_empty() && t.len() <= 255);
+                    if !tz_ok || !o["duplicate_rows"].is_u64() {
+                        return Err(bad(form.into()));
+                    }
+                }
+            }
+            _ => return Err(bad(form.into())),
         }
         if self.labels.len() > MAX_LABELS {
             return Err(bad(format!("{} labels, more than {MAX_LABELS}", self.labels.len())));
