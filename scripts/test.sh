@@ -15,7 +15,8 @@
 #      partitions, ports base + 10 + 2 * (major - 15) and the next; scripts/multinode.sh), skipped
 #      visibly where the installation has no postgres_fdw
 #   4. segment.btyd() against Python lifetimes, pca_fit against scikit-learn (private virtualenv),
-#      segment.pseudonym() against Python's hmac
+#      segment.pseudonym() against Python's hmac; CDNOW's published Pareto/NBD and BG/NBD figures
+#      and the holdout checks against lifetimes (tests/cdnow_check.py)
 #   5. allocation failure under an address-space limit (tests/memory.rs on a cluster started
 #      under `ulimit -v`, on port base + 5)
 # And for 15 (needs root and apt): 6. the Debian package installed on the system server and removed.
@@ -195,6 +196,24 @@ DROP TABLE pc_features, pc_models;
 SQL
 count_script "$WORK/pca.log" "$VENV/bin/python" tests/pca_check.py "$PC"
 count_script "$WORK/hmac.log" python3 tests/hmac_check.py "$LT/pseudonyms.csv" "$HMAC_KEY"
+# CDNOW (the lifetimes wheel ships its raw orders): published Pareto/NBD and BG/NBD figures,
+# calibration_holdout and the conditional expectations against lifetimes (tests/cdnow_check.py)
+CDNOW="$("$VENV/bin/python" -c 'import os, lifetimes.datasets as d; print(os.path.dirname(d.__file__))')/CDNOW_sample.txt"
+awk '{printf "%d,%s-%s-%s,%s\n", $1, substr($3, 1, 4), substr($3, 5, 2), substr($3, 7, 2), $5}' "$CDNOW" >"$LT/cdnow.csv"
+"${PSQL[@]}" -d pg_segment_regress >/dev/null <<SQL
+SET TimeZone = 'UTC';
+CREATE TEMP TABLE cdnow (customer_id integer, day date, amount numeric);
+\copy cdnow FROM '$LT/cdnow.csv' CSV
+CREATE TEMP TABLE h AS SELECT customer_id, (segment.calibration_holdout(segment.rfm_agg(day::timestamptz, amount),
+    '1997-09-30 23:59:59.999999+00', '1998-06-30 23:59:59.999999+00', 'days', 'UTC')).* FROM cdnow GROUP BY 1;
+\copy (SELECT * FROM h ORDER BY customer_id) TO '$LT/cdnow_holdout.csv' CSV HEADER
+CREATE TEMP TABLE m AS SELECT segment.pareto_nbd_fit(frequency_cal, recency_cal / 7, t_cal / 7, 'weeks') p,
+    segment.bgnbd_fit(frequency_cal, recency_cal / 7, t_cal / 7, 'weeks') b,
+    segment.holdout_agg(frequency_cal, recency_cal / 7, t_cal / 7, frequency_holdout, duration_holdout / 7, 'weeks') hs FROM h;
+\copy (SELECT 'pareto_nbd' AS model, (p).r, (p).alpha, (p).s AS a_or_s, (p).beta AS b_or_beta, (p).log_likelihood, (p).converged FROM m UNION ALL SELECT 'bgnbd', (b).r, (b).alpha, (b).a, (b).b, (b).log_likelihood, (b).converged FROM m) TO '$LT/cdnow_models.csv' CSV HEADER
+\copy (SELECT 'pareto_nbd' AS model, c.* FROM m, segment.conditional_expectations(p, hs) c UNION ALL SELECT 'bgnbd', c.* FROM m, segment.conditional_expectations(b, hs) c) TO '$LT/cdnow_conditional.csv' CSV HEADER
+SQL
+count_script "$WORK/cdnow.log" "$VENV/bin/python" tests/cdnow_check.py "$LT"
 
 bash "$ROOT/scripts/cluster.sh" stop "$CLUSTER"
 trap - EXIT

@@ -75,8 +75,8 @@ const CALLS: [Call; 7] = [
     Call {
         name: "clv",
         setup: "",
-        query: "SELECT segment.clv(ROW(0.5, 0.4, 2.0, 2.0, 0, 0, 0, NULL)::segment.bgnbd_model,
-                                   ROW(2.0, 3.0, 10.0, 0, 0, 0, NULL)::segment.gamma_gamma_model,
+        query: "SELECT segment.clv('{\"r\": 0.5, \"alpha\": 0.4, \"a\": 2.0, \"b\": 2.0}'::jsonb::segment.bgnbd_model,
+                                   '{\"p\": 2.0, \"q\": 3.0, \"gamma\": 10.0}'::jsonb::segment.gamma_gamma_model,
                                    0, 0, 0.4, 10, 1200, 0.01, 'days')",
         timeout_ms: 300,
     },

@@ -32,7 +32,7 @@ fn sql_fits_recover_the_generator_parameters_over_seeds() {
         let row = c
             .query_one(
                 "SELECT (m).r, (m).alpha, (m).a, (m).b, (g).p, (g).q, (g).gamma, (m).converged AND (g).converged, \
-                 (m).log_likelihood >= (SELECT sum(segment.bgnbd_log_likelihood(ROW(0.75, 40, 0.8, 3, NULL, NULL, NULL, NULL)::segment.bgnbd_model, frequency, recency, t)) FROM b) \
+                 (m).log_likelihood >= (SELECT sum(segment.bgnbd_log_likelihood('{\"r\": 0.75, \"alpha\": 40, \"a\": 0.8, \"b\": 3}'::jsonb::segment.bgnbd_model, frequency, recency, t)) FROM b) \
                  FROM (SELECT segment.bgnbd_fit(frequency, recency, t) m, segment.gamma_gamma_fit(frequency, monetary_value) g FROM b) f",
                 &[],
             )

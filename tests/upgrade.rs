@@ -74,7 +74,15 @@ fn state(c: &mut Client) -> BTreeMap<&'static str, String> {
             ),
         ),
         ("breakpoints", "SELECT b::text FROM shop.breaks".into()),
-        ("models as text", "SELECT concat_ws(' | ', km::text, bg::text, gg::text) FROM shop.models".into()),
+        // 0.2.0 added attributes at the end of the CLV model types: their text gains empty fields,
+        // the 0.1.0 fields must read the same (the new ones are checked to be NULL below)
+        (
+            "models as text",
+            "SELECT concat_ws(' | ', km::text, (bg).r, (bg).alpha, (bg).a, (bg).b, (bg).log_likelihood, (bg).customers, (bg).iterations,
+                              (bg).converged, (gg).p, (gg).q, (gg).gamma, (gg).log_likelihood, (gg).customers, (gg).iterations, (gg).converged)
+             FROM shop.models"
+                .into(),
+        ),
         (
             "k-means assignments",
             "SELECT md5(string_agg(customer_id || ':' || segment.kmeans_assign(km, f), '|' ORDER BY customer_id)) FROM shop.features, shop.models"
@@ -269,6 +277,14 @@ fn every_release_updates_in_place_keeping_data_and_matching_a_fresh_install() {
         for (name, value) in &before {
             assert_eq!(&after[name], value, "{name} after the update from {from}");
         }
+        assert_eq!(
+            one(
+                &mut c,
+                "SELECT ((bg).time_unit IS NULL AND (bg).se_r IS NULL AND (bg).covariance IS NULL AND (gg).covariance IS NULL)::text FROM shop.models"
+            ),
+            "true",
+            "stored CLV models read the 0.2.0 attributes as NULL after the update from {from}"
+        );
         // the view refreshes (same rows for the same orders), and sees new orders
         c.batch_execute("SELECT segment.refresh_segment_view('shop.segs')").unwrap();
         assert_eq!(state(&mut c)["view contents"], before["view contents"], "a refresh after the update from {from}");

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `fmgr.rs` | `pg_fn!` (raw V1 functions), arguments, results, errors raised as ERRORs |
 //! | `json.rs` | jsonb arguments as bounded text, jsonb results |
-//! | `array.rs` | `float8[]` arguments read in place; the feature vectors of the model aggregates |
+//! | `array.rs` | `float8[]` arguments read in place; the feature vectors of the model aggregates; `float8[]` and `bigint[]` values, composite fields, intervals in days |
 //! | `aggregate.rs` | the aggregate's memory context; reading and making `internal` states |
 //! | `zone.rs` | time zones from PostgreSQL's database, the per-day offset cache |
 //! | `cache.rs` | the per-call cache (`fn_extra`) and the per-backend cache of parsed values |

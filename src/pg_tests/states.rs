@@ -87,7 +87,8 @@ mod tests {
 
     #[pg_test(error = "fit state: length does not match the tuple count")]
     fn clv_state_claiming_2_to_the_60_tuples() {
-        let mut b = vec![1u8];
+        // the fit state's unit byte (0: none), then the tuples' version
+        let mut b = vec![0u8, 1u8];
         b.extend((1u64 << 60).to_le_bytes());
         deserialize("_bgnbd_deserialize", &b);
     }

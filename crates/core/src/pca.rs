@@ -15,7 +15,7 @@
 use super::cancel::{self, Ticker};
 use super::config::Obj;
 use super::fallible::{self as fa, bytes_of};
-use super::kmeans::{check_dims, check_vector, sort_points, Scaler, Standardization, LIMIT_SETTING, MAX_DIMS};
+use super::kmeans::{check_dims, sort_points, Scaler, Standardization, LIMIT_SETTING, MAX_DIMS};
 use super::{ErrCode, Error, Result};
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde_json::{json, Value};

@@ -255,6 +255,22 @@ impl Unit {
         }
     }
 
+    /// The canonical name: `days` or `weeks`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Days => "days",
+            Unit::Weeks => "weeks",
+        }
+    }
+
+    /// Days in one unit.
+    pub fn days(self) -> f64 {
+        match self {
+            Unit::Days => 1.0,
+            Unit::Weeks => 7.0,
+        }
+    }
+
     /// Units per month, as lifetimes counts them (30 days, 4.345 weeks).
     pub fn per_month(self) -> f64 {
         match self {

@@ -26,6 +26,15 @@ use argmin::solver::quasinewton::LBFGS;
 use statrs::function::gamma::{digamma, ln_gamma};
 use std::cell::RefCell;
 
+mod checks;
+mod holdout;
+mod pareto;
+mod uncertainty;
+pub use checks::*;
+pub use holdout::*;
+pub use pareto::*;
+pub use uncertainty::*;
+
 /// Largest accepted frequency: far above any real purchase count, small enough that
 /// `ln_gamma(r + x)` and friends stay exact.
 pub const MAX_FREQUENCY: f64 = 1e9;
@@ -302,7 +311,9 @@ impl<const N: usize> Tuples<N> {
     }
 }
 
-/// Result of a fit; `params` in the caller's units.
+/// Result of a fit; `params` in the caller's units. `covariance`: the inverse of the observed
+/// information (the negative Hessian of the log-likelihood at the optimum) in the parameters'
+/// natural scale, for converged fits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fit<const K: usize> {
     pub params: [f64; K],
@@ -310,6 +321,27 @@ pub struct Fit<const K: usize> {
     pub customers: f64,
     pub iterations: u64,
     pub converged: bool,
+    pub covariance: Option<[[f64; K]; K]>,
+}
+
+impl<const K: usize> Fit<K> {
+    /// Nothing identified: `params` as they are, not converged.
+    pub fn unconverged(params: [f64; K], customers: f64) -> Self {
+        Fit { params, log_likelihood: 0.0, customers, iterations: 0, converged: false, covariance: None }
+    }
+
+    /// With the covariance of the log-parameters turned into that of the parameters: the
+    /// logarithms are what the optimiser moves, and their covariance does not depend on the
+    /// time unit (a rescaled alpha is a shifted log alpha), so cov(θi, θj) = θi θj cov(ln θi, ln θj).
+    pub fn with_log_covariance(mut self, log_cov: Option<[[f64; K]; K]>) -> Self {
+        self.covariance = log_cov.map(|c| std::array::from_fn(|i| std::array::from_fn(|j| c[i][j] * self.params[i] * self.params[j])));
+        self
+    }
+
+    /// Standard errors (square roots of the covariance's diagonal).
+    pub fn std_errors(&self) -> Option<[f64; K]> {
+        self.covariance.map(|c| std::array::from_fn(|i| c[i][i].sqrt()))
+    }
 }
 
 /// A problem for the optimiser: mean negative log-likelihood over log-parameters, with its
@@ -362,8 +394,10 @@ impl<O: Objective<K>, const K: usize> Gradient for Problem<'_, O, K> {
     }
 }
 
-/// Maximises the likelihood from `start` (natural scale). Returns (params, LL, iterations, converged).
-fn maximise<O: Objective<K>, const K: usize>(obj: &O, start: [f64; K]) -> Result<([f64; K], f64, u64, bool)> {
+/// Maximises the likelihood from `start` (natural scale). Returns (params, LL, iterations,
+/// converged, covariance of the log-parameters when converged).
+#[allow(clippy::type_complexity)]
+fn maximise<O: Objective<K>, const K: usize>(obj: &O, start: [f64; K]) -> Result<([f64; K], f64, u64, bool, Option<[[f64; K]; K]>)> {
     let problem = Problem { obj, last: RefCell::new(None) };
     let ls = MoreThuenteLineSearch::new();
     let internal = |e: argmin::core::Error| Error::internal(format!("optimiser: {e}"));
@@ -388,7 +422,73 @@ fn maximise<O: Objective<K>, const K: usize>(obj: &O, start: [f64; K]) -> Result
     // gradient is small)
     let stopped_well = matches!(status, TerminationStatus::Terminated(TerminationReason::SolverConverged)) || grad_norm < 1e-6;
     let converged = ll.is_finite() && in_bounds && stopped_well && grad_norm < 1e-6;
-    Ok((p, ll, iters, converged))
+    let cov = if converged { log_covariance(obj, p) } else { None };
+    Ok((p, ll, iters, converged, cov))
+}
+
+/// Covariance of the log-parameters at `p`: the inverse of the observed information, whose
+/// Hessian is taken numerically, by central differences (step 1e-4 in each log-parameter) of the
+/// analytic gradient, then symmetrised. `None` when it is not positive definite (a flat or
+/// boundary maximum: no standard error exists).
+fn log_covariance<O: Objective<K>, const K: usize>(obj: &O, p: [f64; K]) -> Option<[[f64; K]; K]> {
+    let grad_log = |q: [f64; K]| {
+        let g = obj.ll_grad(&q).1;
+        std::array::from_fn::<f64, K, _>(|i| g[i] * q[i])
+    };
+    const H: f64 = 1e-4;
+    let mut info = [[0.0; K]; K];
+    for j in 0..K {
+        let (mut up, mut dn) = (p, p);
+        up[j] *= H.exp();
+        dn[j] *= (-H).exp();
+        let (gu, gd) = (grad_log(up), grad_log(dn));
+        for i in 0..K {
+            info[i][j] = -(gu[i] - gd[i]) / (2.0 * H);
+        }
+    }
+    for i in 0..K {
+        for j in 0..i {
+            let m = 0.5 * (info[i][j] + info[j][i]);
+            info[i][j] = m;
+            info[j][i] = m;
+        }
+    }
+    let inv = invert_spd(info)?;
+    inv.iter().flatten().all(|v| v.is_finite()).then_some(inv)
+}
+
+/// Inverse of a symmetric positive definite matrix by Cholesky; `None` when it is not.
+pub fn invert_spd<const K: usize>(a: [[f64; K]; K]) -> Option<[[f64; K]; K]> {
+    let mut l = [[0.0; K]; K];
+    for i in 0..K {
+        for j in 0..=i {
+            let mut sum = a[i][j];
+            for k in 0..j {
+                sum -= l[i][k] * l[j][k];
+            }
+            if i == j {
+                if !(sum > 0.0) {
+                    return None;
+                }
+                l[i][i] = sum.sqrt();
+            } else {
+                l[i][j] = sum / l[j][j];
+            }
+        }
+    }
+    // L⁻¹ by forward substitution, then A⁻¹ = L⁻ᵀ L⁻¹
+    let mut li = [[0.0; K]; K];
+    for i in 0..K {
+        li[i][i] = 1.0 / l[i][i];
+        for j in 0..i {
+            let mut sum = 0.0;
+            for k in j..i {
+                sum -= l[i][k] * li[k][j];
+            }
+            li[i][j] = sum / l[i][i];
+        }
+    }
+    Some(std::array::from_fn(|i| std::array::from_fn(|j| (i.max(j)..K).map(|k| li[k][i] * li[k][j]).sum())))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -445,7 +545,12 @@ pub fn fit_bytes(n: usize) -> usize {
 /// Checks that a fit of `data` stays within its state's limit.
 fn check_fit_memory<const N: usize>(data: &Tuples<N>, what: &str) -> Result<()> {
     let n = data.len()?;
-    fa::check_limit(what, data.bytes().saturating_add(fit_bytes(n)), data.limit(), fa::MEMORY_SETTING)
+    check_fit_memory_bytes(data, fit_bytes(n), what)
+}
+
+/// Checks that a computation needing `extra` bytes beside the state of `data` stays within its limit.
+fn check_fit_memory_bytes<const N: usize>(data: &Tuples<N>, extra: usize, what: &str) -> Result<()> {
+    fa::check_limit(what, data.bytes().saturating_add(extra), data.limit(), fa::MEMORY_SETTING)
 }
 
 /// The rows of a fit in their deterministic order and the customers they weigh, after checking
@@ -616,16 +721,18 @@ pub fn fit_bgnbd(data: &Tuples<3>) -> Result<Option<Fit<4>>> {
     let Some((rows, customers)) = fit_input(data, "bgnbd_fit")? else { return Ok(None) };
     let Some(d) = BgnbdData::new(&rows)? else {
         // every T is 0: nothing was observed, no parameter is identified
-        return Ok(Some(Fit { params: [1.0, 1.0, 1.0, 1.0], log_likelihood: 0.0, customers, iterations: 0, converged: false }));
+        return Ok(Some(Fit::unconverged([1.0; 4], customers)));
     };
-    let (p, ll, iterations, mut converged) = maximise(&d, [1.0, 1.0, 1.0, 1.0])?;
-    // without a repeat buyer a and b are not identified
-    if d.repeat.is_empty() {
+    let (p, ll, iterations, mut converged, cov) = maximise(&d, [1.0, 1.0, 1.0, 1.0])?;
+    // without a repeat buyer a and b are not identified; with fewer distinct customers than
+    // parameters, or a singular information matrix, nothing is
+    if d.repeat.is_empty() || rows.len() < 4 || cov.is_none() {
         converged = false;
     }
     let params = [p[0], p[1] / d.scale, p[2], p[3]];
     let log_likelihood = ll + d.scale.ln() * d.sum_wx;
-    Ok(Some(Fit { params, log_likelihood, customers, iterations, converged }))
+    let fit = Fit { params, log_likelihood, customers, iterations, converged, covariance: None };
+    Ok(Some(fit.with_log_covariance(if converged { cov } else { None })))
 }
 
 /// Log-likelihood of one customer under a model (in the model's time unit).
@@ -709,6 +816,173 @@ pub fn bgnbd_expected(m: &Bgnbd, t: f64, x: f64, tx: f64, age: f64) -> Result<f6
 /// E[X(t)] for a customer just acquired (x = 0, T = 0).
 pub fn bgnbd_expected_new(m: &Bgnbd, t: f64) -> Result<f64> {
     bgnbd_expected(m, t, 0.0, 0.0, 0.0)
+}
+
+/// ln B(a, b).
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// P(X(t) = n) for a customer just acquired (Fader, Hardie & Lee 2005, eq. 8):
+/// B(a, b+n)/B(a, b) · NBD(n; t) + δ(n>0) B(a+1, b+n−1)/B(a, b) · P(NBD(t) ≥ n).
+pub fn bgnbd_pmf(m: &Bgnbd, t: f64, n: u32) -> f64 {
+    let Bgnbd { r, alpha, a, b } = *m;
+    let nf = n as f64;
+    let (la, lt) = ((alpha / (alpha + t)).ln(), if t > 0.0 { (t / (alpha + t)).ln() } else { f64::NEG_INFINITY });
+    let lnb = ln_beta(a, b);
+    let nbd = |j: f64| {
+        let l = ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * la;
+        if j == 0.0 {
+            l.exp()
+        } else {
+            (l + j * lt).exp()
+        }
+    };
+    let mut p = (ln_beta(a, b + nf) - lnb).exp() * nbd(nf);
+    if n > 0 {
+        let below: f64 = (0..n).map(|j| nbd(j as f64)).sum();
+        p += (ln_beta(a + 1.0, b + nf - 1.0) - lnb).exp() * (1.0 - below).max(0.0);
+    }
+    p.clamp(0.0, 1.0)
+}
+
+/// What the fit checks, the intervals and the CRM predictions need of a purchase model (BG/NBD
+/// or Pareto/NBD); the first two parameters are the purchase rate's Gamma(r, α) in both.
+pub trait PurchaseModel: Copy {
+    /// The model's name in messages (`bgnbd`, `pareto_nbd`).
+    const NAME: &'static str;
+    fn params(&self) -> [f64; 4];
+    fn from_params(p: [f64; 4]) -> Self;
+    fn p_alive(&self, x: f64, tx: f64, t: f64) -> Result<f64>;
+    /// Expected repeat purchases in the next `dur` units of a customer with (x, t_x, T).
+    fn expected(&self, dur: f64, x: f64, tx: f64, t: f64) -> Result<f64>;
+    /// Expected repeat purchases in the first `dur` units of a customer just acquired.
+    fn expected_new(&self, dur: f64) -> Result<f64>;
+    /// P(X(t) = n) of a customer just acquired.
+    fn pmf(&self, t: f64, n: u32) -> f64;
+    fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> Result<f64>;
+    /// Shape and rate of the purchase rate of a customer active at T after x repeat purchases:
+    /// Gamma(r + x, α + T) in both models.
+    fn rate_posterior(&self, x: f64, t: f64) -> (f64, f64) {
+        let p = self.params();
+        (p[0] + x, p[1] + t)
+    }
+}
+
+impl PurchaseModel for Bgnbd {
+    const NAME: &'static str = "bgnbd";
+    fn params(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.a, self.b]
+    }
+    fn from_params(p: [f64; 4]) -> Self {
+        Bgnbd { r: p[0], alpha: p[1], a: p[2], b: p[3] }
+    }
+    fn p_alive(&self, x: f64, tx: f64, t: f64) -> Result<f64> {
+        Ok(bgnbd_p_alive(self, x, tx, t))
+    }
+    fn expected(&self, dur: f64, x: f64, tx: f64, t: f64) -> Result<f64> {
+        bgnbd_expected(self, dur, x, tx, t)
+    }
+    fn expected_new(&self, dur: f64) -> Result<f64> {
+        bgnbd_expected_new(self, dur)
+    }
+    fn pmf(&self, t: f64, n: u32) -> f64 {
+        bgnbd_pmf(self, t, n)
+    }
+    fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> Result<f64> {
+        Ok(bgnbd_log_likelihood(self, x, tx, t))
+    }
+}
+
+impl PurchaseModel for ParetoNbd {
+    const NAME: &'static str = "pareto_nbd";
+    fn params(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.s, self.beta]
+    }
+    fn from_params(p: [f64; 4]) -> Self {
+        ParetoNbd { r: p[0], alpha: p[1], s: p[2], beta: p[3] }
+    }
+    fn p_alive(&self, x: f64, tx: f64, t: f64) -> Result<f64> {
+        pareto_nbd_p_alive(self, x, tx, t)
+    }
+    fn expected(&self, dur: f64, x: f64, tx: f64, t: f64) -> Result<f64> {
+        pareto_nbd_expected(self, dur, x, tx, t)
+    }
+    fn expected_new(&self, dur: f64) -> Result<f64> {
+        Ok(pareto_nbd_expected_new(self, dur))
+    }
+    fn pmf(&self, t: f64, n: u32) -> f64 {
+        pareto_nbd_pmf(self, t, n)
+    }
+    fn log_likelihood(&self, x: f64, tx: f64, t: f64) -> Result<f64> {
+        pareto_nbd_log_likelihood(self, x, tx, t)
+    }
+}
+
+/// The state of the fit aggregates: the distinct tuples, and the time unit the caller named
+/// (`None` for the aggregates of 0.1.0, which take none). Every row must name the same unit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FitState<const N: usize> {
+    pub tuples: Tuples<N>,
+    pub unit: Option<Unit>,
+}
+
+fn unit_byte(u: Option<Unit>) -> u8 {
+    match u {
+        None => 0,
+        Some(Unit::Days) => 1,
+        Some(Unit::Weeks) => 2,
+    }
+}
+
+impl<const N: usize> FitState<N> {
+    pub fn with_limit(limit: usize, what: &'static str, unit: Option<Unit>) -> Self {
+        FitState { tuples: Tuples::with_limit(limit, what), unit }
+    }
+
+    /// 22023 when a row names another unit than the rows before it.
+    pub fn check_unit(&self, unit: Option<Unit>) -> Result<()> {
+        if self.unit != unit {
+            let name = |u: Option<Unit>| u.map_or("none", Unit::name);
+            return Err(Error::invalid(format!(
+                "time_unit must be the same for every row, got '{}' after '{}'",
+                name(unit),
+                name(self.unit)
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn merge(&mut self, other: &FitState<N>) -> Result<()> {
+        if other.tuples.is_empty() {
+            return Ok(());
+        }
+        if self.tuples.is_empty() {
+            self.unit = other.unit;
+        }
+        self.check_unit(other.unit)?;
+        self.tuples.merge(&other.tuples)
+    }
+
+    pub fn serialized_len(&self) -> Result<usize> {
+        Ok(1 + self.tuples.serialized_len()?)
+    }
+
+    /// The unit (one byte: 0 none, 1 days, 2 weeks), then the tuples ([`Tuples::serialize_into`]).
+    pub fn serialize_into(&self, out: &mut [u8]) {
+        out[0] = unit_byte(self.unit);
+        self.tuples.serialize_into(&mut out[1..]);
+    }
+
+    pub fn deserialize(bytes: &[u8], check: impl Fn(&[f64; N]) -> Result<()>, limit: usize, what: &'static str) -> Result<Self> {
+        let unit = match bytes.first() {
+            Some(0) => None,
+            Some(1) => Some(Unit::Days),
+            Some(2) => Some(Unit::Weeks),
+            _ => return Err(Error::binary("fit state: unknown time unit")),
+        };
+        Ok(FitState { tuples: Tuples::deserialize(&bytes[1..], check, limit, what)?, unit })
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -806,10 +1080,18 @@ impl Objective<3> for SpendData {
 pub fn fit_gamma_gamma(data: &Tuples<2>) -> Result<Option<Fit<3>>> {
     let Some((rows, customers)) = fit_input(data, "gamma_gamma_fit")? else { return Ok(None) };
     let d = SpendData::new(&rows)?;
-    let (p, ll, iterations, converged) = maximise(&d, [1.0, 1.0, 1.0])?;
+    let (p, ll, iterations, converged, cov) = maximise(&d, [1.0, 1.0, 1.0])?;
     // a single distinct spend value identifies nothing
-    let converged = converged && rows.len() > 1;
-    Ok(Some(Fit { params: [p[0], p[1], p[2] / d.scale], log_likelihood: ll + d.weight * d.scale.ln(), customers, iterations, converged }))
+    let converged = converged && rows.len() > 1 && cov.is_some();
+    let fit = Fit {
+        params: [p[0], p[1], p[2] / d.scale],
+        log_likelihood: ll + d.weight * d.scale.ln(),
+        customers,
+        iterations,
+        converged,
+        covariance: None,
+    };
+    Ok(Some(fit.with_log_covariance(if converged { cov } else { None })))
 }
 
 /// Log-likelihood of one repeat buyer's mean spend under a model.
@@ -834,7 +1116,17 @@ pub fn gamma_gamma_expected_spend(g: &GammaGamma, x: f64, m: f64) -> f64 {
 /// E[X((i−1)·u)]) / (1 + discount_rate)^i with u units per month (lifetimes'
 /// `customer_lifetime_value` with its default freq conventions).
 #[allow(clippy::too_many_arguments)]
-pub fn clv(bg: &Bgnbd, gg: &GammaGamma, x: f64, tx: f64, age: f64, m: f64, horizon: i32, discount_rate: f64, unit: Unit) -> Result<f64> {
+pub fn clv<M: PurchaseModel>(
+    bg: &M,
+    gg: &GammaGamma,
+    x: f64,
+    tx: f64,
+    age: f64,
+    m: f64,
+    horizon: i32,
+    discount_rate: f64,
+    unit: Unit,
+) -> Result<f64> {
     if !(1..=1200).contains(&horizon) {
         return Err(Error::invalid(format!("horizon must be between 1 and 1200 months, got {horizon}")));
     }
@@ -848,7 +1140,7 @@ pub fn clv(bg: &Bgnbd, gg: &GammaGamma, x: f64, tx: f64, age: f64, m: f64, horiz
     for i in 1..=horizon {
         // each month sums a series of up to millions of terms
         cancel::check();
-        let e = bgnbd_expected(bg, i as f64 * u, x, tx, age)?;
+        let e = bg.expected(i as f64 * u, x, tx, age)?;
         total += spend * (e - prev) / (1.0 + discount_rate).powi(i);
         prev = e;
     }
