@@ -7,7 +7,7 @@
 #   scripts/multinode.sh COORDINATOR_SOCKET_DIR COORDINATOR_PORT SHARD_PORT
 # The coordinator is a running cluster with pg_segment installed (scripts/test.sh's); the shards
 # are started on SHARD_PORT and SHARD_PORT + 1 with the same binaries ($PG_BIN) and stopped at
-# the end. Ends with "N passed, M failed"; an installation without postgres_fdw is skipped,
+# the end. Ends with "multinode: N passed, M failed"; an installation without postgres_fdw is skipped,
 # saying so ("skipped: ...").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ passed=0; failed=0
 
 if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/postgres_fdw.control" ]; then
     echo "skipped: $("$PG_CONFIG" --version) has no postgres_fdw"
-    echo "0 passed, 0 failed"
+    echo "multinode: 0 passed, 0 failed"
     exit 0
 fi
 
@@ -28,7 +28,7 @@ shards=("$RUNDIR/shard_a" "$RUNDIR/shard_b")
 stop_shards() { for d in "${shards[@]}"; do bash scripts/cluster.sh stop "$d"; done; }
 trap stop_shards EXIT
 for i in 0 1; do
-    PG_BIN="$BIN" bash scripts/cluster.sh start "${shards[$i]}" $((shard_port + i)) >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+    PG_BIN="$BIN" bash scripts/cluster.sh start "${shards[$i]}" $((shard_port + i)) >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 done
 
 psql_at() {  # psql_at DIR PORT DB SQL...: one value per line
@@ -51,7 +51,7 @@ for i in 0 1; do
     psql_at "${shards[$i]}" $((shard_port + i)) postgres \
         "CREATE EXTENSION pg_segment" \
         "CREATE TABLE orders (order_id bigint, customer_id bigint, ordered_at timestamptz, amount numeric(12,2), is_refund boolean)" \
-        >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+        >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 done
 psql_at "$coord_dir" "$coord_port" postgres "DROP DATABASE IF EXISTS pg_segment_multinode" "CREATE DATABASE pg_segment_multinode" >/dev/null
 setup=(
@@ -75,7 +75,7 @@ setup+=(
     "ANALYZE orders_dist_0"
     "ANALYZE orders_dist_1"
 )
-coord "${setup[@]}" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+coord "${setup[@]}" >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 
 # every shard holds only its customers, and together they hold every row
 a=$(psql_at "${shards[0]}" "$shard_port" postgres "SELECT count(*) FROM orders")
@@ -117,5 +117,5 @@ check "order rows over the foreign partitions give the single-node population" \
     "0 3000"
 
 psql_at "$coord_dir" "$coord_port" postgres "DROP DATABASE pg_segment_multinode" >/dev/null
-echo "$passed passed, $failed failed"
+echo "multinode: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
