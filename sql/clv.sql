@@ -352,3 +352,56 @@ COMMENT ON FUNCTION segment.predict_customer(segment.rfm_summary, timestamptz, s
     'CRM predictions of a customer as of an instant: BTYD figures in the model''s time unit, days in tz; NULL without a purchase by as_of';
 COMMENT ON FUNCTION segment.predict_customer(segment.rfm_summary, timestamptz, segment.pareto_nbd_model, segment.gamma_gamma_model, text, interval) IS
     'CRM predictions of a customer as of an instant under Pareto/NBD: BTYD figures in the model''s time unit, days in tz; NULL without a purchase by as_of';
+
+-- Segmentation view option "predict": {"horizon_days": n (default 365), "model": "bgnbd" (default)
+-- or "pareto_nbd", "unit": "days" (default) or "weeks"} (or true for the defaults). Wraps the
+-- view's SELECT q: the customers' summaries are read again from the source (same rows: filter),
+-- the purchase model and Gamma-Gamma are fitted on them in the same statement, so every refresh
+-- refits, and predict_customer's columns follow the others. A refresh whose fits do not converge
+-- (too few repeat buyers) still refreshes the view, with NULL predictions. Called by _segment_view_query.
+CREATE FUNCTION segment._predict_view_query(q text, predict jsonb, source regclass, cust text, key_cast text, key_eq_sql text,
+                                            at_expr text, amount_expr text, refund_expr text, filter_sql text, tz text)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    horizon numeric;
+    model text;
+    unit text;
+BEGIN
+    IF jsonb_typeof(predict) = 'boolean' AND (predict::text)::boolean THEN
+        predict := '{}';
+    END IF;
+    IF jsonb_typeof(predict) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'options.predict must be true or an object such as {"horizon_days": 365, "model": "bgnbd"}, got %', predict
+            USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_object_keys(predict) k WHERE k NOT IN ('horizon_days', 'model', 'unit')) THEN
+        RAISE EXCEPTION 'options.predict has unknown key "%"', (SELECT k FROM jsonb_object_keys(predict) k WHERE k NOT IN ('horizon_days', 'model', 'unit') ORDER BY k LIMIT 1)
+            USING ERRCODE = '22023', HINT = 'The keys are horizon_days, model (bgnbd or pareto_nbd) and unit (days or weeks).';
+    END IF;
+    horizon := CASE WHEN jsonb_typeof(predict->'horizon_days') = 'number' THEN (predict->>'horizon_days')::numeric END;
+    IF predict ? 'horizon_days' AND (horizon IS NULL OR horizon <> trunc(horizon) OR horizon < 1 OR horizon > 36525) THEN
+        RAISE EXCEPTION 'options.predict.horizon_days must be a whole number of days from 1 to 36525, got %', predict->'horizon_days'
+            USING ERRCODE = '22023';
+    END IF;
+    model := coalesce(predict->>'model', 'bgnbd');
+    IF jsonb_typeof(coalesce(predict->'model', '"bgnbd"')) <> 'string' OR model NOT IN ('bgnbd', 'pareto_nbd') THEN
+        RAISE EXCEPTION 'options.predict.model must be "bgnbd" or "pareto_nbd", got %', predict->'model' USING ERRCODE = '22023';
+    END IF;
+    unit := coalesce(predict->>'unit', 'days');
+    IF jsonb_typeof(coalesce(predict->'unit', '"days"')) <> 'string' OR unit NOT IN ('days', 'weeks') THEN
+        RAISE EXCEPTION 'options.predict.unit must be "days" or "weeks", got %', predict->'unit' USING ERRCODE = '22023';
+    END IF;
+    RETURN format('WITH v AS MATERIALIZED (%1$s), '
+                  'k AS MATERIALIZED (SELECT %2$s%3$s AS key, segment.rfm_agg(%4$s, %5$s%6$s) AS s FROM %7$s s WHERE %2$s IS NOT NULL%8$s GROUP BY 1), '
+                  'c AS MATERIALIZED (SELECT v.customer_id, v.as_of, k.s FROM v JOIN k ON k.key %9$s v.customer_id), '
+                  'm AS (SELECT segment.%10$s_fit(y.frequency, y.recency, y.t, %11$L) AS pm, segment.gamma_gamma_fit(y.frequency, y.monetary_value) AS gg '
+                  'FROM c, segment.btyd(c.s, c.as_of, %11$L, %12$L) y) '
+                  'SELECT v.*, p.predicted_orders, p.predicted_clv, p.churn_probability, p.expected_next_order, p.average_days_between_orders, p.historic_clv '
+                  'FROM v LEFT JOIN c ON c.customer_id %9$s v.customer_id CROSS JOIN m '
+                  'LEFT JOIN LATERAL segment.predict_customer(c.s, c.as_of, CASE WHEN (m.pm).converged AND (m.gg).converged THEN m.pm END, m.gg, %12$L, %13$L::interval) p ON true',
+                  q, cust, key_cast, at_expr, amount_expr, refund_expr, source,
+                  CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
+                  key_eq_sql, model, unit, tz, format('%s days', coalesce(horizon, 365)));
+END $$;
+COMMENT ON FUNCTION segment._predict_view_query(text, jsonb, regclass, text, text, text, text, text, text, text, text) IS
+    'The SELECT of a segmentation view with the option predict: the view''s columns and predict_customer''s, the models fitted on the view''s own summaries at each refresh';

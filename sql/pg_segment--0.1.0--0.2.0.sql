@@ -285,7 +285,8 @@ DECLARE
     filter_sql text;
     key_type regtype;
     q text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events'];
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events', 'predict'];
+    tz text;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -352,6 +353,10 @@ BEGIN
     -- order_id_column: rows repeating a customer's order id count once (population_agg's
     -- order id form, which takes the refund flag too)
     IF options ? 'order_id_column' THEN
+        IF options ? 'predict' THEN
+            RAISE EXCEPTION 'options.predict cannot be combined with options.order_id_column yet' USING ERRCODE = '22023',
+                HINT = 'The BTYD summaries are read with rfm_agg, which has no order id form.';
+        END IF;
         fcol := options->>'order_id_column';
         t := segment._column_type(source, fcol, 'options.order_id_column');
         IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
@@ -422,12 +427,21 @@ BEGIN
     END IF;
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
+    -- predict: checked now (the view's query is wrapped where it is returned below)
+    tz := coalesce(pop->>'tz', pop->'breaks'->>'tz', current_setting('TimeZone'));
+    IF options ? 'predict' THEN
+        PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', at_expr, amount_expr, '', '', tz);
+    END IF;
     IF NOT mapped THEN
         q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
                     as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
                     CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
         -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
-        RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
+        q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
+        RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '::bigint', '=', at_expr, amount_expr,
+                                                                             CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
+                                                                             filter_sql, tz)
+                    ELSE q END;
     END IF;
     -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
     -- materialized CTE); population_agg groups by n and the rows get their key back by n.
@@ -444,7 +458,11 @@ BEGIN
                   cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
                   rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
                   CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
-    RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
+    q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
+    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '', key_eq_sql, at_expr, amount_expr,
+                                                                         CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
+                                                                         filter_sql, tz)
+                ELSE q END;
 END $$;
 COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
     'The SELECT of a segmentation view, checked: source kind, column existence and types, options';
@@ -2161,3 +2179,57 @@ COMMENT ON FUNCTION segment.predict_customer(segment.rfm_summary, timestamptz, s
     'CRM predictions of a customer as of an instant: BTYD figures in the model''s time unit, days in tz; NULL without a purchase by as_of';
 COMMENT ON FUNCTION segment.predict_customer(segment.rfm_summary, timestamptz, segment.pareto_nbd_model, segment.gamma_gamma_model, text, interval) IS
     'CRM predictions of a customer as of an instant under Pareto/NBD: BTYD figures in the model''s time unit, days in tz; NULL without a purchase by as_of';
+
+-- issue 15 item 5: the segmentation view option "predict" (sql/clv.sql)
+-- Segmentation view option "predict": {"horizon_days": n (default 365), "model": "bgnbd" (default)
+-- or "pareto_nbd", "unit": "days" (default) or "weeks"} (or true for the defaults). Wraps the
+-- view's SELECT q: the customers' summaries are read again from the source (same rows: filter),
+-- the purchase model and Gamma-Gamma are fitted on them in the same statement, so every refresh
+-- refits, and predict_customer's columns follow the others. A refresh whose fits do not converge
+-- (too few repeat buyers) still refreshes the view, with NULL predictions. Called by _segment_view_query.
+CREATE FUNCTION segment._predict_view_query(q text, predict jsonb, source regclass, cust text, key_cast text, key_eq_sql text,
+                                            at_expr text, amount_expr text, refund_expr text, filter_sql text, tz text)
+    RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    horizon numeric;
+    model text;
+    unit text;
+BEGIN
+    IF jsonb_typeof(predict) = 'boolean' AND (predict::text)::boolean THEN
+        predict := '{}';
+    END IF;
+    IF jsonb_typeof(predict) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'options.predict must be true or an object such as {"horizon_days": 365, "model": "bgnbd"}, got %', predict
+            USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_object_keys(predict) k WHERE k NOT IN ('horizon_days', 'model', 'unit')) THEN
+        RAISE EXCEPTION 'options.predict has unknown key "%"', (SELECT k FROM jsonb_object_keys(predict) k WHERE k NOT IN ('horizon_days', 'model', 'unit') ORDER BY k LIMIT 1)
+            USING ERRCODE = '22023', HINT = 'The keys are horizon_days, model (bgnbd or pareto_nbd) and unit (days or weeks).';
+    END IF;
+    horizon := CASE WHEN jsonb_typeof(predict->'horizon_days') = 'number' THEN (predict->>'horizon_days')::numeric END;
+    IF predict ? 'horizon_days' AND (horizon IS NULL OR horizon <> trunc(horizon) OR horizon < 1 OR horizon > 36525) THEN
+        RAISE EXCEPTION 'options.predict.horizon_days must be a whole number of days from 1 to 36525, got %', predict->'horizon_days'
+            USING ERRCODE = '22023';
+    END IF;
+    model := coalesce(predict->>'model', 'bgnbd');
+    IF jsonb_typeof(coalesce(predict->'model', '"bgnbd"')) <> 'string' OR model NOT IN ('bgnbd', 'pareto_nbd') THEN
+        RAISE EXCEPTION 'options.predict.model must be "bgnbd" or "pareto_nbd", got %', predict->'model' USING ERRCODE = '22023';
+    END IF;
+    unit := coalesce(predict->>'unit', 'days');
+    IF jsonb_typeof(coalesce(predict->'unit', '"days"')) <> 'string' OR unit NOT IN ('days', 'weeks') THEN
+        RAISE EXCEPTION 'options.predict.unit must be "days" or "weeks", got %', predict->'unit' USING ERRCODE = '22023';
+    END IF;
+    RETURN format('WITH v AS MATERIALIZED (%1$s), '
+                  'k AS MATERIALIZED (SELECT %2$s%3$s AS key, segment.rfm_agg(%4$s, %5$s%6$s) AS s FROM %7$s s WHERE %2$s IS NOT NULL%8$s GROUP BY 1), '
+                  'c AS MATERIALIZED (SELECT v.customer_id, v.as_of, k.s FROM v JOIN k ON k.key %9$s v.customer_id), '
+                  'm AS (SELECT segment.%10$s_fit(y.frequency, y.recency, y.t, %11$L) AS pm, segment.gamma_gamma_fit(y.frequency, y.monetary_value) AS gg '
+                  'FROM c, segment.btyd(c.s, c.as_of, %11$L, %12$L) y) '
+                  'SELECT v.*, p.predicted_orders, p.predicted_clv, p.churn_probability, p.expected_next_order, p.average_days_between_orders, p.historic_clv '
+                  'FROM v LEFT JOIN c ON c.customer_id %9$s v.customer_id CROSS JOIN m '
+                  'LEFT JOIN LATERAL segment.predict_customer(c.s, c.as_of, CASE WHEN (m.pm).converged AND (m.gg).converged THEN m.pm END, m.gg, %12$L, %13$L::interval) p ON true',
+                  q, cust, key_cast, at_expr, amount_expr, refund_expr, source,
+                  CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
+                  key_eq_sql, model, unit, tz, format('%s days', coalesce(horizon, 365)));
+END $$;
+COMMENT ON FUNCTION segment._predict_view_query(text, jsonb, regclass, text, text, text, text, text, text, text, text) IS
+    'The SELECT of a segmentation view with the option predict: the view''s columns and predict_customer''s, the models fitted on the view''s own summaries at each refresh';

@@ -343,7 +343,8 @@ DECLARE
     filter_sql text;
     key_type regtype;
     q text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events'];
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events', 'predict'];
+    tz text;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -410,6 +411,10 @@ BEGIN
     -- order_id_column: rows repeating a customer's order id count once (population_agg's
     -- order id form, which takes the refund flag too)
     IF options ? 'order_id_column' THEN
+        IF options ? 'predict' THEN
+            RAISE EXCEPTION 'options.predict cannot be combined with options.order_id_column yet' USING ERRCODE = '22023',
+                HINT = 'The BTYD summaries are read with rfm_agg, which has no order id form.';
+        END IF;
         fcol := options->>'order_id_column';
         t := segment._column_type(source, fcol, 'options.order_id_column');
         IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
@@ -480,12 +485,21 @@ BEGIN
     END IF;
 
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
+    -- predict: checked now (the view's query is wrapped where it is returned below)
+    tz := coalesce(pop->>'tz', pop->'breaks'->>'tz', current_setting('TimeZone'));
+    IF options ? 'predict' THEN
+        PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', at_expr, amount_expr, '', '', tz);
+    END IF;
     IF NOT mapped THEN
         q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
                     as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
                     CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
         -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
-        RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
+        q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
+        RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '::bigint', '=', at_expr, amount_expr,
+                                                                             CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
+                                                                             filter_sql, tz)
+                    ELSE q END;
     END IF;
     -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
     -- materialized CTE); population_agg groups by n and the rows get their key back by n.
@@ -502,7 +516,11 @@ BEGIN
                   cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
                   rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
                   CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
-    RETURN CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
+    q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
+    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '', key_eq_sql, at_expr, amount_expr,
+                                                                         CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
+                                                                         filter_sql, tz)
+                ELSE q END;
 END $$;
 COMMENT ON FUNCTION segment._segment_view_query(regclass, name, name, name, jsonb) IS
     'The SELECT of a segmentation view, checked: source kind, column existence and types, options';

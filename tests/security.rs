@@ -560,7 +560,7 @@ fn exercise(c: &mut Client, s: &str) {
         format!(
             "SELECT segment.create_segment_view('{s}.coded_segs', '{s}.coded', 'code', 'ordered_at', 'amount',
                  '{{\"as_of\": \" Now \", \"filter\": {{\"column\": \"category\", \"in\": [\"baby\", \"food\", \"beauty\", \"home\", \"sports\", \"books\", \"electronics\", \"apparel\"]}},
-                   \"next_action\": true, \"service_plan\": true}}')"
+                   \"next_action\": true, \"service_plan\": true, \"predict\": {{\"horizon_days\": 90}}}}')"
         ),
         // the data-quality report and a view with an events source (sql/quality.sql, sql/views.sql)
         format!("CREATE TABLE {s}.visits AS SELECT o.customer_id, o.ordered_at OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval AS visited_at FROM {s}.orders o"),

@@ -207,5 +207,108 @@ SET max_parallel_workers_per_gather = 0;
 SELECT p.bg = m.bg AS parallel_bgnbd_equals_serial, p.gg = m.gg AS parallel_gg_equals_serial, p.pn = u.pn AS parallel_pn_equals_serial FROM par p, clv_models m, clv_units u;
 RESET max_parallel_workers_per_gather; RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 
+
+-- the segmentation view option "predict": the view's prediction columns are predict_customer's
+-- over the view's own summaries, with the models fitted on them at each refresh
+CREATE TABLE pv_orders AS SELECT * FROM sample_orders(400, 5);
+SELECT create_segment_view('pv', 'pv_orders', 'customer_id', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "refund_column": "is_refund", "tz": "Asia/Shanghai", "predict": {"horizon_days": 90}}');
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+WHERE a.attrelid = 'pv'::regclass AND a.attnum > (SELECT attnum FROM pg_attribute WHERE attrelid = 'pv'::regclass AND attname = 'as_of') ORDER BY a.attnum;
+-- by hand: the summaries, both fits, predict_customer
+CREATE TABLE pv_hand AS SELECT customer_id, rfm_agg(ordered_at, amount, is_refund) AS s FROM pv_orders GROUP BY customer_id;
+CREATE TABLE pv_models AS
+SELECT bgnbd_fit(y.frequency, y.recency, y.t, 'days') AS bg, pareto_nbd_fit(y.frequency, y.recency, y.t, 'days') AS pn,
+       gamma_gamma_fit(y.frequency, y.monetary_value) AS gg
+FROM pv_hand, btyd(s, '2025-12-31 23:59:59+08', 'days', 'Asia/Shanghai') y;
+SELECT (bg).converged AS bg_converged, (pn).converged AS pn_converged, (gg).converged AS gg_converged, (bg).customers FROM pv_models;
+-- a function, so that alter_segment_view can rebuild the view it reads
+CREATE FUNCTION pv_check(OUT customers bigint, OUT equal_bgnbd bigint, OUT equal_pareto_nbd bigint, OUT no_average bigint,
+                         OUT under_two_orders bigint, OUT bad bigint) LANGUAGE sql AS $$
+SELECT count(*) AS customers,
+       count(*) FILTER (WHERE (v.predicted_orders, v.predicted_clv, v.churn_probability, v.expected_next_order, v.average_days_between_orders, v.historic_clv)
+                              IS NOT DISTINCT FROM (p.predicted_orders, p.predicted_clv, p.churn_probability, p.expected_next_order, p.average_days_between_orders, p.historic_clv)) AS equal_bgnbd,
+       count(*) FILTER (WHERE (v.predicted_orders, v.predicted_clv, v.churn_probability, v.expected_next_order, v.average_days_between_orders, v.historic_clv)
+                              IS NOT DISTINCT FROM (q.predicted_orders, q.predicted_clv, q.churn_probability, q.expected_next_order, q.average_days_between_orders, q.historic_clv)) AS equal_pareto_nbd,
+       count(*) FILTER (WHERE v.average_days_between_orders IS NULL) AS no_average, count(*) FILTER (WHERE v.orders < 2) AS under_two_orders,
+       count(*) FILTER (WHERE v.predicted_clv IS NULL OR v.churn_probability NOT BETWEEN 0 AND 1) AS bad
+FROM pv v JOIN pv_hand h USING (customer_id), pv_models m,
+     predict_customer(h.s, '2025-12-31 23:59:59+08', m.bg, m.gg, 'Asia/Shanghai', '90 days') p,
+     predict_customer(h.s, '2025-12-31 23:59:59+08', m.pn, m.gg, 'Asia/Shanghai', '90 days') q $$;
+SELECT * FROM pv_check();
+-- a row of it, by hand: historic CLV is the net spend, churn 1 - P(alive) of the BTYD summary
+SELECT v.historic_clv = v.monetary AS historic_is_net_spend,
+       abs(v.churn_probability - (1 - bgnbd_p_alive(m.bg, y.frequency, y.recency, y.t))) < 1e-12 AS churn_is_one_minus_p_alive
+FROM pv v JOIN pv_hand h USING (customer_id), pv_models m, btyd(h.s, '2025-12-31 23:59:59+08', 'days', 'Asia/Shanghai') y
+WHERE v.customer_id = (SELECT min(customer_id) FROM pv WHERE orders >= 3);
+-- the report draws the P(alive) and CLV sections from these columns
+SELECT d->'sections' ? 'p_alive' AS report_p_alive, d->'sections' ? 'clv' AS report_clv FROM _report_data('pv', 'public', '{}') d;
+
+-- a refresh after new orders refits: the customer's predictions and everyone's model change
+CREATE TABLE pv_before AS SELECT * FROM pv;
+INSERT INTO pv_orders (order_id, customer_id, ordered_at, amount, is_refund)
+SELECT 1000000 + g, c, '2025-12-20 12:00+08'::timestamptz + g * interval '2 days', 300, false
+FROM (SELECT min(customer_id) AS c FROM pv_orders) x, generate_series(1, 4) g;
+REFRESH MATERIALIZED VIEW pv;
+TRUNCATE pv_hand, pv_models;
+INSERT INTO pv_hand SELECT customer_id, rfm_agg(ordered_at, amount, is_refund) FROM pv_orders GROUP BY customer_id;
+INSERT INTO pv_models
+SELECT bgnbd_fit(y.frequency, y.recency, y.t, 'days'), pareto_nbd_fit(y.frequency, y.recency, y.t, 'days'), gamma_gamma_fit(y.frequency, y.monetary_value)
+FROM pv_hand, btyd(s, '2025-12-31 23:59:59+08', 'days', 'Asia/Shanghai') y;
+SELECT customers, equal_bgnbd = customers AS all_equal_after_refresh FROM pv_check();
+SELECT n.orders - o.orders AS new_orders, n.predicted_orders > o.predicted_orders AS more_predicted, n.historic_clv - o.historic_clv AS added_spend,
+       n.churn_probability <> o.churn_probability AS churn_changed
+FROM pv n JOIN pv_before o USING (customer_id) WHERE n.customer_id = (SELECT min(customer_id) FROM pv_orders);
+SELECT count(*) FILTER (WHERE n.predicted_orders <> o.predicted_orders) > 300 AS others_refitted
+FROM pv n JOIN pv_before o USING (customer_id) WHERE n.customer_id <> (SELECT min(customer_id) FROM pv_orders);
+
+-- alter_segment_view: another model, then without the option (its columns go), then back (true: the defaults)
+SELECT alter_segment_view('pv', '{"predict": {"model": "pareto_nbd", "horizon_days": 90}}');
+SELECT customers, equal_pareto_nbd = customers AS all_equal_pareto_nbd FROM pv_check();
+SELECT alter_segment_view('pv', '{"predict": null}');
+SELECT count(*) AS prediction_columns FROM pg_attribute WHERE attrelid = 'pv'::regclass AND attname IN ('predicted_orders', 'predicted_clv', 'churn_probability');
+SELECT alter_segment_view('pv', '{"predict": true}');
+SELECT count(*) FILTER (WHERE v.predicted_orders IS NOT DISTINCT FROM p.predicted_orders AND v.predicted_clv IS NOT DISTINCT FROM p.predicted_clv) = count(*) AS default_horizon_365
+FROM pv v JOIN pv_hand h USING (customer_id), pv_models m, predict_customer(h.s, '2025-12-31 23:59:59+08', m.bg, m.gg, 'Asia/Shanghai') p;
+
+-- fits that do not converge (no repeat buyer): the view still refreshes, its predictions NULL
+CREATE TABLE pv_one (customer_id bigint, ordered_at timestamptz, amount numeric);
+INSERT INTO pv_one VALUES (1, '2025-03-01 10:00+08', 50), (2, '2025-06-01 10:00+08', 70);
+SELECT create_segment_view('pv1', 'pv_one', 'customer_id', 'ordered_at', 'amount', '{"as_of": "2025-12-31 23:59:59+08", "predict": true}');
+SELECT customer_id, orders, predicted_orders, predicted_clv, churn_probability, historic_clv FROM pv1 ORDER BY customer_id;
+SELECT drop_segment_view('pv1');
+DROP TABLE pv_one;
+
+-- a text customer key and a filter: the same rows and keys as the view's
+CREATE TABLE pv_text AS SELECT 'c' || customer_id AS customer, ordered_at, amount, category FROM sample_orders(400, 5);
+SELECT create_segment_view('pvt', 'pv_text', 'customer', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "filter": {"column": "category", "not_in": ["books"]}, "predict": {"unit": "weeks"}}');
+WITH h AS (SELECT customer, rfm_agg(ordered_at, amount) AS s FROM pv_text WHERE category <> 'books' GROUP BY customer),
+     m AS (SELECT bgnbd_fit(y.frequency, y.recency, y.t, 'weeks') AS bg, gamma_gamma_fit(y.frequency, y.monetary_value) AS gg
+           FROM h, btyd(s, '2025-12-31 23:59:59+08', 'weeks', 'Asia/Shanghai') y)
+SELECT count(*) AS customers, count(*) FILTER (WHERE v.predicted_clv IS NOT NULL) AS predicted,
+       count(*) FILTER (WHERE (v.predicted_orders, v.predicted_clv, v.churn_probability, v.expected_next_order, v.average_days_between_orders, v.historic_clv)
+                              IS NOT DISTINCT FROM (p.predicted_orders, p.predicted_clv, p.churn_probability, p.expected_next_order, p.average_days_between_orders, p.historic_clv)) AS equal
+FROM pvt v JOIN h ON h.customer = v.customer_id, m, predict_customer(h.s, '2025-12-31 23:59:59+08', m.bg, m.gg, 'Asia/Shanghai') p;
+SELECT drop_segment_view('pvt');
+DROP TABLE pv_text;
+
+-- bad values: 22023 naming the key, checked when the view is created or altered
+
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": 3}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": false}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"horizon_days": 0}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"horizon_days": 7.5}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"horizon_days": "90"}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"model": "lifetimes"}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"unit": "months"}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": {"horizon": 90}}')$q$);
+SELECT sqlstate_of($q$SELECT segment.create_segment_view('pv2', 'pv_orders', 'customer_id', 'ordered_at', 'amount', '{"predict": true, "order_id_column": "order_id"}')$q$);
+SELECT sqlstate_of($q$SELECT segment.alter_segment_view('pv', '{"predict": {"model": 1}}')$q$);
+SELECT count(*) AS prediction_columns_kept FROM pg_attribute WHERE attrelid = 'pv'::regclass AND attname IN ('predicted_orders', 'predicted_clv', 'churn_probability');
+SELECT drop_segment_view('pv');
+DROP FUNCTION pv_check();
+DROP TABLE pv_orders, pv_hand, pv_models, pv_before;
+
 DROP TABLE clv_btyd, clv_models, hand, par, clv_units, hand_pn, ho, clv_ho, clv_chk, clv_tr;
 DROP EXTENSION pg_segment;
