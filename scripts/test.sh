@@ -26,7 +26,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-BASE_PORT="${PGSEG_TEST_PORT:-54329}"
+# Ports base .. base + 17 (see run_major). The default sits below 32768, outside Linux's
+# ephemeral range (ip_local_port_range 32768-60999): a port inside it can be held, at the
+# moment a test server starts, by the client end of one of the thousands of connections the
+# tests make ("could not bind ... Address already in use" in a fresh-clone run).
+BASE_PORT="${PGSEG_TEST_PORT:-25329}"
 passed=0; failed=0; skipped=0
 
 # Debian's 15 is needed whatever PG_CONFIG says: the private 15 is a copy of it

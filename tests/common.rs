@@ -9,7 +9,7 @@ pub fn host() -> String {
 }
 
 pub fn port() -> u16 {
-    std::env::var("PGSEG_TEST_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(54329)
+    std::env::var("PGSEG_TEST_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(25329)
 }
 
 pub fn connect(db: &str, user: &str) -> Client {
