@@ -1916,10 +1916,10 @@ BEGIN
             UNION ALL SELECT 4, 'null_amount', '金额为空', 'NULL amount', sum(c.null_amounts)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.null_amounts > 0), NULL,
                    '跳过', 'skipped' FROM c
             UNION ALL SELECT 5, 'duplicate_row', '完全重复的行', 'Exact duplicate rows', sum(c.duplicate_rows)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_rows > 0), NULL,
-                   '各算一次（order_id_column 可合并）', 'each counted (order_id_column merges them)' FROM c
+                   '各算一次（除非共用整数订单号且给出 order_id_column）', 'each counted (unless they share an integer order id and order_id_column is given)' FROM c
             UNION ALL SELECT 6, 'duplicate_order_id', '重复的订单号', 'Repeated order id', CASE WHEN %3$L THEN sum(c.duplicate_order_ids)::bigint END,
                    CASE WHEN %3$L THEN count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_order_ids > 0) END, NULL,
-                   '给出 order_id_column 时合并', 'merged when order_id_column is given' FROM c
+                   '整数订单号列作为 order_id_column 时合并（每客户每订单号与类型一次）', 'merged when order_id_column (an integer column) is given: once per customer, order id and kind' FROM c
             UNION ALL SELECT 7, 'shared_order_id', '多个客户共用的订单号', 'Order id of several customers', %4$s::bigint, NULL, NULL,
                    '各客户分别保留', 'kept under each customer'
             UNION ALL SELECT 8, 'future_order', '晚于 as_of 的订单', 'Order after as_of', sum(c.future_orders)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.future_orders > 0), NULL,
@@ -2233,3 +2233,55 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION segment._predict_view_query(text, jsonb, regclass, text, text, text, text, text, text, text, text) IS
     'The SELECT of a segmentation view with the option predict: the view''s columns and predict_customer''s, the models fitted on the view''s own summaries at each refresh';
+
+-- 0.2.0: rfm_agg over order rows with an order id: rows repeating an order id (and kind, order or
+-- refund) inside the group count once, the earliest instant (then the smallest amount) being the
+-- one that counts, as population_agg does; a NULL order id always counts.
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_numeric_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric, boolean) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_numeric_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_float8_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision, boolean) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_float8_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_final(internal) RETURNS segment.rfm_summary
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric) IS 'rfm_agg transition (order id, numeric amounts)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric, boolean) IS 'rfm_agg transition (order id, numeric amounts, refund flag)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision) IS 'rfm_agg transition (order id, float8 amounts)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision, boolean) IS 'rfm_agg transition (order id, float8 amounts, refund flag)';
+COMMENT ON FUNCTION segment._rfm_order_combine(internal, internal) IS 'rfm_agg (order id) combine of partial states';
+COMMENT ON FUNCTION segment._rfm_order_serialize(internal) IS 'rfm_agg (order id) state serialization for parallel workers (repeats dropped)';
+COMMENT ON FUNCTION segment._rfm_order_deserialize(bytea, internal) IS 'rfm_agg (order id) state deserialization (validated)';
+COMMENT ON FUNCTION segment._rfm_order_final(internal) IS 'rfm_agg (order id) final: repeats dropped, sorted rfm_summary';
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount numeric) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount numeric, is_refund boolean) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount double precision) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount double precision, is_refund boolean) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, numeric) IS
+    'Per-customer RFM summary of order rows with an order id: rows repeating an order id count once (earliest instant, then smallest amount; NULL order id: always counts)';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, numeric, boolean) IS
+    'Per-customer RFM summary with an order id and a refund flag: an order and its refund may share the id; each counts once';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, double precision) IS
+    'Per-customer RFM summary of order rows with an order id, float8 amounts: rows repeating an order id count once';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, double precision, boolean) IS
+    'Per-customer RFM summary with an order id, float8 amounts, refund flag: rows repeating an order id count once';

@@ -168,10 +168,10 @@ BEGIN
             UNION ALL SELECT 4, 'null_amount', '金额为空', 'NULL amount', sum(c.null_amounts)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.null_amounts > 0), NULL,
                    '跳过', 'skipped' FROM c
             UNION ALL SELECT 5, 'duplicate_row', '完全重复的行', 'Exact duplicate rows', sum(c.duplicate_rows)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_rows > 0), NULL,
-                   '各算一次（order_id_column 可合并）', 'each counted (order_id_column merges them)' FROM c
+                   '各算一次（除非共用整数订单号且给出 order_id_column）', 'each counted (unless they share an integer order id and order_id_column is given)' FROM c
             UNION ALL SELECT 6, 'duplicate_order_id', '重复的订单号', 'Repeated order id', CASE WHEN %3$L THEN sum(c.duplicate_order_ids)::bigint END,
                    CASE WHEN %3$L THEN count(*) FILTER (WHERE c.k IS NOT NULL AND c.duplicate_order_ids > 0) END, NULL,
-                   '给出 order_id_column 时合并', 'merged when order_id_column is given' FROM c
+                   '整数订单号列作为 order_id_column 时合并（每客户每订单号与类型一次）', 'merged when order_id_column (an integer column) is given: once per customer, order id and kind' FROM c
             UNION ALL SELECT 7, 'shared_order_id', '多个客户共用的订单号', 'Order id of several customers', %4$s::bigint, NULL, NULL,
                    '各客户分别保留', 'kept under each customer'
             UNION ALL SELECT 8, 'future_order', '晚于 as_of 的订单', 'Order after as_of', sum(c.future_orders)::bigint, count(*) FILTER (WHERE c.k IS NOT NULL AND c.future_orders > 0), NULL,

@@ -91,6 +91,58 @@ COMMENT ON AGGREGATE segment.rfm_agg(timestamptz, double precision, boolean) IS
 COMMENT ON AGGREGATE segment.rollup(segment.rfm_summary) IS
     'Merges rfm_summary values (e.g. monthly partials into a year)';
 
+-- 0.2.0: rfm_agg over order rows with an order id: rows repeating an order id (and kind, order or
+-- refund) inside the group count once, the earliest instant (then the smallest amount) being the
+-- one that counts, as population_agg does; a NULL order id always counts.
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_numeric_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric, boolean) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_numeric_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_float8_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision, boolean) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_trans_float8_order' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION segment._rfm_order_final(internal) RETURNS segment.rfm_summary
+    AS 'MODULE_PATHNAME', 'pgseg_rfm_order_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric) IS 'rfm_agg transition (order id, numeric amounts)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, numeric, boolean) IS 'rfm_agg transition (order id, numeric amounts, refund flag)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision) IS 'rfm_agg transition (order id, float8 amounts)';
+COMMENT ON FUNCTION segment._rfm_trans(internal, bigint, timestamptz, double precision, boolean) IS 'rfm_agg transition (order id, float8 amounts, refund flag)';
+COMMENT ON FUNCTION segment._rfm_order_combine(internal, internal) IS 'rfm_agg (order id) combine of partial states';
+COMMENT ON FUNCTION segment._rfm_order_serialize(internal) IS 'rfm_agg (order id) state serialization for parallel workers (repeats dropped)';
+COMMENT ON FUNCTION segment._rfm_order_deserialize(bytea, internal) IS 'rfm_agg (order id) state deserialization (validated)';
+COMMENT ON FUNCTION segment._rfm_order_final(internal) IS 'rfm_agg (order id) final: repeats dropped, sorted rfm_summary';
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount numeric) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount numeric, is_refund boolean) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount double precision) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+CREATE AGGREGATE segment.rfm_agg(order_id bigint, ordered_at timestamptz, amount double precision, is_refund boolean) (
+    SFUNC = segment._rfm_trans, STYPE = internal, FINALFUNC = segment._rfm_order_final,
+    COMBINEFUNC = segment._rfm_order_combine, SERIALFUNC = segment._rfm_order_serialize,
+    DESERIALFUNC = segment._rfm_order_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, numeric) IS
+    'Per-customer RFM summary of order rows with an order id: rows repeating an order id count once (earliest instant, then smallest amount; NULL order id: always counts)';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, numeric, boolean) IS
+    'Per-customer RFM summary with an order id and a refund flag: an order and its refund may share the id; each counts once';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, double precision) IS
+    'Per-customer RFM summary of order rows with an order id, float8 amounts: rows repeating an order id count once';
+COMMENT ON AGGREGATE segment.rfm_agg(bigint, timestamptz, double precision, boolean) IS
+    'Per-customer RFM summary with an order id, float8 amounts, refund flag: rows repeating an order id count once';
+
 ------------------------------------------------------------------------------------------------
 -- Accessors
 ------------------------------------------------------------------------------------------------

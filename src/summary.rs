@@ -2,6 +2,7 @@
 //! aggregates, the accessors and `btyd`. Math in `pg_segment_core::summary`; declared in
 //! `sql/summary.sql`.
 
+use crate::pg::guc::memory_limit_bytes;
 use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
@@ -9,6 +10,7 @@ use pg_segment_core::summary::{
     btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView,
     Unit, MAX_EVENTS,
 };
+use pg_segment_core::summary_orders::OrderRows;
 use pg_segment_core::time::check_instant;
 use pg_segment_core::Error;
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -122,17 +124,80 @@ pg_fn!(fn pgseg_rfm_deserialize(fc) {
     Datum::from(st)
 });
 
+/// The rfm_summary of a group's events (sorted here).
+unsafe fn summary_of(events: &mut [Event]) -> Datum {
+    pg_segment_core::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
+    // the same checks as the inputs (what rfm_agg and rollup build, the inputs accept),
+    // and the limit on one customer's totals that population_agg applies too
+    check_events(events, true).or_raise();
+    check_totals_of(events).or_raise();
+    varlena_from(encoded_len(events.len()), |out| write_events(events, out))
+}
+
 pg_fn!(fn pgseg_rfm_final(fc) {
     match state_arg::<State>(fc, 0) {
         None => ret_null(fc),
+        Some(st) => summary_of((*st).slice()),
+    }
+});
+
+// ---- rfm_agg(order_id, ordered_at, amount [, is_refund]): repeated order ids count once ----
+
+/// Transition: (state, order_id, ordered_at, amount [, is_refund]); a NULL order id always counts.
+unsafe fn trans_order(fc: FunctionCallInfo, numeric: bool) -> Datum {
+    let state = state_arg::<OrderRows>(fc, 0);
+    if is_null(fc, 2) || is_null(fc, 3) {
+        return state_or_null(fc, state);
+    }
+    let at = arg_instant(fc, 2, "ordered_at");
+    let amount =
+        if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
+    let refund = nargs(fc) > 4 && !is_null(fc, 4) && arg_bool(fc, 4);
+    let st = state.unwrap_or_else(|| new_state(fc, "rfm_agg", OrderRows::new(memory_limit_bytes())));
+    if let Some(amount) = signed_amount(amount, refund) {
+        let order = if is_null(fc, 1) { None } else { Some(arg_i64(fc, 1)) };
+        (*st).add(order, at, amount).or_raise();
+    }
+    Datum::from(st)
+}
+
+pg_fn!(fn pgseg_rfm_trans_numeric_order(fc) { trans_order(fc, true) });
+pg_fn!(fn pgseg_rfm_trans_float8_order(fc) { trans_order(fc, false) });
+
+pg_fn!(fn pgseg_rfm_order_combine(fc) {
+    let cx = agg_context(fc, "rfm_agg combine");
+    combine::<OrderRows>(
+        fc,
+        |b| {
+            let mut a = OrderRows::new(memory_limit_bytes());
+            a.merge(b).or_raise();
+            state_in(cx, a)
+        },
+        |a, b| a.merge(b).or_raise(),
+    )
+});
+
+pg_fn!(fn pgseg_rfm_order_serialize(fc) {
+    let st = &mut *arg(fc, 0).cast_mut_ptr::<OrderRows>();
+    st.dedup();
+    let len = st.serialized_len();
+    if len > MAX_VARLENA_PAYLOAD {
+        raise(Error::limit(format!("rfm_agg partial state would take {} MB, more than the 1 GB a PostgreSQL value may hold", len >> 20)));
+    }
+    varlena_from(len, |out| st.serialize_into(out))
+});
+
+pg_fn!(fn pgseg_rfm_order_deserialize(fc) { deserialized(OrderRows::deserialize(arg_bytes(fc, 0), memory_limit_bytes()).or_raise()) });
+
+pg_fn!(fn pgseg_rfm_order_final(fc) {
+    match state_arg::<OrderRows>(fc, 0) {
+        None => ret_null(fc),
         Some(st) => {
-            let events = (*st).slice();
-            pg_segment_core::cancel::sort_unstable_by(events, |a, b| a.cmp(b));
-            // the same checks as the inputs (what rfm_agg and rollup build, the inputs accept),
-            // and the limit on one customer's totals that population_agg applies too
-            check_events(events, true).or_raise();
-            check_totals_of(events).or_raise();
-            varlena_from(encoded_len(events.len()), |out| write_events(events, out))
+            let mut events = (*st).into_events().or_raise();
+            if events.len() > MAX_EVENTS {
+                raise(Error::limit(format!("rfm_agg: more than {MAX_EVENTS} order rows for one customer")));
+            }
+            summary_of(&mut events)
         }
     }
 });

@@ -32,6 +32,7 @@ pub mod sample;
 pub mod score;
 pub mod service;
 pub mod summary;
+pub mod summary_orders;
 pub mod tags;
 pub mod time;
 

@@ -27,7 +27,7 @@ mod value;
 
 pub use finish::{finish_bytes, ValueBuf};
 pub use options::{parse_options, Options};
-pub use state::{Entry, State};
+pub use state::{dedup_order_rows, Entry, IdRow, State, ID_ROW_BYTES};
 pub use value::{OutRow, Output, PopulationView, MAX_LABELS, NO_LABEL, POPULATION_VERSION};
 
 #[cfg(test)]

@@ -89,7 +89,18 @@ pub struct IdRow {
     pub day: i64,
 }
 
-pub(super) const ID_ROW_BYTES: usize = std::mem::size_of::<IdRow>();
+/// Keeps one row per (customer, order id, kind): the rows are sorted by customer, order id,
+/// kind, instant and amount, and the first of each repeat counts (the earliest instant, then the
+/// smallest amount). Returns how many rows were dropped. `rfm_agg(order_id, ...)` applies the
+/// same rule inside its group (see [`crate::summary_orders`]).
+pub fn dedup_order_rows(rows: &mut Vec<IdRow>) -> u64 {
+    crate::cancel::sort_unstable_by(rows, |a, b| a.cmp(b));
+    let before = rows.len();
+    rows.dedup_by(|b, a| (a.customer, a.order, a.refund) == (b.customer, b.order, b.refund));
+    (before - rows.len()) as u64
+}
+
+pub const ID_ROW_BYTES: usize = std::mem::size_of::<IdRow>();
 
 /// The aggregate state.
 pub struct State {
@@ -325,10 +336,7 @@ impl State {
         if self.id_rows.is_empty() {
             return Ok(());
         }
-        crate::cancel::sort_unstable_by(&mut self.id_rows, |a, b| a.cmp(b));
-        let before = self.id_rows.len();
-        self.id_rows.dedup_by(|b, a| (a.customer, a.order, a.refund) == (b.customer, b.order, b.refund));
-        self.duplicates += (before - self.id_rows.len()) as u64;
+        self.duplicates += dedup_order_rows(&mut self.id_rows);
         Ok(())
     }
 
