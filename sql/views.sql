@@ -329,6 +329,7 @@ DECLARE
     at_expr text;
     amount_expr text;
     refund_expr text := '';
+    predict_at text;  -- the instant argument of the predict option's rfm_agg, after the order id if any
     as_of_text text;
     as_of_expr text;
     conds text[] := '{}';
@@ -409,18 +410,17 @@ BEGIN
     END IF;
 
     -- order_id_column: rows repeating a customer's order id count once (population_agg's
-    -- order id form, which takes the refund flag too)
+    -- order id form, which takes the refund flag too; the predict option's summaries are read
+    -- by rfm_agg's order id form, which drops the same rows)
+    predict_at := at_expr;
     IF options ? 'order_id_column' THEN
-        IF options ? 'predict' THEN
-            RAISE EXCEPTION 'options.predict cannot be combined with options.order_id_column yet' USING ERRCODE = '22023',
-                HINT = 'The BTYD summaries are read with rfm_agg, which has no order id form.';
-        END IF;
         fcol := options->>'order_id_column';
         t := segment._column_type(source, fcol, 'options.order_id_column');
         IF t NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
             RAISE EXCEPTION 'options.order_id_column "%" of % must be an integer column, it is %', fcol, source, t USING ERRCODE = '42804';
         END IF;
         customer_expr := customer_expr || format(', s.%I::bigint', fcol);
+        predict_at := format('s.%I::bigint, ', fcol) || at_expr;
         IF refund_expr = '' THEN
             refund_expr := 'false, ';
         END IF;
@@ -488,7 +488,7 @@ BEGIN
     -- predict: checked now (the view's query is wrapped where it is returned below)
     tz := coalesce(pop->>'tz', pop->'breaks'->>'tz', current_setting('TimeZone'));
     IF options ? 'predict' THEN
-        PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', at_expr, amount_expr, '', '', tz);
+        PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', predict_at, amount_expr, '', '', tz);
     END IF;
     IF NOT mapped THEN
         q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
@@ -496,7 +496,7 @@ BEGIN
                     CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
         -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
         q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
-        RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '::bigint', '=', at_expr, amount_expr,
+        RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '::bigint', '=', predict_at, amount_expr,
                                                                              CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
                                                                              filter_sql, tz)
                     ELSE q END;
@@ -517,7 +517,7 @@ BEGIN
                   rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
                   CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
     q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
-    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '', key_eq_sql, at_expr, amount_expr,
+    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '', key_eq_sql, predict_at, amount_expr,
                                                                          CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
                                                                          filter_sql, tz)
                 ELSE q END;
