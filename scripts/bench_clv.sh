@@ -3,13 +3,13 @@
 # 1 million BTYD summaries, segment.pareto_nbd_fit on the same million (against our BG/NBD fit)
 # and against lifetimes' ParetoNBDFitter on the first CLV_PARETO_ROWS (default 100,000) of them,
 # in one run, and writes bench/results-clv.md. Throwaway cluster on port
-# 54326 (PGSEG_CLV_PORT); CLV_CUSTOMERS changes the size. lifetimes comes from a private virtualenv
+# 25322 (PGSEG_CLV_PORT); CLV_CUSTOMERS changes the size. lifetimes comes from a private virtualenv
 # (.pg_segment/venv, pinned by tests/requirements-lifetimes.txt), installed if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench_lib.sh
 CUSTOMERS="${CLV_CUSTOMERS:-1000000}"
-PORT="${PGSEG_CLV_PORT:-54326}"
+PORT="${PGSEG_CLV_PORT:-25322}"
 WORK=/tmp/clv-bench
 RUNS=3
 VENV="$ROOT/.pg_segment/venv"

@@ -21,7 +21,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn" 2>/de
     "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-sklearn.txt
 fi
 
-. scripts/rundir.sh; WORK="$RUNDIR/bench-kmeans"; PORT="${PGSEG_BENCH_PORT:-54325}"
+. scripts/rundir.sh; WORK="$RUNDIR/bench-kmeans"; PORT="${PGSEG_BENCH_PORT:-25321}"
 bash scripts/cluster.sh start "$WORK" "$PORT" "work_mem = '256MB'" "shared_buffers = '1GB'" "jit = off" \
     "max_parallel_workers_per_gather = 2"
 trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK"' EXIT

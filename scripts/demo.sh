@@ -15,7 +15,7 @@ CUSTOMERS="${DEMO_CUSTOMERS:-5000}"
 if [ -n "${PGURL:-}" ]; then
     CONN="$PGURL"
 else
-    . scripts/rundir.sh; WORK="$RUNDIR/demo"; PORT="${PGSEG_DEMO_PORT:-54328}"
+    . scripts/rundir.sh; WORK="$RUNDIR/demo"; PORT="${PGSEG_DEMO_PORT:-25324}"
     bash scripts/cluster.sh start "$WORK" "$PORT"
     CONN="host=$WORK port=$PORT user=postgres dbname=postgres"
 fi

@@ -2,7 +2,7 @@
 # `make report`: the report of the sample store (segment.report) as an HTML file and a PNG
 # screenshot taken with headless Chromium, in $REPORT_DIR (default .pg_segment/report/).
 # Builds and installs the extension like `make demo`, on a throwaway PostgreSQL 15 (port
-# $PGSEG_REPORT_PORT, default 54326), or on $PGURL's server. REPORT_LANG=en for the English page,
+# $PGSEG_REPORT_PORT, default 25323), or on $PGURL's server. REPORT_LANG=en for the English page,
 # REPORT_CUSTOMERS for another size (default 5000).
 # Chromium runs headless with every background service off and a new empty profile, so that it
 # touches no network (the page itself loads nothing: tests/report.rs checks that).
@@ -20,7 +20,7 @@ PNG="$OUT_DIR/sample_store_report.png"
 if [ -n "${PGURL:-}" ]; then
     CONN="$PGURL"
 else
-    . scripts/rundir.sh; WORK="$RUNDIR/report"; PORT="${PGSEG_REPORT_PORT:-54326}"
+    . scripts/rundir.sh; WORK="$RUNDIR/report"; PORT="${PGSEG_REPORT_PORT:-25323}"
     bash scripts/cluster.sh start "$WORK" "$PORT" >/dev/null
     trap 'bash "$ROOT/scripts/cluster.sh" stop "$WORK" >/dev/null' EXIT
     CONN="host=$WORK port=$PORT user=postgres dbname=postgres"
