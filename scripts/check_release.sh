@@ -67,7 +67,9 @@ reaches() {
     while [ ${#todo[@]} -gt 0 ]; do
         cur=${todo[0]}; todo=("${todo[@]:1}")
         [ "$cur" = "$version" ] && return 0
-        for f in sql/pg_segment--"$cur"--*.sql; do
+        # released upgrade scripts, and the template of the release under way (sql/upgrade/A--B.sql,
+        # assembled by scripts/upgrade_scripts.sh)
+        for f in sql/pg_segment--"$cur"--*.sql sql/upgrade/"$cur"--*.sql; do
             [ -f "$f" ] || continue
             to=${f%.sql}; to=${to##*--}
             [ -n "${seen[$to]:-}" ] || { seen[$to]=1; todo+=("$to"); }
@@ -77,7 +79,15 @@ reaches() {
 }
 for v in "${released[@]}"; do
     [ "$v" = "$version" ] && continue
-    check "an update path leads from released $v to $version (sql/pg_segment--$v--...sql)" reaches "$v"
+    check "an update path leads from released $v to $version (sql/pg_segment--$v--...sql or sql/upgrade/$v--...sql)" reaches "$v"
 done
+# a template is of the release under way: a released version's upgrade script is a frozen file
+for f in sql/upgrade/*--*.sql; do
+    [ -f "$f" ] || continue
+    to=$(basename "$f" .sql); to=${to##*--}
+    check "upgrade template $f leads to the unreleased $version (a released one is sql/pg_segment--...sql)" test "$to" = "$version" -a ! -f "sql/pg_segment--$to.sql"
+done
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+check "the upgrade templates assemble (scripts/upgrade_scripts.sh: every \\ir names a readable family file)" bash scripts/upgrade_scripts.sh "$tmp"
 echo "release: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,7 +2,8 @@
 # Puts the scripts of earlier releases beside a freshly generated install script:
 #   scripts/copy_frozen.sh EXTENSION_DIR
 # copies every frozen install script sql/pg_segment--X.Y.Z.sql and every upgrade script
-# sql/pg_segment--A--B.sql into EXTENSION_DIR (where `cargo pgrx install` or `cargo pgrx package`
+# sql/pg_segment--A--B.sql into EXTENSION_DIR, and assembles the upgrade script of the release
+# under way there from its template sql/upgrade/A--B.sql (scripts/upgrade_scripts.sh) (where `cargo pgrx install` or `cargo pgrx package`
 # wrote the control file and pg_segment--<version>.sql).
 # When the current version is itself frozen (between `make freeze` and the next version bump),
 # the generated script must hold the same objects as the frozen one, or the release would ship
@@ -32,3 +33,5 @@ fi
 for f in sql/pg_segment--*.sql; do
     cp "$f" "$ext/"
 done
+# the upgrade script of the release under way, assembled from its template (sql/upgrade/)
+bash scripts/upgrade_scripts.sh "$ext"

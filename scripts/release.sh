@@ -2,13 +2,15 @@
 # The two steps of a release (DEVELOPERS.md, "Releasing"):
 #   scripts/release.sh freeze        (make freeze)   when version V of Cargo.toml ships:
 #       writes V's install script, as the build generates it, to sql/pg_segment--V.sql
-#       (cargo pgrx schema pg15, as 0.1.0's was made), records it and the upgrade scripts into V
-#       in sql/released.sha256 (from then on `make test` fails if either changes), and dates V's
+#       (cargo pgrx schema pg15, as 0.1.0's was made), assembles the upgrade script into V from
+#       its template sql/upgrade/A--V.sql into sql/pg_segment--A--V.sql (scripts/upgrade_scripts.sh)
+#       and removes the template, records both scripts in sql/released.sha256 (from then on `make test` fails if either changes), and dates V's
 #       CHANGELOG section. Commit, tag vV, `make package`.
 #   scripts/release.sh next X.Y.Z    (make next VERSION=X.Y.Z)   opens the next version:
 #       sets X.Y.Z in Cargo.toml and META.json, adds an "X.Y.Z (unreleased)" CHANGELOG section
-#       and creates the (header-only) upgrade script sql/pg_segment--V--X.Y.Z.sql, where every
-#       change to an SQL object goes from then on.
+#       and creates the (header-only) upgrade template sql/upgrade/V--X.Y.Z.sql, where every
+#       change to an SQL object goes from then on (a line `\ir ../<family>.sql` in it stands for a
+#       family file whose objects are all new).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -26,6 +28,15 @@ freeze)
     pg_prepare 15
     echo "[release] cargo pgrx schema --release pg15 -> $frozen"
     cargo pgrx schema --release pg15 --out "$frozen"
+    assembled=$(mktemp -d)
+    bash scripts/upgrade_scripts.sh "$assembled"
+    for t in sql/upgrade/*--"$version".sql; do
+        [ -f "$t" ] || continue
+        echo "[release] $t -> sql/pg_segment--$(basename "$t")"
+        mv "$assembled/pg_segment--$(basename "$t")" "sql/pg_segment--$(basename "$t")"
+        git rm -q "$t" 2>/dev/null || rm -f "$t"
+    done
+    rm -rf "$assembled"
     for f in "$frozen" sql/pg_segment--*--"$version".sql; do
         [ -f "$f" ] && sha256sum "$f" >>sql/released.sha256
     done
@@ -37,8 +48,9 @@ next)
     next="${2:?usage: scripts/release.sh next X.Y.Z}"
     [[ "$next" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "$next is not a version X.Y.Z"
     [ -f "sql/pg_segment--$version.sql" ] || die "$version is not frozen yet: make freeze first"
-    up="sql/pg_segment--$version--$next.sql"
+    up="sql/upgrade/$version--$next.sql"
     [ -f "$up" ] && die "$up exists already"
+    mkdir -p sql/upgrade
     sed -i "0,/^version = \"$version\"/s//version = \"$next\"/" Cargo.toml
     python3 - "$next" <<'EOF'
 import json, sys
@@ -52,8 +64,10 @@ EOF
 -- pg_segment $version -> $next (ALTER EXTENSION pg_segment UPDATE TO '$next').
 --
 -- Every change to an SQL object since $version is here, so that an updated installation equals a
--- fresh $next one (the update-chain test compares their pg_dump --schema-only). Once $next is
--- released this file is never edited again.
+-- fresh $next one (the update-chain test compares their pg_dump --schema-only). This is the
+-- template of $next, a release under way: a line \\ir ../<family>.sql stands for the whole text
+-- of a family file whose objects are all new in $next (scripts/upgrade_scripts.sh). make freeze
+-- writes the assembled script sql/pg_segment--$version--$next.sql, never edited again.
 \\echo Use "ALTER EXTENSION pg_segment UPDATE TO '$next'" to load this file. \\quit
 EOF
     cargo update -p pg_segment --offline >/dev/null 2>&1 || true
