@@ -68,7 +68,7 @@ reaches() {
         cur=${todo[0]}; todo=("${todo[@]:1}")
         [ "$cur" = "$version" ] && return 0
         # released upgrade scripts, and the template of the release under way (sql/upgrade/A--B.sql,
-        # assembled by scripts/upgrade_scripts.sh)
+        # assembled by scripts/upgrade_scripts.py)
         for f in sql/pg_segment--"$cur"--*.sql sql/upgrade/"$cur"--*.sql; do
             [ -f "$f" ] || continue
             to=${f%.sql}; to=${to##*--}
@@ -87,7 +87,6 @@ for f in sql/upgrade/*--*.sql; do
     to=$(basename "$f" .sql); to=${to##*--}
     check "upgrade template $f leads to the unreleased $version (a released one is sql/pg_segment--...sql)" test "$to" = "$version" -a ! -f "sql/pg_segment--$to.sql"
 done
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-check "the upgrade templates assemble (scripts/upgrade_scripts.sh: every \\ir names a readable family file)" bash scripts/upgrade_scripts.sh "$tmp"
+check "the upgrade templates assemble (scripts/upgrade_scripts.py: every \\ir names a readable family file and objects it has)" python3 scripts/upgrade_scripts.py --check
 echo "release: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

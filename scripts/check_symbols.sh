@@ -17,7 +17,7 @@ if [ ${#scripts[@]} -eq 0 ]; then
     scripts=(sql/pg_segment--*.sql)
     # the upgrade script of the release under way, assembled from its template
     assembled=$(mktemp -d); trap 'rm -rf "$assembled"' EXIT
-    bash scripts/upgrade_scripts.sh "$assembled"
+    python3 scripts/upgrade_scripts.py "$assembled"
     for f in "$assembled"/pg_segment--*.sql; do [ -f "$f" ] && scripts+=("$f"); done
     version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
     # the installed extension directory of a private installation (scripts/pg.sh) or of $PG_CONFIG

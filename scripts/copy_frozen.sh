@@ -2,9 +2,9 @@
 # Puts the scripts of earlier releases beside a freshly generated install script:
 #   scripts/copy_frozen.sh EXTENSION_DIR
 # copies every frozen install script sql/pg_segment--X.Y.Z.sql and every upgrade script
-# sql/pg_segment--A--B.sql into EXTENSION_DIR, and assembles the upgrade script of the release
-# under way there from its template sql/upgrade/A--B.sql (scripts/upgrade_scripts.sh) (where `cargo pgrx install` or `cargo pgrx package`
-# wrote the control file and pg_segment--<version>.sql).
+# sql/pg_segment--A--B.sql into EXTENSION_DIR (where `cargo pgrx install` or `cargo pgrx package`
+# wrote the control file and pg_segment--<version>.sql), and assembles the upgrade script of the
+# release under way there from its template sql/upgrade/A--B.sql (scripts/upgrade_scripts.py).
 # When the current version is itself frozen (between `make freeze` and the next version bump),
 # the generated script must hold the same objects as the frozen one, or the release would ship
 # two different 0.N.0s. pgrx does not keep the order of its "connected objects" blocks from one
@@ -34,4 +34,4 @@ for f in sql/pg_segment--*.sql; do
     cp "$f" "$ext/"
 done
 # the upgrade script of the release under way, assembled from its template (sql/upgrade/)
-bash scripts/upgrade_scripts.sh "$ext"
+python3 scripts/upgrade_scripts.py "$ext"

@@ -3,14 +3,14 @@
 #   scripts/release.sh freeze        (make freeze)   when version V of Cargo.toml ships:
 #       writes V's install script, as the build generates it, to sql/pg_segment--V.sql
 #       (cargo pgrx schema pg15, as 0.1.0's was made), assembles the upgrade script into V from
-#       its template sql/upgrade/A--V.sql into sql/pg_segment--A--V.sql (scripts/upgrade_scripts.sh)
+#       its template sql/upgrade/A--V.sql into sql/pg_segment--A--V.sql (scripts/upgrade_scripts.py)
 #       and removes the template, records both scripts in sql/released.sha256 (from then on `make test` fails if either changes), and dates V's
 #       CHANGELOG section. Commit, tag vV, `make package`.
 #   scripts/release.sh next X.Y.Z    (make next VERSION=X.Y.Z)   opens the next version:
 #       sets X.Y.Z in Cargo.toml and META.json, adds an "X.Y.Z (unreleased)" CHANGELOG section
 #       and creates the (header-only) upgrade template sql/upgrade/V--X.Y.Z.sql, where every
-#       change to an SQL object goes from then on (a line `\ir ../<family>.sql` in it stands for a
-#       family file whose objects are all new).
+#       change to an SQL object goes from then on (a line `\ir ../<family>.sql [names]` in it
+#       stands for the family file's statements, see scripts/upgrade_scripts.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -29,7 +29,7 @@ freeze)
     echo "[release] cargo pgrx schema --release pg15 -> $frozen"
     cargo pgrx schema --release pg15 --out "$frozen"
     assembled=$(mktemp -d)
-    bash scripts/upgrade_scripts.sh "$assembled"
+    python3 scripts/upgrade_scripts.py "$assembled"
     for t in sql/upgrade/*--"$version".sql; do
         [ -f "$t" ] || continue
         echo "[release] $t -> sql/pg_segment--$(basename "$t")"
@@ -65,9 +65,9 @@ EOF
 --
 -- Every change to an SQL object since $version is here, so that an updated installation equals a
 -- fresh $next one (the update-chain test compares their pg_dump --schema-only). This is the
--- template of $next, a release under way: a line \\ir ../<family>.sql stands for the whole text
--- of a family file whose objects are all new in $next (scripts/upgrade_scripts.sh). make freeze
--- writes the assembled script sql/pg_segment--$version--$next.sql, never edited again.
+-- template of $next, a release under way: a line \\ir ../<family>.sql [names] stands for a family
+-- file's text, whole or the statements of the named objects (scripts/upgrade_scripts.py). make
+-- freeze writes the assembled script sql/pg_segment--$version--$next.sql, never edited again.
 \\echo Use "ALTER EXTENSION pg_segment UPDATE TO '$next'" to load this file. \\quit
 EOF
     cargo update -p pg_segment --offline >/dev/null 2>&1 || true
