@@ -1466,49 +1466,54 @@ mod tests {
         std::array::from_fn(|i| inv[i][i].sqrt())
     }
 
+    /// Calls `f` with the orders (refunds too) of each of `n` sample-store customers in turn.
+    fn for_each_customer(n: i64, seed: i64, params: &crate::sample::SampleParams, mut f: impl FnMut(&[crate::sample::OrderRow])) {
+        let mut orders: Vec<crate::sample::OrderRow> = Vec::new();
+        for o in crate::sample::OrderIter::new(n, seed, params.clone()) {
+            if orders.last().is_some_and(|last| last.customer_id != o.customer_id) {
+                f(&orders);
+                orders.clear();
+            }
+            orders.push(o);
+        }
+        if !orders.is_empty() {
+            f(&orders);
+        }
+    }
+
     /// Exact continuous-time (x, t_x, T) in days of `n` sample-store customers, read from the
     /// generated purchase instants (no calendar rounding), with the mean spend of the repeat
-    /// purchases.
-    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
-        use crate::sample::{OrderIter, SampleParams};
-        let params = SampleParams::default();
+    /// purchases (refunds left out). Also used by the tests of `uncertainty`.
+    pub(super) fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
+        let params = crate::sample::SampleParams::default();
         let day = 86_400_000_000f64;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
-        let mut flush = |v: &mut Vec<(i64, i64)>| {
+        for_each_customer(n, seed, &params, |orders| {
+            let v: Vec<_> = orders.iter().filter(|o| !o.is_refund).collect();
             if let (Some(first), Some(last)) = (v.first(), v.last()) {
                 let x = (v.len() - 1) as f64;
-                let tx = (last.0 - first.0) as f64 / day;
-                let t = (params.end_us - first.0) as f64 / day;
+                let tx = (last.ordered_at_us - first.ordered_at_us) as f64 / day;
+                let t = (params.end_us - first.ordered_at_us) as f64 / day;
                 bg.add([x, tx, t], 1.0).unwrap();
                 if x > 0.0 {
-                    gg.add([x, v[1..].iter().map(|p| p.1 as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
+                    gg.add([x, v[1..].iter().map(|o| o.amount_fen as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
                 }
             }
-            v.clear();
-        };
-        let mut buf = Vec::new();
-        let mut current = 0;
-        for o in OrderIter::new(n, seed, params.clone()) {
-            if o.customer_id != current {
-                flush(&mut buf);
-                current = o.customer_id;
-            }
-            if !o.is_refund {
-                buf.push((o.ordered_at_us, o.amount_fen));
-            }
-        }
-        flush(&mut buf);
+        });
         (bg, gg, params)
     }
 
     /// BTYD summaries (days, Shanghai calendar) of `n` sample-store customers, as of the end.
     fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
-        use crate::sample::{OrderIter, SampleParams};
         use crate::summary::{btyd, Summary, SummaryView, Unit};
-        let params = SampleParams::default();
+        let params = crate::sample::SampleParams::default();
         let as_of = params.end_us - 1;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
-        let mut flush = |s: &mut Summary| {
+        for_each_customer(n, seed, &params, |orders| {
+            let mut s = Summary::new();
+            for o in orders {
+                s.push(o.ordered_at_us, o.amount_fen * 100, o.is_refund);
+            }
             if s.events.is_empty() {
                 return;
             }
@@ -1520,18 +1525,7 @@ mod tests {
             if check_spend(b.frequency, b.monetary_value).unwrap() {
                 gg.add([b.frequency, b.monetary_value], 1.0).unwrap();
             }
-            *s = Summary::new();
-        };
-        let mut s = Summary::new();
-        let mut current = 0;
-        for o in OrderIter::new(n, seed, params.clone()) {
-            if o.customer_id != current {
-                flush(&mut s);
-                current = o.customer_id;
-            }
-            s.push(o.ordered_at_us, o.amount_fen * 100, o.is_refund);
-        }
-        flush(&mut s);
+        });
         (bg, gg, params)
     }
 
