@@ -1396,16 +1396,9 @@ mod tests {
             assert!(f.params.iter().all(|p| p.is_finite() && *p > 0.0) && f.log_likelihood.is_finite(), "{f:?}");
             f
         };
-        // nobody repeats
-        let mut t = Tuples::new();
-        for tt in [10.0, 20.0, 30.0] {
-            t.add([0.0, 0.0, tt], 5.0).unwrap();
+        for t in unidentifiable() {
+            assert!(!check(&t).converged);
         }
-        assert!(!check(&t).converged);
-        // a single customer
-        let mut t = Tuples::new();
-        t.add([3.0, 20.0, 30.0], 1.0).unwrap();
-        assert!(!check(&t).converged);
         // everyone bought at the very end (T = recency)
         let mut t = Tuples::new();
         for x in 1..5 {
@@ -1416,11 +1409,21 @@ mod tests {
         let mut t = toy();
         t.add([1e6, 80.0, 90.0], 1.0).unwrap();
         check(&t);
-        // T = 0 everywhere
-        let mut t = Tuples::new();
-        t.add([0.0, 0.0, 0.0], 4.0).unwrap();
-        assert!(!check(&t).converged);
         assert!(fit_bgnbd(&Tuples::new()).unwrap().is_none());
+    }
+
+    /// (x, t_x, T) data that no purchase model can be fitted to, so a fit must say it did not
+    /// converge: nobody repeats, a single customer, T = 0 everywhere. Also used by `pareto`.
+    pub(super) fn unidentifiable() -> [Tuples<3>; 3] {
+        let mut none_repeat = Tuples::new();
+        for tt in [10.0, 20.0, 30.0] {
+            none_repeat.add([0.0, 0.0, tt], 5.0).unwrap();
+        }
+        let mut single = Tuples::new();
+        single.add([3.0, 20.0, 30.0], 1.0).unwrap();
+        let mut no_time = Tuples::new();
+        no_time.add([0.0, 0.0, 0.0], 4.0).unwrap();
+        [none_repeat, single, no_time]
     }
 
     /// Standard errors of the log-parameters at `p`: inverse of the observed information,
