@@ -507,13 +507,19 @@ pub struct Bgnbd {
 impl Bgnbd {
     /// Checks the parameters of a model read from SQL (names as the composite's fields).
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("r", self.r), ("alpha", self.alpha), ("a", self.a), ("b", self.b)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("bgnbd model: {n} must be positive and finite, got {v}")));
-            }
-        }
-        Ok(())
+        check_positive("bgnbd model", &[("r", self.r), ("alpha", self.alpha), ("a", self.a), ("b", self.b)])
     }
+}
+
+/// Every parameter of a model read from SQL positive and finite, or an error naming it (`what`:
+/// the model type, as in "bgnbd model"). For the BG/NBD, Pareto/NBD and Gamma-Gamma checks.
+fn check_positive(what: &str, params: &[(&str, f64)]) -> Result<()> {
+    for &(n, v) in params {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::invalid(format!("{what}: {n} must be positive and finite, got {v}")));
+        }
+    }
+    Ok(())
 }
 
 /// BG/NBD data prepared for repeated likelihood evaluation (times rescaled by `scale`).
@@ -999,11 +1005,7 @@ pub struct GammaGamma {
 
 impl GammaGamma {
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("p", self.p), ("q", self.q), ("gamma", self.gamma)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("gamma_gamma model: {n} must be positive and finite, got {v}")));
-            }
-        }
+        check_positive("gamma_gamma model", &[("p", self.p), ("q", self.q), ("gamma", self.gamma)])?;
         if self.q <= 1.0 {
             return Err(Error::invalid(format!("gamma_gamma model: q must exceed 1 for a finite expected spend, got {}", self.q)));
         }

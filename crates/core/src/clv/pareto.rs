@@ -26,7 +26,7 @@
 //! (x, t_x) pair, not once per customer, and each customer then costs one `exp` and one `ln`
 //! as in BG/NBD. The gradient is analytic: the same series accumulates ∂H/∂e, ∂H/∂b and ∂H/∂z.
 
-use super::{check_fit_memory_bytes, index_of, key, maximise, Fit, KeyMap, Objective, Tuples, FIT};
+use super::{check_fit_memory_bytes, check_positive, index_of, key, maximise, Fit, KeyMap, Objective, Tuples, FIT};
 use crate::cancel::Ticker;
 use crate::fallible as fa;
 use crate::{Error, Result};
@@ -44,12 +44,7 @@ pub struct ParetoNbd {
 
 impl ParetoNbd {
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("r", self.r), ("alpha", self.alpha), ("s", self.s), ("beta", self.beta)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("pareto_nbd model: {n} must be positive and finite, got {v}")));
-            }
-        }
-        Ok(())
+        check_positive("pareto_nbd model", &[("r", self.r), ("alpha", self.alpha), ("s", self.s), ("beta", self.beta)])
     }
 }
 
