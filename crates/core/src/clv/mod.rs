@@ -1170,10 +1170,12 @@ mod tests {
         t
     }
 
-    fn fd_check<O: Objective<K>, const K: usize>(o: &O, p: [f64; K]) {
+    /// The analytic gradient at `p` equals central finite differences of relative step `step`.
+    /// Also used by `pareto`.
+    pub(super) fn fd_check<O: Objective<K>, const K: usize>(o: &O, p: [f64; K], step: f64) {
         let (_, g) = o.ll_grad(&p);
         for i in 0..K {
-            let h = 1e-4 * p[i];
+            let h = step * p[i];
             let (mut up, mut dn) = (p, p);
             up[i] += h;
             dn[i] -= h;
@@ -1186,7 +1188,7 @@ mod tests {
     fn bgnbd_gradient_matches_finite_differences() {
         let d = BgnbdData::new(&toy().sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [2.5, 0.3, 1.7, 0.4], [0.1, 10.0, 0.05, 20.0]] {
-            fd_check(&d, p);
+            fd_check(&d, p, 1e-4);
         }
     }
 
@@ -1198,7 +1200,7 @@ mod tests {
         }
         let d = SpendData::new(&t.sorted().unwrap()).unwrap();
         for p in [[4.0, 3.5, 0.6], [0.5, 1.2, 3.0], [20.0, 8.0, 0.05]] {
-            fd_check(&d, p);
+            fd_check(&d, p, 1e-4);
         }
     }
 

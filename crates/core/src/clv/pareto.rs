@@ -449,15 +449,7 @@ mod tests {
         }
         let d = ParetoData::new(&t.sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [0.7, 3.0, 0.8, 2.0], [2.5, 0.3, 1.7, 0.4], [0.2, 9.0, 0.05, 0.5], [1.0, 1.0, 1.0, 1.0]] {
-            let (_, g) = d.ll_grad(&p);
-            for i in 0..4 {
-                let h = 1e-5 * p[i];
-                let (mut up, mut dn) = (p, p);
-                up[i] += h;
-                dn[i] -= h;
-                let fd = (d.ll_grad(&up).0 - d.ll_grad(&dn).0) / (2.0 * h);
-                assert!((fd - g[i]).abs() <= 1e-6 * (1.0 + fd.abs()), "param {i} at {p:?}: analytic {} vs {fd}", g[i]);
-            }
+            crate::clv::tests::fd_check(&d, p, 1e-5);
         }
     }
 
