@@ -213,6 +213,14 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION segment._view_rel(segment.segment_views) IS 'The materialized view of a registry row (42P01 when it is gone)';
 
+-- the materialized view of a view name, for the workers that need only the relation: the
+-- registry row first (42P01 when there is none), then its relation (42P01 when it is gone)
+CREATE FUNCTION segment._view_relation(view_name text, default_schema name) RETURNS regclass
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT segment._view_rel(segment._view_row(view_name, default_schema)) $$;
+COMMENT ON FUNCTION segment._view_relation(text, name) IS
+    'The materialized view of a segmentation view name (42P01 when it is not registered or is gone)';
+
 ------------------------------------------------------------------------------------------------
 -- The view's query
 ------------------------------------------------------------------------------------------------
@@ -733,6 +741,19 @@ CREATE FUNCTION segment._privileges(rel regclass) RETURNS jsonb
 COMMENT ON FUNCTION segment._privileges(regclass) IS
     'Privileges on a relation and its columns (grantor, grantee, privilege, grantable) as a sorted jsonb array';
 
+-- the registry row of a view (rights first: _registry_drop lets only those who may act for the
+-- view) and then its pg_cron job, where pg_cron is installed; the relation is the caller's to drop
+CREATE FUNCTION segment._unregister(r segment.segment_views, keep_history boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM segment._registry_drop(r.view_schema, r.view_name, keep_history);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        PERFORM segment._unschedule(r);
+    END IF;
+END $$;
+COMMENT ON FUNCTION segment._unregister(segment.segment_views, boolean) IS
+    'Removes the registry row of a segmentation view (and, unless keep_history, its snapshots) and its pg_cron job';
+
 CREATE FUNCTION segment._alter_segment_view(view_name text, default_schema name, options jsonb) RETURNS regclass
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -792,10 +813,7 @@ BEGIN
     q := segment._segment_view_sql(r.source, r.customer_column, r.ordered_at_column, r.amount_column, new_options);
 
     -- rebuild: drop (history kept), create empty, hand it to the owner, then fill it as the owner
-    PERFORM segment._registry_drop(r.view_schema, r.view_name, true);
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-        PERFORM segment._unschedule(r);
-    END IF;
+    PERFORM segment._unregister(r, true);
     EXECUTE format('DROP MATERIALIZED VIEW %s', old_rel);
     rel := segment._new_matview(r.view_schema, r.view_name, r.source, q);
     IF owner_id <> (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = current_user) THEN
@@ -863,11 +881,8 @@ COMMENT ON FUNCTION segment.alter_segment_view(text, jsonb) IS
 CREATE FUNCTION segment._refresh_segment_view(view_name text, default_schema name, concurrently boolean) RETURNS timestamptz
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    r segment.segment_views;
-    rel regclass;
+    rel regclass := segment._view_relation(view_name, default_schema);
 BEGIN
-    r := segment._view_row(view_name, default_schema);
-    rel := segment._view_rel(r);
     -- REFRESH runs the view's query as the view's owner, whoever calls
     IF $3 THEN  -- "concurrently": a keyword inside SQL, so referred to by position
         EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', rel);
@@ -891,10 +906,7 @@ DECLARE
 BEGIN
     r := segment._view_row(view_name, default_schema);
     -- rights first: only the view's owner (or a role with her privileges) and superusers
-    PERFORM segment._registry_drop(r.view_schema, r.view_name, coalesce(keep_history, false));
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
-        PERFORM segment._unschedule(r);
-    END IF;
+    PERFORM segment._unregister(r, coalesce(keep_history, false));
     -- the materialized view, unless it was dropped already (or the name is another role's now)
     SELECT c.oid INTO rel FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = r.view_schema AND c.relname = r.view_name AND c.relkind = 'm' AND pg_has_role(c.relowner, 'USAGE');
@@ -916,11 +928,8 @@ COMMENT ON FUNCTION segment.drop_segment_view(text, boolean) IS
 CREATE FUNCTION segment._take_snapshot(view_name text, default_schema name, taken_at timestamptz) RETURNS bigint
     LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    r segment.segment_views;
-    rel regclass;
+    rel regclass := segment._view_relation(view_name, default_schema);
 BEGIN
-    r := segment._view_row(view_name, default_schema);
-    rel := segment._view_rel(r);
     IF taken_at IS NULL THEN
         RAISE EXCEPTION 'taken_at must not be NULL' USING ERRCODE = '22004';
     END IF;

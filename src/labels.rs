@@ -6,7 +6,7 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::config::{Label, Lang};
 use pg_segment_core::labels::{Cadence, Lifecycle, RuleSet, SpendTiers, Tiers};
-use pg_segment_core::numeric::{decode_numeric, SCALE};
+use pg_segment_core::numeric::SCALE;
 use pg_segment_core::score::Score;
 use pg_segment_core::summary::{purchase_days, SummaryView};
 use pg_segment_core::Error;
@@ -64,7 +64,7 @@ pg_fn!(fn pgseg_customer_tier(fc) {
 
 // spend_tier(spend numeric, config, lang)
 pg_fn!(fn pgseg_spend_tier(fc) {
-    let spend = decode_numeric(arg_bytes(fc, 0), "spend").or_raise() as f64 / SCALE as f64;
+    let spend = arg_numeric(fc, 0, "spend") as f64 / SCALE as f64;
     let key: &[u8] = if is_null(fc, 1) { &[] } else { arg_bytes(fc, 1) };
     let tiers = cached(fc, key, || SpendTiers::parse(&arg_json(fc, 1, "config")).or_raise());
     ret_label(tiers.tier(spend), arg_lang(fc, 2))

@@ -5,7 +5,6 @@ use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible::{self as fa, Limit};
 use pg_segment_core::loyalty::{level_label, Brands, LoyaltyState, Rules};
-use pg_segment_core::numeric::decode_numeric;
 use pg_segment_core::Error;
 use pgrx::pg_sys::Datum;
 
@@ -30,7 +29,7 @@ pg_fn!(fn pgseg_loyalty_trans(fc) {
             new_state(fc, WHAT, LoyaltyState { rules_bytes, rules, brands: Brands::default(), limit: limit() })
         }
     };
-    let amount = decode_numeric(arg_bytes(fc, 2), "amount").or_raise();
+    let amount = arg_numeric(fc, 2, "amount");
     let s = &mut *st;
     s.brands.add(arg_str(fc, 1, "brand"), amount, s.limit).or_raise();
     Datum::from(st)

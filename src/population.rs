@@ -7,7 +7,7 @@ use crate::pg::guc::population_limit_bytes as limit_bytes;
 use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible as fa;
-use pg_segment_core::numeric::{decode_numeric, encode_numeric, from_f64};
+use pg_segment_core::numeric::encode_numeric;
 use pg_segment_core::population::{parse_options, Options, PopulationView, State, ValueBuf};
 use pg_segment_core::summary::signed_amount;
 use pg_segment_core::time::{check_instant, check_session_zone, format_instant};
@@ -112,11 +112,7 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool, flag: bool, order_id: bool)
     let a = &mut *agg;
     let id = arg_i64(fc, 1);
     let at = arg_instant(fc, at_at, "ordered_at");
-    let amount = if numeric {
-        decode_numeric(arg_bytes(fc, at_amount), "amount").or_raise()
-    } else {
-        from_f64(arg_f64(fc, at_amount), "amount").or_raise()
-    };
+    let amount = arg_amount(fc, at_amount, numeric);
     let refund = flag && !is_null(fc, at_amount + 1) && arg_bool(fc, at_amount + 1);
     if let Some(amount) = signed_amount(amount, refund) {
         let day = if at <= a.st.as_of { a.days.day(at) } else { 0 };

@@ -5,7 +5,7 @@
 use crate::pg::guc::memory_limit_bytes;
 use crate::pg::*;
 use crate::pg_fn;
-use pg_segment_core::numeric::{decode_numeric, format_micro, from_f64, SCALE};
+use pg_segment_core::numeric::{format_micro, SCALE};
 use pg_segment_core::summary::{
     btyd, check_binary, check_events, check_totals_of, encoded_len, signed_amount, write_events, write_text, Event, Summary, SummaryView,
     Unit, MAX_EVENTS,
@@ -80,8 +80,7 @@ unsafe fn trans(fc: FunctionCallInfo, numeric: bool) -> Datum {
         return state_or_null(fc, state);
     }
     let at = arg_instant(fc, 1, "ordered_at");
-    let amount =
-        if numeric { decode_numeric(arg_bytes(fc, 2), "amount").or_raise() } else { from_f64(arg_f64(fc, 2), "amount").or_raise() };
+    let amount = arg_amount(fc, 2, numeric);
     let refund = nargs(fc) > 3 && !is_null(fc, 3) && arg_bool(fc, 3);
     let st = match state {
         Some(s) => s,
@@ -150,8 +149,7 @@ unsafe fn trans_order(fc: FunctionCallInfo, numeric: bool) -> Datum {
         return state_or_null(fc, state);
     }
     let at = arg_instant(fc, 2, "ordered_at");
-    let amount =
-        if numeric { decode_numeric(arg_bytes(fc, 3), "amount").or_raise() } else { from_f64(arg_f64(fc, 3), "amount").or_raise() };
+    let amount = arg_amount(fc, 3, numeric);
     let refund = nargs(fc) > 4 && !is_null(fc, 4) && arg_bool(fc, 4);
     let st = state.unwrap_or_else(|| new_state(fc, "rfm_agg", OrderRows::new(memory_limit_bytes())));
     if let Some(amount) = signed_amount(amount, refund) {

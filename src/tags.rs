@@ -5,7 +5,7 @@
 use crate::pg::*;
 use crate::pg_fn;
 use pg_segment_core::fallible::{self as fa, Limit};
-use pg_segment_core::numeric::{decode_numeric, SCALE};
+use pg_segment_core::numeric::SCALE;
 use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules, TagState};
 use pg_segment_core::Error;
 use pgrx::pg_sys::{Datum, FunctionCallInfo};
@@ -17,11 +17,6 @@ fn limit_for(what: &'static str) -> Limit {
     Limit { bytes: crate::pg::guc::memory_limit_bytes(), what }
 }
 
-/// An amount in 10^-4 units from a numeric argument.
-unsafe fn numeric_at(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
-    decode_numeric(arg_bytes(fc, n), name).or_raise()
-}
-
 // behaviour_tags transition: (state, ordered_at, amount, discount, promotion, category [, launched_at [, rules]])
 pg_fn!(fn pgseg_tags_trans(fc) {
     let state = state_arg::<TagState>(fc, 0);
@@ -29,7 +24,7 @@ pg_fn!(fn pgseg_tags_trans(fc) {
         return state_or_null(fc, state);
     }
     let at = arg_instant(fc, 1, "ordered_at");
-    let amount = numeric_at(fc, 2, "amount");
+    let amount = arg_numeric(fc, 2, "amount");
     let rules_bytes: &[u8] = if nargs(fc) > 7 && !is_null(fc, 7) { arg_bytes(fc, 7) } else { &[] };
     let st = match state {
         Some(s) => {
@@ -51,7 +46,7 @@ pg_fn!(fn pgseg_tags_trans(fc) {
     let discount = if is_null(fc, 3) {
         None
     } else {
-        let d = numeric_at(fc, 3, "discount") as f64 / SCALE as f64;
+        let d = arg_numeric(fc, 3, "discount") as f64 / SCALE as f64;
         if !(0.0..=1.0).contains(&d) {
             raise(Error::invalid(format!("discount must be a fraction between 0 and 1 (0.15 = 15% off), got {d}")));
         }
@@ -71,7 +66,7 @@ pg_fn!(fn pgseg_pref_cat_trans(fc) {
     if is_null(fc, 1) || is_null(fc, 2) {
         return state_or_null(fc, state);
     }
-    let amount = numeric_at(fc, 2, "amount");
+    let amount = arg_numeric(fc, 2, "amount");
     let st = state.unwrap_or_else(|| {
         new_state(fc, WHAT, TagState { rules_bytes: Vec::new(), rules: Rules::default(), ev: Evidence::default(), limit: limit_for("preferred_category") })
     });

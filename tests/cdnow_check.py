@@ -28,6 +28,8 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import calibration_and_holdout_data
 
+from checks import Checks
+
 PUBLISHED = {
     "pareto_nbd": ({"r": 0.55, "alpha": 10.58, "a_or_s": 0.61, "b_or_beta": 11.67}, 2, -9594.98, 2),
     "bgnbd": ({"r": 0.243, "alpha": 4.414, "a_or_s": 0.793, "b_or_beta": 2.426}, 3, -9582.4, 1),
@@ -35,11 +37,7 @@ PUBLISHED = {
 
 
 def main(workdir):
-    results = []
-
-    def check(name, ok, detail=""):
-        results.append(bool(ok))
-        print(f"   {'ok  ' if ok else 'FAIL'} cdnow: {name}{'' if ok else ' ' + detail}")
+    check = Checks("cdnow", "cdnow: ")
 
     tx = pd.read_csv(f"{workdir}/cdnow.csv", names=["customer_id", "day", "amount"], parse_dates=["day"])
     ours = pd.read_csv(f"{workdir}/cdnow_holdout.csv").set_index("customer_id")
@@ -86,9 +84,7 @@ def main(workdir):
         check(f"{model} conditional expectations equal lifetimes' (relative 1e-6)", np.allclose(mine.expected.to_numpy(), by_bin.to_numpy(), rtol=1e-6),
               f"{mine.expected.tolist()} vs {by_bin.tolist()}")
 
-    passed, failed = sum(results), len(results) - sum(results)
-    print(f"cdnow: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 //! `scripts/test.sh` starts (PGSEG_TEST_HOST / PGSEG_TEST_PORT), one fresh database per test.
 
 use postgres::{Client, NoTls};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn host() -> String {
@@ -20,6 +22,32 @@ pub fn connect(db: &str, user: &str) -> Client {
 /// The bin directory of the server under test (pg_dump, psql of the same major).
 pub fn pg_bin() -> String {
     std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
+}
+
+/// A plain-SQL pg_dump of a database of the server under test; fails the test when pg_dump does.
+pub fn dump(db: &str) -> Vec<u8> {
+    let dump = Command::new(format!("{}/pg_dump", pg_bin()))
+        .args(["-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", db])
+        .output()
+        .expect("pg_dump runs");
+    assert!(dump.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&dump.stderr));
+    dump.stdout
+}
+
+/// Restores a plain-SQL dump into a database with psql (ON_ERROR_STOP); fails the test on any error.
+pub fn restore(db: &str, script: &[u8]) {
+    let restore = Command::new(format!("{}/psql", pg_bin()))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(script)?;
+            child.wait_with_output()
+        })
+        .expect("psql runs");
+    assert!(restore.status.success(), "restore failed: {}", String::from_utf8_lossy(&restore.stderr));
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -66,7 +94,6 @@ pub fn skip(test: &str, whole: bool, reason: &str) {
     let line = format!("{} {test}: {reason}\n", if whole { "test" } else { "part" });
     eprint!("skipped: {line}");
     if let Ok(path) = std::env::var("PGSEG_SKIPS") {
-        use std::io::Write;
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         f.write_all(line.as_bytes()).unwrap();
     }

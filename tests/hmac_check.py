@@ -12,6 +12,8 @@ import hmac
 import sys
 from collections import defaultdict
 
+from checks import Checks
+
 
 def expected(key, purpose, customer_key):
     message = (purpose + "\0" + customer_key if purpose else customer_key).encode("utf-8")
@@ -30,13 +32,10 @@ def main(path, key):
                 print(f"   differs: {row}", file=sys.stderr)
     checks = {f"purpose {p!r}, {kind} keys: {ok} of {n} equal": n > 0 and ok == n for (p, kind), (n, ok) in sorted(groups.items())}
     checks["every purpose and kind of key was exported"] = len(groups) == 12
-    passed = failed = 0
+    check = Checks("hmac", "pseudonym() vs Python hmac: ")
     for name, ok in checks.items():
-        print(f"   {'ok  ' if ok else 'FAIL'} pseudonym() vs Python hmac: {name}")
-        passed += ok
-        failed += not ok
-    print(f"hmac: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+        check(name, ok)
+    return check.done()
 
 
 if __name__ == "__main__":

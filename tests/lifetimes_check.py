@@ -12,6 +12,8 @@ import sys
 import pandas as pd
 from lifetimes.utils import summary_data_from_transaction_data
 
+from checks import Checks
+
 # as_of of each unit, as the SQL side used it: the end of a day (days) and of a Sunday (weeks),
 # so that lifetimes' period truncation of observation_period_end includes exactly what
 # segment.btyd includes (orders up to as_of).
@@ -21,7 +23,7 @@ PERIOD_END = {"days": ("2025-06-30", "D"), "weeks": ("2025-06-29", "W")}
 def main(workdir):
     tx = pd.read_csv(f"{workdir}/purchases.csv", parse_dates=["ordered_at"])
     ours = pd.read_csv(f"{workdir}/btyd.csv")
-    passed = failed = 0
+    check = Checks("lifetimes")
     for unit, (end, freq) in PERIOD_END.items():
         ref = summary_data_from_transaction_data(
             tx, "customer_id", "ordered_at", "amount", observation_period_end=end, freq=freq
@@ -43,11 +45,8 @@ def main(workdir):
             checks["monetary_value equal (relative 1e-9)"] = bool((diff <= tol).all())
             checks["some repeat buyers"] = int((joined["frequency"] > 0).sum()) > 100
         for name, ok in checks.items():
-            print(f"   {'ok  ' if ok else 'FAIL'} btyd({unit}) vs lifetimes: {name}")
-            passed += ok
-            failed += not ok
-    print(f"lifetimes: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+            check(f"btyd({unit}) vs lifetimes: {name}", ok)
+    return check.done()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from checks import Checks
+
 
 def rel(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -29,13 +31,7 @@ def main(workdir):
     models = pd.read_csv(f"{workdir}/models.csv")
     coords = pd.read_csv(f"{workdir}/coords.csv")
     X = feats[[c for c in feats.columns if c.startswith("f")]].to_numpy(float)
-    passed = failed = 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        print(f"   {'ok  ' if ok else 'FAIL'} {name}{(': ' + detail) if detail and not ok else ''}")
-        passed += bool(ok)
-        failed += not ok
+    check = Checks("pca")
 
     for _, row in models.iterrows():
         name, opts, m = row["name"], json.loads(row["options"]), json.loads(row["model"])
@@ -63,8 +59,7 @@ def main(workdir):
         ref = pca.transform(Zs) * signs[None, :]
         yd = float(np.max(np.abs(Y - ref)))
         check(f"{name}: pca_transform of {len(Y)} customers (1e-7, got {yd:.1e})", len(Y) == len(X) and yd < 1e-7)
-    print(f"pca: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

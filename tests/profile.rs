@@ -1,9 +1,7 @@
 //! segment.city_tiers is an extension configuration table: rows users add survive pg_dump and
 //! restore, and built-in rows are neither dumped nor duplicated.
 
-use pg_segment_integration::{host, port, TestDb};
-use std::process::Command;
-
+use pg_segment_integration::{dump, restore, TestDb};
 
 #[test]
 fn user_city_tiers_survive_dump_and_restore() {
@@ -15,28 +13,11 @@ fn user_city_tiers_survive_dump_and_restore() {
          INSERT INTO segment.city_tiers (city, city_en, tier, aliases) VALUES ('拉萨', 'Lhasa', 'tier3', '{Lasa}'), ('佛山', 'Foshan', 'new_tier1', '{}');",
     )
     .unwrap();
-    let bin = pg_segment_integration::pg_bin();
-    let dump = Command::new(format!("{bin}/pg_dump"))
-        .args(["-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &src.name])
-        .output()
-        .expect("pg_dump runs");
-    assert!(dump.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&dump.stderr));
-    let text = String::from_utf8_lossy(&dump.stdout);
+    let dumped = dump(&src.name);
+    let text = String::from_utf8_lossy(&dumped);
     assert!(text.contains("拉萨"), "the user row is dumped");
     assert!(!text.contains("深圳"), "built-in rows are not dumped");
-    let restore = Command::new(format!("{bin}/psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &dst.name])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(&dump.stdout)?;
-            child.wait_with_output()
-        })
-        .expect("psql runs");
-    assert!(restore.status.success(), "restore failed: {}", String::from_utf8_lossy(&restore.stderr));
+    restore(&dst.name, &dumped);
     let mut d = dst.client();
     let row = d
         .query_one(

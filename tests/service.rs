@@ -2,8 +2,7 @@
 //! removals, tiers of their own) survive pg_dump and restore, built-in rows are neither dumped nor
 //! duplicated, and the plans read the same afterwards.
 
-use pg_segment_integration::{host, pg_bin, port, TestDb};
-use std::process::{Command, Stdio};
+use pg_segment_integration::{dump, restore, TestDb};
 
 const PLANS: &str = "SELECT concat_ws(' | ', segment.service_plan('vip', 'en'), segment.service_plan('member', 'code'),
                                        segment.service_plan('黑金会员'), segment.service_plan('Diamond VIP', 'zh'))";
@@ -23,27 +22,11 @@ fn user_service_benefits_survive_dump_and_restore() {
     .unwrap();
     let before: String = c.query_one(PLANS, &[]).unwrap().get(0);
     assert!(before.contains("SF Express next-day delivery") && before.contains("私人管家"), "{before}");
-    let dump = Command::new(format!("{}/pg_dump", pg_bin()))
-        .args(["-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &src.name])
-        .output()
-        .expect("pg_dump runs");
-    assert!(dump.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&dump.stderr));
-    let text = String::from_utf8_lossy(&dump.stdout);
+    let dumped = dump(&src.name);
+    let text = String::from_utf8_lossy(&dumped);
     assert!(text.contains("顺丰次日达") && text.contains("私人管家"), "the user rows are dumped");
     assert!(!text.contains("专属客服一对一服务"), "built-in rows are not dumped");
-    let restore = Command::new(format!("{}/psql", pg_bin()))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", &host(), "-p", &port().to_string(), "-U", "postgres", "-d", &dst.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(&dump.stdout)?;
-            child.wait_with_output()
-        })
-        .expect("psql runs");
-    assert!(restore.status.success(), "restore failed: {}", String::from_utf8_lossy(&restore.stderr));
+    restore(&dst.name, &dumped);
     let mut d = dst.client();
     let after: String = d.query_one(PLANS, &[]).unwrap().get(0);
     assert_eq!(after, before, "the plans read the same after the restore");

@@ -7,6 +7,7 @@
 //! a Rust panic becomes a PostgreSQL ERROR, never a crash.
 
 use pg_segment_core::config::Lang;
+use pg_segment_core::numeric::{decode_numeric, from_f64};
 use pg_segment_core::summary::SummaryView;
 use pg_segment_core::{ErrCode, Error};
 use pgrx::pg_sys::{self, Datum, FunctionCallInfo};
@@ -251,6 +252,20 @@ pub unsafe fn arg_instant(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
         raise(Error::datetime(format!("{name} must be a finite timestamp, got infinity")));
     }
     t
+}
+
+/// A `numeric` argument in 10^-4 units (core's amounts); ERROR naming it when out of range.
+pub unsafe fn arg_numeric(fc: FunctionCallInfo, n: usize, name: &str) -> i64 {
+    decode_numeric(arg_bytes(fc, n), name).or_raise()
+}
+
+/// The `amount` argument of an aggregate that has a `numeric` and a `double precision` form.
+pub unsafe fn arg_amount(fc: FunctionCallInfo, n: usize, numeric: bool) -> i64 {
+    if numeric {
+        arg_numeric(fc, n, "amount")
+    } else {
+        from_f64(arg_f64(fc, n), "amount").or_raise()
+    }
 }
 
 /// A finite `date` argument as a day number since 2000-01-01.

@@ -39,6 +39,19 @@ impl Json<'_> {
     }
 }
 
+/// A model document that one of our `*_fit` aggregates wrote (`kind`, `version` 1), parsed;
+/// `bad(what)` is the error for a document that is not such a model.
+pub fn model_doc(text: &str, kind: &str, bad: impl Fn(&str) -> Error) -> Result<Value> {
+    let v: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
+    if v.get("kind").and_then(Value::as_str) != Some(kind) {
+        return Err(bad(&format!("missing \"kind\": \"{kind}\"")));
+    }
+    if v.get("version").and_then(Value::as_i64) != Some(1) {
+        return Err(Error::not_supported("model: version not supported by this pg_segment (expected 1)"));
+    }
+    Ok(v)
+}
+
 /// A JSON object being read; `finish()` rejects keys nobody asked for.
 pub struct Obj<'a> {
     what: &'a str,

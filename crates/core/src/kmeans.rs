@@ -7,7 +7,7 @@
 
 use super::cancel::{self, Ticker};
 use super::codec::{Reader, Writer};
-use super::config::Obj;
+use super::config::{model_doc, Obj};
 use super::fallible::{self as fa, bytes_of};
 use super::{ErrCode, Error, Result};
 use rand::{Rng, SeedableRng};
@@ -665,13 +665,7 @@ impl Model {
     /// Reads a model written by `to_json` (what `assign` and `silhouette` need).
     pub fn from_json(text: &str) -> Result<Model> {
         let bad = |what: &str| Error::invalid(format!("model is not a kmeans_fit model: {what}"));
-        let v: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-        if v.get("kind").and_then(Value::as_str) != Some("pg_segment.kmeans") {
-            return Err(bad("missing \"kind\": \"pg_segment.kmeans\""));
-        }
-        if v.get("version").and_then(Value::as_i64) != Some(1) {
-            return Err(Error::not_supported("model: version not supported by this pg_segment (expected 1)"));
-        }
+        let v = model_doc(text, "pg_segment.kmeans", bad)?;
         let num = |key: &str| v.get(key).and_then(Value::as_f64).ok_or_else(|| bad(key));
         // a whole number (3 or 3.0), never a truncated 2.5
         let whole = |x: &Value| x.as_u64().or_else(|| x.as_f64().filter(|f| f.fract() == 0.0 && (0.0..9e15).contains(f)).map(|f| f as u64));

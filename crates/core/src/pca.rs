@@ -13,7 +13,7 @@
 //! n − 1), and its ratio divides by the total variance (the trace of that covariance).
 
 use super::cancel::{self, Ticker};
-use super::config::Obj;
+use super::config::{model_doc, Obj};
 use super::fallible::{self as fa, bytes_of};
 use super::kmeans::{check_dims, sort_points, Scaler, Standardization, LIMIT_SETTING, MAX_DIMS};
 use super::{ErrCode, Error, Result};
@@ -276,13 +276,7 @@ impl Model {
     /// against the model's own arrays before anything is sized from them.
     pub fn from_json(text: &str) -> Result<Model> {
         let bad = |what: &str| Error::invalid(format!("model is not a pca_fit model: {what}"));
-        let v: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
-        if v.get("kind").and_then(Value::as_str) != Some("pg_segment.pca") {
-            return Err(bad("missing \"kind\": \"pg_segment.pca\""));
-        }
-        if v.get("version").and_then(Value::as_i64) != Some(1) {
-            return Err(Error::not_supported("model: version not supported by this pg_segment (expected 1)"));
-        }
+        let v = model_doc(text, "pg_segment.pca", bad)?;
         let count = |key: &str| -> Result<usize> {
             match v.get(key).and_then(Value::as_u64) {
                 Some(k) if (1..=MAX_DIMS as u64).contains(&k) => Ok(k as usize),

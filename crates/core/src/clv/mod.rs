@@ -507,13 +507,19 @@ pub struct Bgnbd {
 impl Bgnbd {
     /// Checks the parameters of a model read from SQL (names as the composite's fields).
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("r", self.r), ("alpha", self.alpha), ("a", self.a), ("b", self.b)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("bgnbd model: {n} must be positive and finite, got {v}")));
-            }
-        }
-        Ok(())
+        check_positive("bgnbd model", &[("r", self.r), ("alpha", self.alpha), ("a", self.a), ("b", self.b)])
     }
+}
+
+/// Every parameter of a model read from SQL positive and finite, or an error naming it (`what`:
+/// the model type, as in "bgnbd model"). For the BG/NBD, Pareto/NBD and Gamma-Gamma checks.
+fn check_positive(what: &str, params: &[(&str, f64)]) -> Result<()> {
+    for &(n, v) in params {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::invalid(format!("{what}: {n} must be positive and finite, got {v}")));
+        }
+    }
+    Ok(())
 }
 
 /// BG/NBD data prepared for repeated likelihood evaluation (times rescaled by `scale`).
@@ -999,11 +1005,7 @@ pub struct GammaGamma {
 
 impl GammaGamma {
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("p", self.p), ("q", self.q), ("gamma", self.gamma)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("gamma_gamma model: {n} must be positive and finite, got {v}")));
-            }
-        }
+        check_positive("gamma_gamma model", &[("p", self.p), ("q", self.q), ("gamma", self.gamma)])?;
         if self.q <= 1.0 {
             return Err(Error::invalid(format!("gamma_gamma model: q must exceed 1 for a finite expected spend, got {}", self.q)));
         }
@@ -1168,10 +1170,12 @@ mod tests {
         t
     }
 
-    fn fd_check<O: Objective<K>, const K: usize>(o: &O, p: [f64; K]) {
+    /// The analytic gradient at `p` equals central finite differences of relative step `step`.
+    /// Also used by `pareto`.
+    pub(super) fn fd_check<O: Objective<K>, const K: usize>(o: &O, p: [f64; K], step: f64) {
         let (_, g) = o.ll_grad(&p);
         for i in 0..K {
-            let h = 1e-4 * p[i];
+            let h = step * p[i];
             let (mut up, mut dn) = (p, p);
             up[i] += h;
             dn[i] -= h;
@@ -1184,7 +1188,7 @@ mod tests {
     fn bgnbd_gradient_matches_finite_differences() {
         let d = BgnbdData::new(&toy().sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [2.5, 0.3, 1.7, 0.4], [0.1, 10.0, 0.05, 20.0]] {
-            fd_check(&d, p);
+            fd_check(&d, p, 1e-4);
         }
     }
 
@@ -1196,7 +1200,7 @@ mod tests {
         }
         let d = SpendData::new(&t.sorted().unwrap()).unwrap();
         for p in [[4.0, 3.5, 0.6], [0.5, 1.2, 3.0], [20.0, 8.0, 0.05]] {
-            fd_check(&d, p);
+            fd_check(&d, p, 1e-4);
         }
     }
 
@@ -1396,16 +1400,9 @@ mod tests {
             assert!(f.params.iter().all(|p| p.is_finite() && *p > 0.0) && f.log_likelihood.is_finite(), "{f:?}");
             f
         };
-        // nobody repeats
-        let mut t = Tuples::new();
-        for tt in [10.0, 20.0, 30.0] {
-            t.add([0.0, 0.0, tt], 5.0).unwrap();
+        for t in unidentifiable() {
+            assert!(!check(&t).converged);
         }
-        assert!(!check(&t).converged);
-        // a single customer
-        let mut t = Tuples::new();
-        t.add([3.0, 20.0, 30.0], 1.0).unwrap();
-        assert!(!check(&t).converged);
         // everyone bought at the very end (T = recency)
         let mut t = Tuples::new();
         for x in 1..5 {
@@ -1416,11 +1413,21 @@ mod tests {
         let mut t = toy();
         t.add([1e6, 80.0, 90.0], 1.0).unwrap();
         check(&t);
-        // T = 0 everywhere
-        let mut t = Tuples::new();
-        t.add([0.0, 0.0, 0.0], 4.0).unwrap();
-        assert!(!check(&t).converged);
         assert!(fit_bgnbd(&Tuples::new()).unwrap().is_none());
+    }
+
+    /// (x, t_x, T) data that no purchase model can be fitted to, so a fit must say it did not
+    /// converge: nobody repeats, a single customer, T = 0 everywhere. Also used by `pareto`.
+    pub(super) fn unidentifiable() -> [Tuples<3>; 3] {
+        let mut none_repeat = Tuples::new();
+        for tt in [10.0, 20.0, 30.0] {
+            none_repeat.add([0.0, 0.0, tt], 5.0).unwrap();
+        }
+        let mut single = Tuples::new();
+        single.add([3.0, 20.0, 30.0], 1.0).unwrap();
+        let mut no_time = Tuples::new();
+        no_time.add([0.0, 0.0, 0.0], 4.0).unwrap();
+        [none_repeat, single, no_time]
     }
 
     /// Standard errors of the log-parameters at `p`: inverse of the observed information,
@@ -1466,49 +1473,54 @@ mod tests {
         std::array::from_fn(|i| inv[i][i].sqrt())
     }
 
+    /// Calls `f` with the orders (refunds too) of each of `n` sample-store customers in turn.
+    fn for_each_customer(n: i64, seed: i64, params: &crate::sample::SampleParams, mut f: impl FnMut(&[crate::sample::OrderRow])) {
+        let mut orders: Vec<crate::sample::OrderRow> = Vec::new();
+        for o in crate::sample::OrderIter::new(n, seed, params.clone()) {
+            if orders.last().is_some_and(|last| last.customer_id != o.customer_id) {
+                f(&orders);
+                orders.clear();
+            }
+            orders.push(o);
+        }
+        if !orders.is_empty() {
+            f(&orders);
+        }
+    }
+
     /// Exact continuous-time (x, t_x, T) in days of `n` sample-store customers, read from the
     /// generated purchase instants (no calendar rounding), with the mean spend of the repeat
-    /// purchases.
-    fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
-        use crate::sample::{OrderIter, SampleParams};
-        let params = SampleParams::default();
+    /// purchases (refunds left out). Also used by the tests of `uncertainty`.
+    pub(super) fn sample_exact(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
+        let params = crate::sample::SampleParams::default();
         let day = 86_400_000_000f64;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
-        let mut flush = |v: &mut Vec<(i64, i64)>| {
+        for_each_customer(n, seed, &params, |orders| {
+            let v: Vec<_> = orders.iter().filter(|o| !o.is_refund).collect();
             if let (Some(first), Some(last)) = (v.first(), v.last()) {
                 let x = (v.len() - 1) as f64;
-                let tx = (last.0 - first.0) as f64 / day;
-                let t = (params.end_us - first.0) as f64 / day;
+                let tx = (last.ordered_at_us - first.ordered_at_us) as f64 / day;
+                let t = (params.end_us - first.ordered_at_us) as f64 / day;
                 bg.add([x, tx, t], 1.0).unwrap();
                 if x > 0.0 {
-                    gg.add([x, v[1..].iter().map(|p| p.1 as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
+                    gg.add([x, v[1..].iter().map(|o| o.amount_fen as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
                 }
             }
-            v.clear();
-        };
-        let mut buf = Vec::new();
-        let mut current = 0;
-        for o in OrderIter::new(n, seed, params.clone()) {
-            if o.customer_id != current {
-                flush(&mut buf);
-                current = o.customer_id;
-            }
-            if !o.is_refund {
-                buf.push((o.ordered_at_us, o.amount_fen));
-            }
-        }
-        flush(&mut buf);
+        });
         (bg, gg, params)
     }
 
     /// BTYD summaries (days, Shanghai calendar) of `n` sample-store customers, as of the end.
     fn sample_summaries(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>, crate::sample::SampleParams) {
-        use crate::sample::{OrderIter, SampleParams};
         use crate::summary::{btyd, Summary, SummaryView, Unit};
-        let params = SampleParams::default();
+        let params = crate::sample::SampleParams::default();
         let as_of = params.end_us - 1;
         let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
-        let mut flush = |s: &mut Summary| {
+        for_each_customer(n, seed, &params, |orders| {
+            let mut s = Summary::new();
+            for o in orders {
+                s.push(o.ordered_at_us, o.amount_fen * 100, o.is_refund);
+            }
             if s.events.is_empty() {
                 return;
             }
@@ -1520,18 +1532,7 @@ mod tests {
             if check_spend(b.frequency, b.monetary_value).unwrap() {
                 gg.add([b.frequency, b.monetary_value], 1.0).unwrap();
             }
-            *s = Summary::new();
-        };
-        let mut s = Summary::new();
-        let mut current = 0;
-        for o in OrderIter::new(n, seed, params.clone()) {
-            if o.customer_id != current {
-                flush(&mut s);
-                current = o.customer_id;
-            }
-            s.push(o.ordered_at_us, o.amount_fen * 100, o.is_refund);
-        }
-        flush(&mut s);
+        });
         (bg, gg, params)
     }
 

@@ -26,7 +26,7 @@
 //! (x, t_x) pair, not once per customer, and each customer then costs one `exp` and one `ln`
 //! as in BG/NBD. The gradient is analytic: the same series accumulates ∂H/∂e, ∂H/∂b and ∂H/∂z.
 
-use super::{check_fit_memory_bytes, index_of, key, maximise, Fit, KeyMap, Objective, Tuples, FIT};
+use super::{check_fit_memory_bytes, check_positive, index_of, key, maximise, Fit, KeyMap, Objective, Tuples, FIT};
 use crate::cancel::Ticker;
 use crate::fallible as fa;
 use crate::{Error, Result};
@@ -44,12 +44,7 @@ pub struct ParetoNbd {
 
 impl ParetoNbd {
     pub fn check(&self) -> Result<()> {
-        for (n, v) in [("r", self.r), ("alpha", self.alpha), ("s", self.s), ("beta", self.beta)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::invalid(format!("pareto_nbd model: {n} must be positive and finite, got {v}")));
-            }
-        }
-        Ok(())
+        check_positive("pareto_nbd model", &[("r", self.r), ("alpha", self.alpha), ("s", self.s), ("beta", self.beta)])
     }
 }
 
@@ -454,15 +449,7 @@ mod tests {
         }
         let d = ParetoData::new(&t.sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [0.7, 3.0, 0.8, 2.0], [2.5, 0.3, 1.7, 0.4], [0.2, 9.0, 0.05, 0.5], [1.0, 1.0, 1.0, 1.0]] {
-            let (_, g) = d.ll_grad(&p);
-            for i in 0..4 {
-                let h = 1e-5 * p[i];
-                let (mut up, mut dn) = (p, p);
-                up[i] += h;
-                dn[i] -= h;
-                let fd = (d.ll_grad(&up).0 - d.ll_grad(&dn).0) / (2.0 * h);
-                assert!((fd - g[i]).abs() <= 1e-6 * (1.0 + fd.abs()), "param {i} at {p:?}: analytic {} vs {fd}", g[i]);
-            }
+            crate::clv::tests::fd_check(&d, p, 1e-5);
         }
     }
 
@@ -534,22 +521,11 @@ mod tests {
 
     #[test]
     fn degenerate_data_is_flagged_never_nan() {
-        let check = |t: &Tuples<3>| {
-            let f = fit_pareto_nbd(t).unwrap().unwrap();
+        for t in crate::clv::tests::unidentifiable() {
+            let f = fit_pareto_nbd(&t).unwrap().unwrap();
             assert!(f.params.iter().all(|p| p.is_finite() && *p > 0.0) && f.log_likelihood.is_finite(), "{f:?}");
-            f
-        };
-        let mut t = Tuples::new();
-        for tt in [10.0, 20.0, 30.0] {
-            t.add([0.0, 0.0, tt], 5.0).unwrap();
+            assert!(!f.converged);
         }
-        assert!(!check(&t).converged);
-        let mut t = Tuples::new();
-        t.add([3.0, 20.0, 30.0], 1.0).unwrap();
-        assert!(!check(&t).converged);
-        let mut t = Tuples::new();
-        t.add([0.0, 0.0, 0.0], 4.0).unwrap();
-        assert!(!check(&t).converged);
         assert!(fit_pareto_nbd(&Tuples::new()).unwrap().is_none());
     }
 }

@@ -117,34 +117,9 @@ mod tests {
         assert!((i.upper - 6.0 * (1.959_963_984_540_054 * sd).exp()).abs() < 1e-6);
     }
 
-    /// Exact continuous-time (x, t_x, T) of `n` sample-store customers (days) and the mean spend
-    /// of their repeat purchases.
+    /// The sample store's exact (x, t_x, T) and repeat spend: the clv tests' helper.
     fn sample(n: i64, seed: i64) -> (Tuples<3>, Tuples<2>) {
-        use crate::sample::{OrderIter, SampleParams};
-        let params = SampleParams::default();
-        let day = 86_400_000_000f64;
-        let (mut bg, mut gg) = (Tuples::new(), Tuples::new());
-        let mut flush = |v: &mut Vec<(i64, i64)>| {
-            if let (Some(first), Some(last)) = (v.first(), v.last()) {
-                let x = (v.len() - 1) as f64;
-                bg.add([x, (last.0 - first.0) as f64 / day, (params.end_us - first.0) as f64 / day], 1.0).unwrap();
-                if x > 0.0 {
-                    gg.add([x, v[1..].iter().map(|p| p.1 as f64 / 100.0).sum::<f64>() / x], 1.0).unwrap();
-                }
-            }
-            v.clear();
-        };
-        let (mut buf, mut current) = (Vec::new(), 0);
-        for o in OrderIter::new(n, seed, params.clone()) {
-            if o.customer_id != current {
-                flush(&mut buf);
-                current = o.customer_id;
-            }
-            if !o.is_refund {
-                buf.push((o.ordered_at_us, o.amount_fen));
-            }
-        }
-        flush(&mut buf);
+        let (bg, gg, _) = crate::clv::tests::sample_exact(n, seed);
         (bg, gg)
     }
 
