@@ -884,7 +884,7 @@ DECLARE
     rel regclass := segment._view_relation(view_name, default_schema);
 BEGIN
     -- REFRESH runs the view's query as the view's owner, whoever calls
-    IF $3 THEN  -- "concurrently": a keyword inside SQL, so referred to by position
+    IF _refresh_segment_view.concurrently THEN  -- a keyword inside SQL: qualified by the function name
         EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', rel);
     ELSE
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', rel);
@@ -894,7 +894,7 @@ END $$;
 COMMENT ON FUNCTION segment._refresh_segment_view(text, name, boolean) IS 'refresh_segment_view worker (default_schema: the caller''s current schema)';
 CREATE FUNCTION segment.refresh_segment_view(view_name text, concurrently boolean DEFAULT true) RETURNS timestamptz
     LANGUAGE sql VOLATILE PARALLEL UNSAFE
-    RETURN segment._refresh_segment_view(view_name, pg_catalog.current_schema(), $2);  -- $2: concurrently is a keyword
+    RETURN segment._refresh_segment_view(view_name, pg_catalog.current_schema(), refresh_segment_view.concurrently);
 COMMENT ON FUNCTION segment.refresh_segment_view(text, boolean) IS
     'Refreshes a segmentation view (its query runs as the view''s owner); concurrently (default) never blocks its readers';
 
