@@ -67,13 +67,7 @@ CREATE TABLE oi_once AS SELECT rfm_agg(ordered_at, amount, is_refund) s FROM (SE
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT rfm_agg(order_id, ordered_at, amount, is_refund) FROM oi_big;
-CREATE FUNCTION oi_workers_launched(q text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE j json;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO j;
-    RETURN (j->0->'Plan'->'Plans'->0->>'Workers Launched')::int;
-END $$;
-SELECT oi_workers_launched($$SELECT rfm_agg(order_id, ordered_at, amount, is_refund) FROM oi_big$$) AS workers_launched;
+SELECT workers_launched($$SELECT rfm_agg(order_id, ordered_at, amount, is_refund) FROM oi_big$$) AS workers_launched;
 CREATE TABLE oi_parallel AS SELECT rfm_agg(order_id, ordered_at, amount, is_refund) s FROM oi_big;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
 SELECT frequency(s, '2030-01-01'), refunds(s, '2030-01-01'), monetary(s, '2030-01-01') FROM oi_serial;
@@ -89,5 +83,4 @@ SELECT sqlstate_of($$SELECT rfm_agg(1::bigint, now(), 'NaN'::float8)$$);
 SELECT sqlstate_of($$SELECT rfm_agg(1::bigint, now(), 1e20::numeric)$$);
 
 DROP TABLE oi_single, oi_double, oi_big, oi_serial, oi_once, oi_parallel;
-DROP FUNCTION oi_workers_launched(text);
 DROP EXTENSION pg_segment CASCADE;

@@ -70,12 +70,6 @@ FROM population_rows((SELECT population_agg(customer_id, ordered_at, amount, is_
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT population_agg(customer_id, ordered_at, amount, is_refund, '2025-06-30', '{}') FROM pop_sample;
-CREATE FUNCTION workers_launched(q text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE j json;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO j;
-    RETURN (j->0->'Plan'->'Plans'->0->>'Workers Launched')::int;
-END $$;
 SELECT workers_launched($$SELECT population_agg(customer_id, ordered_at, amount, is_refund, '2025-06-30', '{}') FROM pop_sample$$) AS workers_launched;
 CREATE TABLE pop_parallel AS SELECT population_agg(customer_id, ordered_at, amount, is_refund, '2025-06-30', '{"window_days": 90}') p FROM pop_sample;
 SET max_parallel_workers_per_gather = 0;

@@ -65,15 +65,9 @@ FROM scale_dedup d, scale_by_orders a;
 -- parallel plans for both new forms: same value as serial (repeats across workers still count once)
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-CREATE FUNCTION scale_workers_launched(q text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE j json;
-BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO j;
-    RETURN (j->0->'Plan'->'Plans'->0->>'Workers Launched')::int;
-END $$;
 EXPLAIN (COSTS OFF) SELECT population_agg(customer_id, s, '2025-06-30') FROM scale_summaries;
-SELECT scale_workers_launched($$SELECT population_agg(customer_id, s, '2025-06-30') FROM scale_summaries$$) AS summary_workers,
-       scale_workers_launched($$SELECT population_agg(customer_id, order_id, ordered_at, amount, is_refund, '2025-06-30', '{}') FROM scale_twice$$) AS order_id_workers;
+SELECT workers_launched($$SELECT population_agg(customer_id, s, '2025-06-30') FROM scale_summaries$$) AS summary_workers,
+       workers_launched($$SELECT population_agg(customer_id, order_id, ordered_at, amount, is_refund, '2025-06-30', '{}') FROM scale_twice$$) AS order_id_workers;
 SELECT rows_differing(a.p, (SELECT population_agg(customer_id, s, '2025-06-30') FROM scale_summaries)) AS parallel_summary_differing,
        rows_differing(a.p, (SELECT population_agg(customer_id, order_id, ordered_at, amount, is_refund, '2025-06-30', '{}') FROM scale_twice)) AS parallel_order_id_differing,
        (SELECT population_info(population_agg(customer_id, order_id, ordered_at, amount, is_refund, '2025-06-30', '{}'))->'duplicate_rows' FROM scale_twice) AS parallel_duplicate_rows
@@ -152,5 +146,5 @@ SELECT sqlstate_of(format('SELECT %L::rfm_population', 'p1:' || encode(set_byte(
        sqlstate_of(format('SELECT %L::rfm_population', 'p1:' || encode(set_byte(b, 4, 0), 'hex'))) AS version_0
 FROM scale_v2, scale_v1_value v;
 DROP TABLE scale_orders, scale_summaries, scale_by_orders, scale_by_summaries, scale_twice, scale_dedup, scale_parts, scale_v2, scale_v1_value;
-DROP FUNCTION rows_differing, scale_workers_launched;
+DROP FUNCTION rows_differing;
 DROP EXTENSION pg_segment;
