@@ -20,7 +20,8 @@ if [ -z "$pgc" ] && [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ] && [ -f "$("$
     pgc="$PG_CONFIG"
 fi
 if [ -z "$pgc" ] || [ ! -x "$pgc" ] || [ ! -f "$("$pgc" --pkglibdir)/citus.so" ]; then
-    echo "Citus not found: ${pgc:+$pgc has no citus.so; }set PGSEG_CITUS_PG_CONFIG to the pg_config of a PostgreSQL installation with Citus built into it (see DEVELOPERS.md)"
+    why="${pgc:-${PG_CONFIG:-}}"
+    echo "Citus not found: ${why:+$why has no citus.so; }set PGSEG_CITUS_PG_CONFIG to the pg_config of a PostgreSQL installation with Citus built into it (see DEVELOPERS.md)"
     echo "skipped: no Citus installation"
     echo "citus: 0 passed, 0 failed"
     exit 0
