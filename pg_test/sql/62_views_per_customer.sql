@@ -61,6 +61,12 @@ SELECT * FROM pc_compare('next_action, service_plan', 'pc_orders', 'customer_id'
     '{"as_of": "2025-12-31 23:59:59+08", "next_action": true, "service_plan": true, "lang": "en"}');
 -- as_of "now" and the session's zone pinned: the same in both forms
 SELECT * FROM pc_compare('now, session zone', 'pc_orders', 'customer_id', '{"refund_column": "is_refund"}');
+-- integer (not bigint) keys, timestamp without time zone, float8 amounts
+CREATE TABLE pc_float AS
+SELECT order_id, customer_id::int AS customer_id, ordered_at AT TIME ZONE 'Asia/Shanghai' AS ordered_at, amount::float8 * 1.37 AS amount, is_refund
+FROM pc_orders;
+SELECT * FROM pc_compare('int, timestamp, float8, order ids', 'pc_float', 'customer_id',
+    '{"as_of": "2025-12-31 23:59:59+08", "refund_column": "is_refund", "order_id_column": "order_id"}');
 
 -- the default: order rows for a plain table; per-customer summaries for a partitioned table with
 -- a foreign partition (the query is only built: a wrapper without handler is never read)
@@ -91,7 +97,7 @@ SELECT alter_segment_view('pc_switch', '{"per_customer": null}') AS altered;
 SELECT definition LIKE '%segment.rfm_agg(%' AS summaries, options FROM segment_views WHERE view_name = 'pc_switch';
 SELECT drop_segment_view('pc_switch');
 
-DROP TABLE pc_orders, pc_coded, pc_events, pc_before, pc_parted, pc_local_parted;
+DROP TABLE pc_orders, pc_coded, pc_events, pc_float, pc_before, pc_parted, pc_local_parted;
 DROP SERVER pc_server;
 DROP FOREIGN DATA WRAPPER pc_wrapper;
 DROP FUNCTION pc_compare, pc_differing;
