@@ -112,6 +112,16 @@ check "the view over the distributed table takes the per-customer form; the loca
 plan=$(coord "EXPLAIN (VERBOSE, COSTS OFF) $(coord "SELECT definition FROM segment.segment_views WHERE view_name = 'view_dist'")")
 check "EXPLAIN VERBOSE of the view: 32 tasks run rfm_agg with the order ids, grouped by customer" \
     "$(grep -c 'Task Count: 32' <<<"$plan") $(grep -Ec 'Query: SELECT .*segment\.rfm_agg\(.*order_id.*GROUP BY .*customer_id' <<<"$plan")" "1 1"
+# text keys (numbered after the workers' GROUP BY), distributed by that key, with a filter
+coord "CREATE TABLE orders_coded AS SELECT 'C-' || customer_id AS code, ordered_at, amount, is_refund, order_id % 5 = 0 AS gift FROM orders_local" \
+      "CREATE TABLE orders_coded_local AS SELECT * FROM orders_coded" \
+      "SELECT create_distributed_table('orders_coded', 'code', shard_count := 32)" >/dev/null
+coded_opts="'{\"as_of\": \"2025-06-30 00:00+08\", \"refund_column\": \"is_refund\", \"filter\": {\"column\": \"gift\", \"in\": [false]}}'"
+coord "SELECT segment.create_segment_view('coded_dist', 'orders_coded', 'code', 'ordered_at', 'amount', $coded_opts)" \
+      "SELECT segment.create_segment_view('coded_local', 'orders_coded_local', 'code', 'ordered_at', 'amount', $coded_opts)" >/dev/null
+check "a view over text keys distributed by that key equals one over the local copy" \
+    "$(coord "$(relations_differing coded_dist coded_local)") $(coord "SELECT count(*) FROM coded_dist") $(coord "SELECT definition LIKE '%segment.rfm_agg(%' FROM segment.segment_views WHERE view_name = 'coded_dist'")" \
+    "0 $(coord "SELECT count(DISTINCT code) FROM orders_coded_local WHERE NOT gift") t"
 echo "$plan" >"$RUNDIR/citus-view-plan.txt"
 echo "$(coord "EXPLAIN (VERBOSE, COSTS OFF) $dist")" >"$RUNDIR/citus-population-plan.txt"
 
