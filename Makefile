@@ -1,5 +1,5 @@
 # pg_segment: every command installs what it needs first (scripts/setup.sh is idempotent).
-.PHONY: setup install test package freeze next demo report bench bench-kmeans bench-clv clean
+.PHONY: setup install test test-citus package freeze next demo report bench bench-kmeans bench-clv clean
 
 setup:
 	@bash scripts/setup.sh
@@ -10,6 +10,11 @@ install:
 # every tested major (15 16 18); PG="16" make test runs one
 test:
 	@bash scripts/test.sh
+
+# the multi-node checks on Citus, where a developer built Citus by hand (DEVELOPERS.md): finds
+# it through PGSEG_CITUS_PG_CONFIG (or PG_CONFIG), says so and skips without one; not in make test
+test-citus:
+	@bash scripts/citus.sh
 
 # dist/: a Debian package per major and the source archive
 package:

@@ -16,7 +16,7 @@ ROOT="$PWD"
 coord_dir="$1"; coord_port="$2"; shard_port="$3"
 BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_CONFIG="${PG_CONFIG:-$BIN/pg_config}"
-passed=0; failed=0
+. scripts/nodes.sh
 
 if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/postgres_fdw.control" ]; then
     echo "skipped: $("$PG_CONFIG" --version) has no postgres_fdw"
@@ -31,29 +31,15 @@ for i in 0 1; do
     PG_BIN="$BIN" bash scripts/cluster.sh start "${shards[$i]}" $((shard_port + i)) >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 done
 
-psql_at() {  # psql_at DIR PORT DB SQL...: one value per line
-    local dir="$1" port="$2" db="$3"; shift 3
-    local args=()
-    for s in "$@"; do args+=(-c "$s"); done
-    PGOPTIONS="-c client_min_messages=warning" "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d "$db" "${args[@]}"
-}
-coord() { psql_at "$coord_dir" "$coord_port" pg_segment_multinode "$@"; }
-
-check() {  # check NAME GOT WANT
-    if [ "$2" = "$3" ]; then
-        echo "ok: $1"; passed=$((passed + 1))
-    else
-        echo "FAILED: $1: got '$2', want '$3'"; failed=$((failed + 1))
-    fi
-}
+coord() { node_psql "$coord_dir" "$coord_port" pg_segment_multinode "$@"; }
 
 for i in 0 1; do
-    psql_at "${shards[$i]}" $((shard_port + i)) postgres \
+    node_psql "${shards[$i]}" $((shard_port + i)) postgres \
         "CREATE EXTENSION pg_segment" \
         "CREATE TABLE orders (order_id bigint, customer_id bigint, ordered_at timestamptz, amount numeric(12,2), is_refund boolean)" \
         >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 done
-psql_at "$coord_dir" "$coord_port" postgres "DROP DATABASE IF EXISTS pg_segment_multinode" "CREATE DATABASE pg_segment_multinode" >/dev/null
+node_psql "$coord_dir" "$coord_port" postgres "DROP DATABASE IF EXISTS pg_segment_multinode" "CREATE DATABASE pg_segment_multinode" >/dev/null
 setup=(
     "CREATE EXTENSION pg_segment"
     "CREATE EXTENSION postgres_fdw"
@@ -78,8 +64,8 @@ setup+=(
 coord "${setup[@]}" >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 
 # every shard holds only its customers, and together they hold every row
-a=$(psql_at "${shards[0]}" "$shard_port" postgres "SELECT count(*) FROM orders")
-b=$(psql_at "${shards[1]}" $((shard_port + 1)) postgres "SELECT count(*) FROM orders")
+a=$(node_psql "${shards[0]}" "$shard_port" postgres "SELECT count(*) FROM orders")
+b=$(node_psql "${shards[1]}" $((shard_port + 1)) postgres "SELECT count(*) FROM orders")
 check "the shards hold every row, split" "$((a + b)) $([ "$a" -gt 0 ] && [ "$b" -gt 0 ] && echo split)" "$(coord "SELECT count(*) FROM orders_local") split"
 
 as_of="'2025-06-30 00:00+08'"
@@ -94,9 +80,7 @@ check "EXPLAIN VERBOSE: rfm_agg ... GROUP BY customer_id in the Remote SQL of bo
 check "EXPLAIN VERBOSE: no order row is fetched (every foreign scan is the pushed aggregate)" \
     "$(grep -c 'Relations: Aggregate on' <<<"$plan") $(grep -c 'Foreign Scan on' <<<"$plan")" "2 0"
 
-differing="SELECT (SELECT count(*) FROM (SELECT * FROM segment.population_rows(d.p) EXCEPT ALL SELECT * FROM segment.population_rows(l.p)) x)
-                + (SELECT count(*) FROM (SELECT * FROM segment.population_rows(l.p) EXCEPT ALL SELECT * FROM segment.population_rows(d.p)) x)
-                || ' ' || (SELECT count(*) FROM segment.population_rows(d.p))"
+differing="$POPULATION_DIFFERING"
 check "the sharded population equals the single-node one, row for row" \
     "$(coord "$pw" "$differing FROM ($dist) d(p), ($local_q) l(p)")" "0 3000"
 check "the per-customer summaries from the shards equal the local ones" \
@@ -116,6 +100,16 @@ check "order rows over the foreign partitions give the single-node population" \
     "$(coord "$differing FROM (SELECT segment.population_agg(customer_id, ordered_at, amount, is_refund, $as_of, '{\"tz\": \"Asia/Shanghai\"}') FROM orders_dist) d(p), ($local_q) l(p)")" \
     "0 3000"
 
-psql_at "$coord_dir" "$coord_port" postgres "DROP DATABASE pg_segment_multinode" >/dev/null
-echo "multinode: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+# a segmentation view over the foreign partitions takes the per-customer form by itself (its
+# summaries' GROUP BY goes to the shards) and equals one over the local rows
+view_opts="'{\"as_of\": \"2025-06-30 00:00+08\", \"tz\": \"Asia/Shanghai\", \"refund_column\": \"is_refund\"}'"
+coord "$pw" "SELECT segment.create_segment_view('view_dist', 'orders_dist', 'customer_id', 'ordered_at', 'amount', $view_opts)" \
+    "SELECT segment.create_segment_view('view_local', 'orders_local', 'customer_id', 'ordered_at', 'amount', $view_opts)" >/dev/null
+check "a view over the foreign partitions equals one over the local rows" \
+    "$(coord "$(relations_differing view_dist view_local)") $(coord "SELECT count(*) FROM view_dist")" "0 3000"
+view_plan=$(coord "$pw" "EXPLAIN (VERBOSE, COSTS OFF) $(coord "SELECT definition FROM segment.segment_views WHERE view_name = 'view_dist'")")
+check "the view's plan runs rfm_agg on both shards" "$(grep -c 'Remote SQL: SELECT customer_id, segment.rfm_agg(' <<<"$view_plan")" "2"
+
+echo "$view_plan" >"$RUNDIR/multinode-view-plan.txt"
+node_psql "$coord_dir" "$coord_port" postgres "DROP DATABASE pg_segment_multinode" >/dev/null
+nodes_summary multinode

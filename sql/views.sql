@@ -352,8 +352,11 @@ DECLARE
     filter_sql text;
     key_type regtype;
     q text;
-    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events', 'predict'];
+    view_keys constant text[] := ARRAY['as_of', 'filter', 'refund_column', 'order_id_column', 'events', 'predict', 'per_customer'];
     tz text;
+    per_customer boolean;
+    dist_catalog regclass;
+    rfm_args text;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
@@ -498,34 +501,79 @@ BEGIN
     IF options ? 'predict' THEN
         PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', predict_at, amount_expr, '', '', tz);
     END IF;
-    IF NOT mapped THEN
+    -- per_customer: population_agg over one rfm_agg summary per customer (its per-customer
+    -- form, which gives exactly what the order rows give), so that the GROUP BY on the key runs
+    -- where the rows are: on the workers of a Citus distributed table, on the servers of
+    -- postgres_fdw foreign partitions (with enable_partitionwise_aggregate). The default for
+    -- such sources; "per_customer": true or false forces it. The summaries are a MATERIALIZED
+    -- CTE, so that Citus runs their GROUP BY as a distributed subplan and as_of and the options
+    -- are not shipped with every customer's row.
+    IF options ? 'per_customer' THEN
+        IF jsonb_typeof(options->'per_customer') IS DISTINCT FROM 'boolean' THEN
+            RAISE EXCEPTION 'options.per_customer must be true or false, got %', options->'per_customer' USING ERRCODE = '22023',
+                HINT = 'true: the view aggregates one rfm_agg summary per customer (for sharded sources); false: the order rows themselves.';
+        END IF;
+        per_customer := (options->'per_customer')::boolean;
+    ELSE
+        -- Citus: pg_dist_partition exists only with the citus extension; reference and local
+        -- tables (partmethod n) are not distributed
+        dist_catalog := to_regclass('pg_catalog.pg_dist_partition');
+        IF dist_catalog IS NOT NULL THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s d WHERE d.logicalrelid OPERATOR(pg_catalog.=) $1 AND d.partmethod OPERATOR(pg_catalog.<>) %L)',
+                           dist_catalog, 'n')
+                INTO per_customer USING source;
+        END IF;
+        per_customer := coalesce(per_customer, false)
+            OR (kind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(source) pt JOIN pg_catalog.pg_class c ON c.oid = pt.relid
+                                       WHERE c.relkind = 'f'));
+    END IF;
+    -- rfm_agg's arguments: [order id,] instant, amount [, refund flag] (the order id form drops
+    -- repeated order ids by population_agg's rule). The flag goes as it is: rfm_agg reads NULL as
+    -- false, and postgres_fdw does not push down a COALESCE.
+    rfm_args := predict_at || ', ' || amount_expr
+        || CASE WHEN options ? 'refund_column' THEN format(', s.%I', options->>'refund_column') WHEN refund_expr <> '' THEN ', false' ELSE '' END;
+    IF mapped THEN
+        SELECT string_agg(format('p.%I', a.name), ', ' ORDER BY a.ord) INTO rest
+        FROM pg_catalog.pg_proc pr,
+             unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
+        WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
+          AND a.mode = 'o' AND a.name <> 'customer_id';
+    END IF;
+    IF per_customer AND NOT mapped THEN
+        q := format('WITH c AS MATERIALIZED (SELECT %1$s::bigint AS key, segment.rfm_agg(%2$s) AS r FROM %3$s s WHERE %1$s IS NOT NULL%4$s GROUP BY %1$s) '
+                    'SELECT p.*, %5$s AS as_of FROM segment.population_rows((SELECT segment.population_agg(c.key, c.r, %5$s, %6$L::jsonb) FROM c)) p',
+                    cust, rfm_args, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END, as_of_expr, pop);
+    ELSIF per_customer THEN
+        -- other keys: the summaries are numbered after the GROUP BY (one number per key)
+        q := format('WITH c AS MATERIALIZED (SELECT %1$s AS key, segment.rfm_agg(%2$s) AS r FROM %3$s s WHERE %1$s IS NOT NULL%4$s GROUP BY %1$s), '
+                    'keys AS MATERIALIZED (SELECT c.key, c.r, row_number() OVER () AS n FROM c) '
+                    'SELECT keys.key AS customer_id, %5$s, %6$s AS as_of '
+                    'FROM segment.population_rows((SELECT segment.population_agg(keys.n, keys.r, %6$s, %7$L::jsonb) FROM keys)) p '
+                    'JOIN keys ON keys.n = p.customer_id',
+                    cust, rfm_args, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END, rest, as_of_expr, pop);
+    ELSIF NOT mapped THEN
         q := format('SELECT p.*, %s AS as_of FROM segment.population_rows((SELECT segment.population_agg(%s, %s, %s, %s%s, %L::jsonb) FROM %s s%s)) p',
                     as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, as_of_expr, pop, source,
                     CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END);
-        -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
-        q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, '=', as_of_expr, pop, options->'events') ELSE q END;
-        RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '::bigint', '=', predict_at, amount_expr,
-                                                                             CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
-                                                                             filter_sql, tz)
-                    ELSE q END;
+    ELSE
+        -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
+        -- materialized CTE); population_agg groups by n and the rows get their key back by n.
+        -- The DISTINCT and the two joins make such a view about 5 times slower (make bench).
+        q := format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
+                      'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
+                      'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
+                      'FROM %2$s s JOIN keys ON keys.key %12$s %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
+                      cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
+                      rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
+                      CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
     END IF;
-    -- Other keys: each distinct key of the (filtered) rows gets a number n, computed once (a
-    -- materialized CTE); population_agg groups by n and the rows get their key back by n.
-    -- The DISTINCT and the two joins make such a view about 5 times slower (make bench).
-    SELECT string_agg(format('p.%I', a.name), ', ' ORDER BY a.ord) INTO rest
-    FROM pg_catalog.pg_proc pr,
-         unnest(pr.proargnames, pr.proargmodes) WITH ORDINALITY AS a(name, mode, ord)
-    WHERE pr.oid = 'segment.population_rows(segment.rfm_population)'::regprocedure
-      AND a.mode = 'o' AND a.name <> 'customer_id';
-    q := format('WITH keys AS MATERIALIZED (SELECT d.key, row_number() OVER () AS n FROM (SELECT DISTINCT %1$s AS key FROM %2$s s WHERE %1$s IS NOT NULL%3$s) d) '
-                  'SELECT keys.key AS customer_id, %4$s, %5$s AS as_of '
-                  'FROM segment.population_rows((SELECT segment.population_agg(%6$s, %7$s, %8$s, %9$s%5$s, %10$L::jsonb) '
-                  'FROM %2$s s JOIN keys ON keys.key %12$s %1$s%11$s)) p JOIN keys ON keys.n = p.customer_id',
-                  cust, source, CASE WHEN filter_sql <> '' THEN ' AND ' || filter_sql ELSE '' END,
-                  rest, as_of_expr, customer_expr, at_expr, amount_expr, refund_expr, pop,
-                  CASE WHEN filter_sql <> '' THEN ' WHERE ' || filter_sql ELSE '' END, key_eq_sql);
+    -- an events source adds browsing columns and stages (sql/browsing.sql's functions)
+    IF NOT mapped THEN
+        key_eq_sql := '=';
+    END IF;
     q := CASE WHEN options ? 'events' THEN segment._events_view_query(q, key_type, mapped, key_eq_sql, as_of_expr, pop, options->'events') ELSE q END;
-    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, '', key_eq_sql, predict_at, amount_expr,
+    RETURN CASE WHEN options ? 'predict' THEN segment._predict_view_query(q, options->'predict', source, cust, CASE WHEN mapped THEN '' ELSE '::bigint' END,
+                                                                         key_eq_sql, predict_at, amount_expr,
                                                                          CASE WHEN options ? 'refund_column' THEN format(', coalesce(s.%I, false)', options->>'refund_column') ELSE '' END,
                                                                          filter_sql, tz)
                 ELSE q END;
