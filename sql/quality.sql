@@ -24,13 +24,7 @@ DECLARE
     k numeric;
     bad text;
 BEGIN
-    IF source IS NULL THEN
-        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    options := coalesce(options, '{}');
-    IF jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'options must be a jsonb object, got %', options USING ERRCODE = '22023';
-    END IF;
+    options := segment._source_options(source, options);
     SELECT min(key) INTO bad FROM jsonb_object_keys(options) key
     WHERE key NOT IN ('as_of', 'refund_column', 'order_id_column', 'outlier_k', 'outlier_scale', 'lang');
     IF bad IS NOT NULL THEN

@@ -242,6 +242,23 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION segment._column_type(regclass, name, text) IS 'Type of a source column; 42703 naming it when it is missing';
 
+-- the first checks of a function over a source relation and its options (segmentation views,
+-- the quality report): the source given (22004), the options an object (22023); '{}' for NULL
+CREATE FUNCTION segment._source_options(source regclass, options jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    options := coalesce(options, '{}');
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a jsonb object, got %', options USING ERRCODE = '22023';
+    END IF;
+    RETURN options;
+END $$;
+COMMENT ON FUNCTION segment._source_options(regclass, jsonb) IS
+    'The options of a function over a source relation, checked: 22004 without a source, 22023 unless an object; NULL gives {}';
+
 -- A segmentation view with an events source (option "events"): the view's rows full-joined with
 -- one browsing summary per customer of the events source, so that customers who only browse are
 -- rows too (no order: orders and monetary 0); lifecycle_stage becomes the browsing-aware stage
@@ -358,13 +375,7 @@ DECLARE
     dist_catalog regclass;
     rfm_args text;
 BEGIN
-    IF source IS NULL THEN
-        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    options := coalesce(options, '{}');
-    IF jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'options must be a jsonb object, got %', options USING ERRCODE = '22023';
-    END IF;
+    options := segment._source_options(source, options);
     SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
     IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         RAISE EXCEPTION 'source % is not a table or view', source USING ERRCODE = '42809',
