@@ -57,11 +57,7 @@ BEGIN
     IF options->>'as_of' IS NULL OR lower(btrim(options->>'as_of')) = 'now' THEN
         as_of_expr := 'now()';
     ELSE
-        BEGIN
-            as_of_expr := format('%L::timestamptz', to_char((options->>'as_of')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
-        EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'options.as_of must be "now" or a timestamptz, got %', options->'as_of' USING ERRCODE = '22023';
-        END;
+        as_of_expr := segment._as_of_literal(options->'as_of');
     END IF;
     scale_fn := CASE coalesce(options->>'outlier_scale', 'log') WHEN 'log' THEN 'ln' WHEN 'linear' THEN '' END;
     IF scale_fn IS NULL OR jsonb_typeof(coalesce(options->'outlier_scale', '"log"')) <> 'string' THEN

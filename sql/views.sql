@@ -259,6 +259,19 @@ END $$;
 COMMENT ON FUNCTION segment._source_options(regclass, jsonb) IS
     'The options of a function over a source relation, checked: 22004 without a source, 22023 unless an object; NULL gives {}';
 
+-- options.as_of (a fixed instant) as SQL text: an ISO 8601 UTC literal, which reads back the same
+-- under any DateStyle and TimeZone; 22023 naming the key when it is not an instant. STABLE: the
+-- value is read in the session's TimeZone and DateStyle.
+CREATE FUNCTION segment._as_of_literal(as_of jsonb) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN format('%L::timestamptz', to_char((as_of #>> '{}')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'options.as_of must be "now" or a timestamptz, got %', as_of USING ERRCODE = '22023';
+END $$;
+COMMENT ON FUNCTION segment._as_of_literal(jsonb) IS
+    'options.as_of as an ISO 8601 UTC timestamptz literal for generated SQL; 22023 naming the key unless an instant';
+
 -- A segmentation view with an events source (option "events"): the view's rows full-joined with
 -- one browsing summary per customer of the events source, so that customers who only browse are
 -- rows too (no order: orders and monetary 0); lifecycle_stage becomes the browsing-aware stage
@@ -457,12 +470,7 @@ BEGIN
         RAISE EXCEPTION 'options.as_of "%" would be frozen at the instant the view is created', options->>'as_of' USING ERRCODE = '22023',
             HINT = 'Write "now" (every refresh uses its own now()) or a fixed instant such as "2026-01-01 00:00+08".';
     ELSE
-        BEGIN
-            -- an ISO 8601 UTC literal reads back the same under any DateStyle and TimeZone
-            as_of_expr := format('%L::timestamptz', to_char((options->>'as_of')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
-        EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'options.as_of must be "now" or a timestamptz, got %', options->'as_of' USING ERRCODE = '22023';
-        END;
+        as_of_expr := segment._as_of_literal(options->'as_of');
     END IF;
 
     -- filter: {"column": c, "in": [..]} or {"column": c, "not_in": [..]}, or an array of them (all must hold)
