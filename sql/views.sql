@@ -286,6 +286,7 @@ DECLARE
     bad text;
     cust name;
     at_col name;
+    at_sql text;
     lang text := coalesce(pop->>'lang', 'zh');
     tz_sql text := CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'NULL' END;
     activity jsonb;
@@ -327,6 +328,9 @@ BEGIN
         RAISE EXCEPTION 'options.events.visited_at_column "%" of % must be timestamptz, timestamp or date, it is %', at_col, src, t
             USING ERRCODE = '42804';
     END IF;
+    -- local times (timestamp, date) are read in the view's zone, as the order instants are
+    at_sql := CASE WHEN t = 'timestamptz'::regtype THEN format('e.%I::timestamptz', at_col)
+                   ELSE format('(e.%I::timestamp AT TIME ZONE %s)', at_col, CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'current_setting(''TimeZone'')' END) END;
     activity := coalesce(events->'activity', '{}');
     stages := coalesce(pop->'lifecycle', '{}') || coalesce(events->'stages', '{}');
     -- checked now (22023 naming the key), not at the first refresh
@@ -344,11 +348,11 @@ BEGIN
                   'coalesce(segment.visits(e.b, %2$s, %3$s, %4$s), 0) AS visits, '
                   'coalesce(segment.browsing_active(e.b, %2$s, %5$L::jsonb, %4$s), false) AS browsing_active, '
                   'segment.last_visit(e.b, %2$s) AS last_visit '
-                  'FROM (%6$s) v FULL JOIN (SELECT e.%7$I%8$s AS key, segment.browsing_agg(e.%9$I::timestamptz) AS b FROM %10$s e '
+                  'FROM (%6$s) v FULL JOIN (SELECT e.%7$I%8$s AS key, segment.browsing_agg(%9$s) AS b FROM %10$s e '
                   'WHERE e.%7$I IS NOT NULL GROUP BY 1) e ON e.key %11$s v.customer_id',
                   cols, as_of_expr, coalesce((activity->>'window_days')::int, 30),
                   CASE WHEN pop ? 'tz' THEN format('%L', pop->>'tz') ELSE 'current_setting(''TimeZone'')' END,
-                  activity, q, cust, CASE WHEN mapped THEN '' ELSE '::bigint' END, at_col, src, key_eq_sql);
+                  activity, q, cust, CASE WHEN mapped THEN '' ELSE '::bigint' END, at_sql, src, key_eq_sql);
 END $$;
 COMMENT ON FUNCTION segment._events_view_query(text, regtype, boolean, text, text, jsonb, jsonb) IS
     'The SELECT of a segmentation view with an events source: browsing columns and stages, customers who only browse included';
@@ -368,6 +372,8 @@ DECLARE
     amount_expr text;
     refund_expr text := '';
     predict_at text;  -- the instant argument of the predict option's rfm_agg, after the order id if any
+    oid_arg text := '';  -- the order id argument of rfm_agg, with its comma
+    at_local boolean;  -- a timestamp or date column: local times
     as_of_text text;
     as_of_expr text;
     conds text[] := '{}';
@@ -424,6 +430,7 @@ BEGIN
             USING ERRCODE = '42804';
     END IF;
     at_expr := format('s.%I::timestamptz', ordered_at_column);
+    at_local := t <> 'timestamptz'::regtype;
 
     t := segment._column_type(source, amount_column, 'amount_column');
     IF t IN ('numeric'::regtype, 'bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
@@ -447,7 +454,6 @@ BEGIN
     -- order_id_column: rows repeating a customer's order id count once (population_agg's
     -- order id form, which takes the refund flag too; the predict option's summaries are read
     -- by rfm_agg's order id form, which drops the same rows)
-    predict_at := at_expr;
     IF options ? 'order_id_column' THEN
         fcol := options->>'order_id_column';
         t := segment._column_type(source, fcol, 'options.order_id_column');
@@ -455,7 +461,7 @@ BEGIN
             RAISE EXCEPTION 'options.order_id_column "%" of % must be an integer column, it is %', fcol, source, t USING ERRCODE = '42804';
         END IF;
         customer_expr := customer_expr || format(', s.%I::bigint', fcol);
-        predict_at := format('s.%I::bigint, ', fcol) || at_expr;
+        oid_arg := format('s.%I::bigint, ', fcol);
         IF refund_expr = '' THEN
             refund_expr := 'false, ';
         END IF;
@@ -517,6 +523,12 @@ BEGIN
     filter_sql := array_to_string(conds, ' AND ');  -- '' without conditions
     -- predict: checked now (the view's query is wrapped where it is returned below)
     tz := coalesce(pop->>'tz', pop->'breaks'->>'tz', current_setting('TimeZone'));
+    -- a timestamp or date column holds local times: they are read in the view's zone, not in the
+    -- TimeZone of whichever session refreshes (a pg_cron job, a Citus worker)
+    IF at_local THEN
+        at_expr := format('(s.%I::timestamp AT TIME ZONE %L)', ordered_at_column, tz);
+    END IF;
+    predict_at := oid_arg || at_expr;
     IF options ? 'predict' THEN
         PERFORM segment._predict_view_query('', options->'predict', source, cust, '', '=', predict_at, amount_expr, '', '', tz);
     END IF;

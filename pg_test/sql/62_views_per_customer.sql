@@ -67,6 +67,25 @@ SELECT order_id, customer_id::int AS customer_id, ordered_at AT TIME ZONE 'Asia/
 FROM pc_orders;
 SELECT * FROM pc_compare('int, timestamp, float8, order ids', 'pc_float', 'customer_id',
     '{"as_of": "2025-12-31 23:59:59+08", "refund_column": "is_refund", "order_id_column": "order_id"}');
+-- a timestamp column holds local times: read in the view's zone, whatever the TimeZone of the
+-- session that refreshes (a pg_cron job, a Citus worker). pc_local has pc_orders' instants as
+-- Shanghai wall-clock times; both views count days in Asia/Shanghai and stay equal when
+-- refreshed in New York, in both forms
+CREATE TABLE pc_local AS SELECT order_id, customer_id, ordered_at AT TIME ZONE 'Asia/Shanghai' AS ordered_at, amount, is_refund FROM pc_orders;
+SELECT create_segment_view('pc_v_instants', 'pc_orders', 'customer_id', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "refund_column": "is_refund"}');
+SELECT create_segment_view('pc_v_local', 'pc_local', 'customer_id', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "refund_column": "is_refund"}');
+SELECT create_segment_view('pc_v_local_pc', 'pc_local', 'customer_id', 'ordered_at', 'amount',
+    '{"as_of": "2025-12-31 23:59:59+08", "tz": "Asia/Shanghai", "refund_column": "is_refund", "per_customer": true}');
+SET TimeZone = 'America/New_York';
+SELECT count(refresh_segment_view(v, false)) AS refreshed_in_new_york FROM unnest(ARRAY['pc_v_instants', 'pc_v_local', 'pc_v_local_pc']) v;
+SELECT count(*) AS customers, count(*) FILTER (WHERE to_jsonb(a) = to_jsonb(b)) AS equal_rows,
+       count(*) FILTER (WHERE to_jsonb(a) = to_jsonb(c)) AS equal_rows_per_customer
+FROM pc_v_instants a FULL JOIN pc_v_local b USING (customer_id) FULL JOIN pc_v_local_pc c USING (customer_id);
+RESET TimeZone;
+SELECT count(drop_segment_view(v)) AS dropped FROM unnest(ARRAY['pc_v_instants', 'pc_v_local', 'pc_v_local_pc']) v;
+DROP TABLE pc_local;
 
 -- the default: order rows for a plain table; per-customer summaries for a partitioned table with
 -- a foreign partition (the query is only built: a wrapper without handler is never read)
