@@ -191,7 +191,7 @@ pg_fn!(fn pgseg_rfm_order_final(fc) {
     match state_arg::<OrderRows>(fc, 0) {
         None => ret_null(fc),
         Some(st) => {
-            let mut events = (*st).into_events().or_raise();
+            let mut events = (*st).events().or_raise();
             if events.len() > MAX_EVENTS {
                 raise(Error::limit(format!("rfm_agg: more than {MAX_EVENTS} order rows for one customer")));
             }

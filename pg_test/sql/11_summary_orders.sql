@@ -35,6 +35,11 @@ SELECT rfm_summary_send((SELECT rfm_agg(order_id, ordered_at, amount, is_refund)
 SELECT rfm_agg(o, t, a)::text FROM (VALUES (1::bigint, '2025-01-01 00:00+00'::timestamptz, 2.5), (1, '2025-01-01 00:00+00', 2.5), (2, '2025-01-02 00:00+00', 1)) v(o, t, a);
 SELECT rfm_agg(o, t, a)::text FROM (VALUES (1::bigint, '2025-01-01 00:00+00'::timestamptz, 2.5::float8), (1, '2025-01-01 00:00+00', 2.5), (2, '2025-01-02 00:00+00', -1)) v(o, t, a);
 SELECT rfm_agg(o, t, a, r)::text FROM (VALUES (1::bigint, '2025-01-01 00:00+00'::timestamptz, 2.5::float8, false), (1, '2025-01-01 00:00+00', 2.5, false), (1, '2025-01-03 00:00+00', 1, true)) v(o, t, a, r);
+-- as a window aggregate the state is finished after every row and must stay whole: the order
+-- id form counts as the plain form does (a repeat of order 1 on day 3 does not count)
+SELECT i, frequency(rfm_agg(o, '2025-01-01 00:00+00'::timestamptz + i * interval '1 day', 10.0) OVER (ORDER BY i)) AS with_ids,
+       frequency(rfm_agg('2025-01-01 00:00+00'::timestamptz + i * interval '1 day', 10.0) OVER (ORDER BY i)) AS plain
+FROM (VALUES (1, 1::bigint), (2, 2), (3, 1), (4, 3)) v(i, o) ORDER BY i;
 -- conflicting repeats (same id, another amount or instant): the earliest instant counts, then the
 -- smallest amount, as in population_agg
 SELECT rfm_agg(o, t, a)::text FROM (VALUES (7::bigint, '2025-01-02 00:00+00'::timestamptz, 9.0), (7, '2025-01-01 00:00+00', 50.0), (7, '2025-01-01 00:00+00', 20.0)) v(o, t, a);

@@ -131,15 +131,16 @@ impl OrderRows {
         Ok(st)
     }
 
-    /// The events that count (unsorted): the rows without an order id and one row per order id
-    /// and kind.
-    pub fn into_events(&mut self) -> Result<Vec<Event>> {
+    /// The events that count (unsorted), in a vector of their own: the rows without an order id
+    /// and one row per order id and kind. The state stays whole (repeats dropped), because a
+    /// final function may be called again on it: `rfm_agg(...) OVER (ORDER BY ...)` finishes
+    /// the growing state after every row.
+    pub fn events(&mut self) -> Result<Vec<Event>> {
         self.dedup();
-        let mut events = std::mem::take(&mut self.events);
-        let held = fa::bytes_of::<Event>(events.capacity()).saturating_add(fa::bytes_of::<IdRow>(self.rows.capacity()));
-        Self::grow(&mut events, held, self.limit, self.rows.len())?;
+        let mut events = Vec::new();
+        Self::grow(&mut events, self.bytes(), self.limit, self.events.len() + self.rows.len())?;
+        events.extend_from_slice(&self.events);
         events.extend(self.rows.iter().map(|r| Event { at: r.at, amount: r.amount }));
-        self.rows = Vec::new();
         Ok(events)
     }
 }
@@ -165,7 +166,7 @@ mod tests {
         s.add(Some(7), 200, -1_000_000).unwrap();
         s.add(None, 50, 1_000_000).unwrap();
         s.add(None, 50, 1_000_000).unwrap();
-        let got = sorted(s.into_events().unwrap());
+        let got = sorted(s.events().unwrap());
         let want = vec![
             Event { at: 50, amount: 1_000_000 },
             Event { at: 50, amount: 1_000_000 },
@@ -189,11 +190,24 @@ mod tests {
         b.serialize_into(&mut bytes);
         let mut b2 = OrderRows::deserialize(&bytes, 1 << 20).unwrap();
         a.merge(&mut b2).unwrap();
-        let got = sorted(a.into_events().unwrap());
+        let got = sorted(a.events().unwrap());
         assert_eq!(got.len(), 4);
         assert_eq!(got.iter().filter(|e| e.at == 10).count(), 1);
         assert!(OrderRows::deserialize(&bytes[..bytes.len() - 1], 1 << 20).is_err());
         assert_eq!(OrderRows::deserialize(&bytes, 10).err().unwrap().code, crate::ErrCode::OutOfMemory);
+    }
+
+    #[test]
+    fn finishing_leaves_the_state_whole() {
+        // a window aggregate finishes the growing state after every row
+        let mut s = OrderRows::new(1 << 20);
+        s.add(Some(1), 10, 2_000_000).unwrap();
+        s.add(None, 11, 3_000_000).unwrap();
+        assert_eq!(s.events().unwrap().len(), 2);
+        s.add(Some(2), 12, 4_000_000).unwrap();
+        s.add(Some(1), 10, 2_000_000).unwrap();
+        assert_eq!(sorted(s.events().unwrap()).len(), 3);
+        assert_eq!(s.events().unwrap().len(), 3);
     }
 
     #[test]
