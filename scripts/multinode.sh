@@ -28,7 +28,9 @@ shards=("$RUNDIR/shard_a" "$RUNDIR/shard_b")
 stop_shards() { for d in "${shards[@]}"; do bash scripts/cluster.sh stop "$d"; done; }
 trap stop_shards EXIT
 for i in 0 1; do
-    PG_BIN="$BIN" bash scripts/cluster.sh start "${shards[$i]}" $((shard_port + i)) >/dev/null || { echo "multinode: 0 passed, 1 failed"; exit 1; }
+    # every statement is logged, so that the checks can see what postgres_fdw asked a shard
+    PG_BIN="$BIN" bash scripts/cluster.sh start "${shards[$i]}" $((shard_port + i)) "log_statement = 'all'" >/dev/null \
+        || { echo "multinode: 0 passed, 1 failed"; exit 1; }
 done
 
 coord() { node_psql "$coord_dir" "$coord_port" pg_segment_multinode "$@"; }
@@ -103,10 +105,20 @@ check "order rows over the foreign partitions give the single-node population" \
 # a segmentation view over the foreign partitions takes the per-customer form by itself (its
 # summaries' GROUP BY goes to the shards) and equals one over the local rows
 view_opts="'{\"as_of\": \"2025-06-30 00:00+08\", \"tz\": \"Asia/Shanghai\", \"refund_column\": \"is_refund\"}'"
-coord "$pw" "SELECT segment.create_segment_view('view_dist', 'orders_dist', 'customer_id', 'ordered_at', 'amount', $view_opts)" \
+# the statements postgres_fdw sent the shards that aggregate with rfm_agg there
+# (a logged DECLARE ... CURSOR FOR puts its query on the next line)
+pushed() { cat "${shards[0]}/server.log" "${shards[1]}/server.log" | grep -c $'^\tSELECT customer_id, segment.rfm_agg('; }
+before=$(pushed)
+# created and refreshed from sessions that leave enable_partitionwise_aggregate off: the view's
+# workers set it for their call, so the GROUP BY still goes to both shards
+coord "SELECT segment.create_segment_view('view_dist', 'orders_dist', 'customer_id', 'ordered_at', 'amount', $view_opts)" \
     "SELECT segment.create_segment_view('view_local', 'orders_local', 'customer_id', 'ordered_at', 'amount', $view_opts)" >/dev/null
 check "a view over the foreign partitions equals one over the local rows" \
     "$(coord "$(relations_differing view_dist view_local)") $(coord "SELECT count(*) FROM view_dist")" "0 3000"
+check "creating the view ran rfm_agg on both shards, without the session's enable_partitionwise_aggregate" "$(($(pushed) - before))" "2"
+before=$(pushed)
+coord "SELECT segment.refresh_segment_view('view_dist')" "SELECT segment.refresh_segment_view('view_dist', false)" >/dev/null
+check "both refreshes ran rfm_agg on both shards" "$(($(pushed) - before)) $(coord "$(relations_differing view_dist view_local)")" "4 0"
 view_plan=$(coord "$pw" "EXPLAIN (VERBOSE, COSTS OFF) $(coord "SELECT definition FROM segment.segment_views WHERE view_name = 'view_dist'")")
 check "the view's plan runs rfm_agg on both shards" "$(grep -c 'Remote SQL: SELECT customer_id, segment.rfm_agg(' <<<"$view_plan")" "2"
 

@@ -19,6 +19,11 @@
 --     bodies, bound when the extension is installed (every name qualified): they pass the
 --     caller's current_schema() to the pinned workers (_create_segment_view, ...), which is how
 --     an unqualified view name keeps meaning the caller's schema.
+--   * The workers that fill a view (_create_segment_view, _alter_segment_view,
+--     _refresh_segment_view, and so a pg_cron job) also set enable_partitionwise_aggregate = on
+--     for their call: over postgres_fdw foreign partitions the per-customer rfm_agg then runs on
+--     the shard servers whatever the refreshing session's setting (a plain REFRESH MATERIALIZED
+--     VIEW by hand plans with the session's own).
 -- Every statement built here from user-supplied names uses format('%I') / %L or regclass:
 -- never string concatenation.
 
@@ -657,7 +662,8 @@ COMMENT ON FUNCTION segment._new_matview(name, name, regclass, text) IS
 
 CREATE FUNCTION segment._create_segment_view(view_name text, default_schema name, source regclass, customer_column name,
                                              ordered_at_column name, amount_column name, options jsonb)
-    RETURNS regclass LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    RETURNS regclass LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    SET enable_partitionwise_aggregate = on AS $$
 DECLARE
     id record;
     q text;
@@ -834,7 +840,8 @@ COMMENT ON FUNCTION segment._unregister(segment.segment_views, boolean) IS
     'Removes the registry row of a segmentation view (and, unless keep_history, its snapshots) and its pg_cron job';
 
 CREATE FUNCTION segment._alter_segment_view(view_name text, default_schema name, options jsonb) RETURNS regclass
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    SET enable_partitionwise_aggregate = on AS $$
 DECLARE
     r segment.segment_views;
     new_options jsonb;
@@ -958,7 +965,8 @@ COMMENT ON FUNCTION segment.alter_segment_view(text, jsonb) IS
     'Rebuilds a segmentation view with changed options (merged over the old ones; null removes a key) as its owner; keeps its snapshots, schedule, privileges (table and column, each by its grantor), comments, added indexes and owner';
 
 CREATE FUNCTION segment._refresh_segment_view(view_name text, default_schema name, concurrently boolean) RETURNS timestamptz
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    SET enable_partitionwise_aggregate = on AS $$
 DECLARE
     rel regclass := segment._view_relation(view_name, default_schema);
 BEGIN
