@@ -343,7 +343,9 @@ unsafe fn money_in(buf: &mut [u8; 16], v: i64) -> Datum {
 // r, f, m, rfm_code, rfm_total, segment, tier, lifecycle_stage, cadence)
 pg_fn!(fn pgseg_population_rows(fc) {
     let p = population_arg(fc, 0);
-    let out = Rows::materialize(fc, 21, "population_rows");
+    // the rows take about twice the value's bytes, and population_memory_limit (which bounded
+    // the value's making) bounds them too: kept in memory up to it, not spilled at work_mem
+    let out = Rows::materialize_in_memory(fc, 21, "population_rows", limit_bytes());
     // label texts and R/F/M codes become datums once; each row points at them (the tuple
     // store copies what it stores)
     let label_datums: Vec<Datum> = fa::collect(p.labels.iter().map(|l| ret_text(l)), "population_rows").or_raise();

@@ -145,6 +145,23 @@ SELECT sqlstate_of(format('SELECT %L::rfm_population', 'p1:' || encode(set_byte(
        sqlstate_of(format('SELECT %L::rfm_population', 'p1:' || encode(set_byte(decode(substr(v.p::text, 4), 'hex'), 4, 2), 'hex'))) AS v2_without_zone,
        sqlstate_of(format('SELECT %L::rfm_population', 'p1:' || encode(set_byte(b, 4, 0), 'hex'))) AS version_0
 FROM scale_v2, scale_v1_value v;
+-- population_rows keeps its rows in memory up to pg_segment.population_memory_limit, which
+-- bounded the value's making, not work_mem: no temporary file at the smallest work_mem (a
+-- function of SQL returning the same rows as text writes one)
+CREATE FUNCTION temp_blocks_written(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ' || q INTO j;
+    RETURN (j->0->'Plan'->>'Temp Written Blocks')::bigint;
+END $$;
+-- the same rows as text through a SQL function, whose rows PostgreSQL keeps within work_mem
+CREATE FUNCTION rows_as_text(p rfm_population) RETURNS SETOF text LANGUAGE sql AS $$ SELECT x::text FROM population_rows(p) x $$;
+SET work_mem = '64kB';
+SELECT temp_blocks_written('SELECT count(x) FROM population_rows((SELECT q FROM scale_by_orders)) x') AS population_rows_spilled,
+       temp_blocks_written('SELECT count(x) FROM rows_as_text((SELECT q FROM scale_by_orders)) x') > 0 AS as_text_spilled,
+       (SELECT count(*) FROM population_rows((SELECT q FROM scale_by_orders))) AS customers;
+RESET work_mem;
+DROP FUNCTION temp_blocks_written, rows_as_text;
 DROP TABLE scale_orders, scale_summaries, scale_by_orders, scale_by_summaries, scale_twice, scale_dedup, scale_parts, scale_v2, scale_v1_value;
 DROP FUNCTION rows_differing;
 DROP EXTENSION pg_segment;

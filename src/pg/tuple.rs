@@ -34,6 +34,27 @@ impl Rows {
         rows
     }
 
+    /// [`Rows::materialize`] with a tuple store that keeps up to `max_bytes` in memory (at
+    /// least `work_mem`, as PostgreSQL's own stores) before it writes to a temporary file: for
+    /// results whose size a memory limit of ours already bounds (`population_rows` under
+    /// `pg_segment.population_memory_limit`), where writing them out and reading them back
+    /// would cost more than making them.
+    pub unsafe fn materialize_in_memory(fc: FunctionCallInfo, columns: usize, what: &str, max_bytes: usize) -> Rows {
+        let mut rows = Rows::materialize(fc, columns, what);
+        let kbytes = (max_bytes >> 10).min(i32::MAX as usize) as i32;
+        if kbytes > pg_sys::work_mem {
+            let rsinfo = (*fc).resultinfo as *mut pg_sys::ReturnSetInfo;
+            let random = ((*rsinfo).allowedModes & pg_sys::SetFunctionReturnMode::SFRM_Materialize_Random as i32) != 0;
+            let old = pg_sys::MemoryContextSwitchTo((*(*rsinfo).econtext).ecxt_per_query_memory);
+            // the store InitMaterializedSRF made is still empty
+            pg_sys::tuplestore_end(rows.store);
+            rows.store = pg_sys::tuplestore_begin_heap(random, false, kbytes);
+            (*rsinfo).setResult = rows.store;
+            pg_sys::MemoryContextSwitchTo(old);
+        }
+        rows
+    }
+
     #[inline]
     pub unsafe fn put(&self, values: &mut [Datum], nulls: &mut [bool]) {
         pg_sys::tuplestore_putvalues(self.store, self.desc, values.as_mut_ptr(), nulls.as_mut_ptr());
