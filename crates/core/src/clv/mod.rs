@@ -1153,10 +1153,18 @@ pub fn clv<M: PurchaseModel>(
 mod tests {
     use super::*;
 
+    /// The weighted (x, t_x, T) tuples of `rows`, each `(x, t_x, T, weight)`. Also used by `pareto`.
+    pub(super) fn tuples(rows: &[(f64, f64, f64, f64)]) -> Tuples<3> {
+        let mut t = Tuples::new();
+        for &(x, tx, tt, w) in rows {
+            t.add([x, tx, tt], w).unwrap();
+        }
+        t
+    }
+
     /// A small hand-made data set with every shape of row.
     fn toy() -> Tuples<3> {
-        let mut t = Tuples::new();
-        for (x, tx, tt, w) in [
+        tuples(&[
             (0.0, 0.0, 30.0, 40.0),
             (0.0, 0.0, 80.0, 25.0),
             (1.0, 10.0, 50.0, 9.0),
@@ -1164,10 +1172,7 @@ mod tests {
             (3.0, 70.0, 75.0, 5.0),
             (5.0, 20.0, 90.0, 2.0),
             (1.0, 60.0, 60.0, 3.0),
-        ] {
-            t.add([x, tx, tt], w).unwrap();
-        }
-        t
+        ])
     }
 
     /// The analytic gradient at `p` equals central finite differences of relative step `step`.

@@ -436,17 +436,14 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let mut t = Tuples::new();
-        for (x, tx, tt, w) in [
+        let t = crate::clv::tests::tuples(&[
             (0.0, 0.0, 30.0, 40.0),
             (0.0, 0.0, 80.0, 25.0),
             (1.0, 10.0, 50.0, 9.0),
             (2.0, 40.0, 60.0, 6.0),
             (5.0, 20.0, 90.0, 2.0),
             (40.0, 89.0, 90.0, 1.0),
-        ] {
-            t.add([x, tx, tt], w).unwrap();
-        }
+        ]);
         let d = ParetoData::new(&t.sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [0.7, 3.0, 0.8, 2.0], [2.5, 0.3, 1.7, 0.4], [0.2, 9.0, 0.05, 0.5], [1.0, 1.0, 1.0, 1.0]] {
             crate::clv::tests::fd_check(&d, p, 1e-5);
