@@ -297,33 +297,27 @@ trait ModelType<const K: usize>: Sized + Copy {
     fn check(&self) -> Result<()>;
 }
 
-impl ModelType<4> for Bgnbd {
-    const WHAT: &'static str = "bgnbd model";
-    const NAMES: [&'static str; 4] = ["r", "alpha", "a", "b"];
-    const CONVERGED: i16 = 8;
-    const UNIT: i16 = 9;
-    const COVARIANCE: i16 = 14;
-    fn build(p: [f64; 4]) -> Self {
-        Bgnbd::from_params(p)
-    }
-    fn check(&self) -> Result<()> {
-        Bgnbd::check(self)
-    }
+/// The two purchase models' types (bgnbd_model, pareto_nbd_model) share one layout: the four
+/// parameters, then converged, time_unit and covariance at attnos 8, 9 and 14.
+macro_rules! purchase_model_type {
+    ($m:ident, $what:literal, $names:expr) => {
+        impl ModelType<4> for $m {
+            const WHAT: &'static str = $what;
+            const NAMES: [&'static str; 4] = $names;
+            const CONVERGED: i16 = 8;
+            const UNIT: i16 = 9;
+            const COVARIANCE: i16 = 14;
+            fn build(p: [f64; 4]) -> Self {
+                <$m as PurchaseModel>::from_params(p)
+            }
+            fn check(&self) -> Result<()> {
+                $m::check(self)
+            }
+        }
+    };
 }
-
-impl ModelType<4> for ParetoNbd {
-    const WHAT: &'static str = "pareto_nbd model";
-    const NAMES: [&'static str; 4] = ["r", "alpha", "s", "beta"];
-    const CONVERGED: i16 = 8;
-    const UNIT: i16 = 9;
-    const COVARIANCE: i16 = 14;
-    fn build(p: [f64; 4]) -> Self {
-        ParetoNbd::from_params(p)
-    }
-    fn check(&self) -> Result<()> {
-        ParetoNbd::check(self)
-    }
-}
+purchase_model_type!(Bgnbd, "bgnbd model", ["r", "alpha", "a", "b"]);
+purchase_model_type!(ParetoNbd, "pareto_nbd model", ["r", "alpha", "s", "beta"]);
 
 impl ModelType<3> for GammaGamma {
     const WHAT: &'static str = "gamma_gamma model";

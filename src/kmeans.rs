@@ -52,53 +52,71 @@ unsafe fn int_arg(fc: FunctionCallInfo, n: usize, name: &str, default: i64, is_i
     }
 }
 
-// kmeans_fit transition: (state, features float8[], k int [, seed bigint [, options jsonb]])
-pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
+/// The frame of the three transitions: a row whose features (argument `features`) are NULL
+/// leaves the state as it is; otherwise `args` reads the other arguments, `same_as` checks
+/// them against the state of the rows before, or `first` makes the state of the first row, and
+/// the row's features are added.
+unsafe fn transition<A>(
+    fc: FunctionCallInfo,
+    features: usize,
+    args: impl FnOnce() -> A,
+    same_as: impl FnOnce(&KState, &A),
+    first: impl FnOnce(A) -> KState,
+) -> Datum {
     let state = state_arg::<KState>(fc, 0);
-    if is_null(fc, 1) {
+    if is_null(fc, features) {
         return state_or_null(fc, state);
     }
-    let k = int_arg(fc, 2, "k", 0, false);
-    let seed = int_arg(fc, 3, "seed", 42, true);
-    let params = opt_bytes(fc, 4);
+    let a = args();
     let st = match state {
         Some(s) => {
-            same((*s).a, k, "k", "kmeans_fit");
-            same((*s).seed, seed, "seed", "kmeans_fit");
-            same((*s).params.as_slice(), params, "options", "kmeans_fit");
+            same_as(&*s, &a);
             s
         }
-        None => {
+        None => new_kstate(fc, first(a)),
+    };
+    add_features(fc, &mut *st, features);
+    Datum::from(st)
+}
+
+// kmeans_fit transition: (state, features float8[], k int [, seed bigint [, options jsonb]])
+pg_fn!(fn pgseg_kmeans_fit_trans(fc) {
+    transition(
+        fc,
+        1,
+        || (int_arg(fc, 2, "k", 0, false), int_arg(fc, 3, "seed", 42, true), opt_bytes(fc, 4)),
+        |s, &(k, seed, params)| {
+            same(s.a, k, "k", "kmeans_fit");
+            same(s.seed, seed, "seed", "kmeans_fit");
+            same(s.params.as_slice(), params, "options", "kmeans_fit");
+        },
+        |(k, seed, params)| {
             if !(1..=MAX_K).contains(&k) {
                 raise(Error::invalid(format!("k must be between 1 and {MAX_K}, got {k}")));
             }
             let limit = Options::parse(&json_of(fc, 4), crate::pg::guc::memory_limit_mb()).or_raise();
             let params = fa::copy_of(params, "kmeans_fit").or_raise();
-            new_kstate(fc, KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() })
-        }
-    };
-    add_features(fc, &mut *st, 1);
-    Datum::from(st)
+            KState { kind: Kind::Fit, dims: 0, a: k, b: 0, seed, params, limit, points: Vec::new() }
+        },
+    )
 });
 
 // kmeans_silhouette transition: (state, model jsonb, features float8[] [, sample_size int])
 pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
-    let state = state_arg::<KState>(fc, 0);
-    if is_null(fc, 2) {
-        return state_or_null(fc, state);
-    }
-    if is_null(fc, 1) {
-        raise(Error::invalid("model must not be NULL"));
-    }
-    let sample = int_arg(fc, 3, "sample_size", SILHOUETTE_DEFAULT_SAMPLE, false);
-    let params = arg_bytes(fc, 1);
-    let st = match state {
-        Some(s) => {
-            same((*s).a, sample, "sample_size", "kmeans_silhouette");
-            same((*s).params.as_slice(), params, "model", "kmeans_silhouette");
-            s
-        }
-        None => {
+    transition(
+        fc,
+        2,
+        || {
+            if is_null(fc, 1) {
+                raise(Error::invalid("model must not be NULL"));
+            }
+            (int_arg(fc, 3, "sample_size", SILHOUETTE_DEFAULT_SAMPLE, false), arg_bytes(fc, 1))
+        },
+        |s, &(sample, params)| {
+            same(s.a, sample, "sample_size", "kmeans_silhouette");
+            same(s.params.as_slice(), params, "model", "kmeans_silhouette");
+        },
+        |(sample, params)| {
             if !(2..=pg_segment_core::kmeans::MAX_SILHOUETTE_SAMPLE).contains(&sample) {
                 raise(Error::invalid(format!("sample_size must be between 2 and {}, got {sample}", pg_segment_core::kmeans::MAX_SILHOUETTE_SAMPLE)));
             }
@@ -107,41 +125,31 @@ pg_fn!(fn pgseg_kmeans_silhouette_trans(fc) {
             // trusted to raise it
             let limit = Options { memory_limit_mb: crate::pg::guc::memory_limit_mb(), ..Options::default() };
             let params = fa::copy_of(params, "kmeans_silhouette").or_raise();
-            new_kstate(fc, KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() })
-        }
-    };
-    add_features(fc, &mut *st, 2);
-    Datum::from(st)
+            KState { kind: Kind::Silhouette, dims: model.dims, a: sample, b: 0, seed: model.seed, params, limit, points: Vec::new() }
+        },
+    )
 });
 
 // kmeans_elbow transition: (state, features float8[], k_min int, k_max int [, seed bigint [, options jsonb]])
 pg_fn!(fn pgseg_kmeans_elbow_trans(fc) {
-    let state = state_arg::<KState>(fc, 0);
-    if is_null(fc, 1) {
-        return state_or_null(fc, state);
-    }
-    let k_min = int_arg(fc, 2, "k_min", 0, false);
-    let k_max = int_arg(fc, 3, "k_max", 0, false);
-    let seed = int_arg(fc, 4, "seed", 42, true);
-    let params = opt_bytes(fc, 5);
-    let st = match state {
-        Some(s) => {
-            same(((*s).a, (*s).b), (k_min, k_max), "k_min and k_max", "kmeans_elbow");
-            same((*s).seed, seed, "seed", "kmeans_elbow");
-            same((*s).params.as_slice(), params, "options", "kmeans_elbow");
-            s
-        }
-        None => {
+    transition(
+        fc,
+        1,
+        || (int_arg(fc, 2, "k_min", 0, false), int_arg(fc, 3, "k_max", 0, false), int_arg(fc, 4, "seed", 42, true), opt_bytes(fc, 5)),
+        |s, &(k_min, k_max, seed, params)| {
+            same((s.a, s.b), (k_min, k_max), "k_min and k_max", "kmeans_elbow");
+            same(s.seed, seed, "seed", "kmeans_elbow");
+            same(s.params.as_slice(), params, "options", "kmeans_elbow");
+        },
+        |(k_min, k_max, seed, params)| {
             if k_min < 1 || k_max < k_min || k_max - k_min >= 20 || k_max > MAX_K {
                 raise(Error::invalid(format!("k_min and k_max must satisfy 1 <= k_min <= k_max <= {MAX_K} with at most 20 values of k, got {k_min} and {k_max}")));
             }
             let limit = Options::parse(&json_of(fc, 5), crate::pg::guc::memory_limit_mb()).or_raise();
             let params = fa::copy_of(params, "kmeans_elbow").or_raise();
-            new_kstate(fc, KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() })
-        }
-    };
-    add_features(fc, &mut *st, 1);
-    Datum::from(st)
+            KState { kind: Kind::Elbow, dims: 0, a: k_min, b: k_max, seed, params, limit, points: Vec::new() }
+        },
+    )
 });
 
 pg_fn!(fn pgseg_kmeans_combine(fc) {

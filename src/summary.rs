@@ -72,21 +72,32 @@ impl State {
     }
 }
 
+/// A row's (ordered_at, amount [, is_refund]), arguments `first` on, as both forms of rfm_agg
+/// take them: `None` when ordered_at or amount is NULL (the row is skipped); else the instant and
+/// the signed amount ([`signed_amount`]: `None` for a refund of 0, which adds nothing).
+#[inline]
+unsafe fn row_args(fc: FunctionCallInfo, first: usize, numeric: bool) -> Option<(i64, Option<i64>)> {
+    if is_null(fc, first) || is_null(fc, first + 1) {
+        return None;
+    }
+    let at = arg_instant(fc, first, "ordered_at");
+    let amount = arg_amount(fc, first + 1, numeric);
+    let refund = nargs(fc) > first + 2 && !is_null(fc, first + 2) && arg_bool(fc, first + 2);
+    Some((at, signed_amount(amount, refund)))
+}
+
 /// rfm_agg transition: (state, ordered_at, amount [, is_refund]).
 #[inline]
 unsafe fn trans(fc: FunctionCallInfo, numeric: bool) -> Datum {
     let state = state_arg::<State>(fc, 0);
-    if is_null(fc, 1) || is_null(fc, 2) {
+    let Some((at, amount)) = row_args(fc, 1, numeric) else {
         return state_or_null(fc, state);
-    }
-    let at = arg_instant(fc, 1, "ordered_at");
-    let amount = arg_amount(fc, 2, numeric);
-    let refund = nargs(fc) > 3 && !is_null(fc, 3) && arg_bool(fc, 3);
+    };
     let st = match state {
         Some(s) => s,
         None => State::new_in(agg_context(fc, "rfm_agg"), 4),
     };
-    if let Some(amount) = signed_amount(amount, refund) {
+    if let Some(amount) = amount {
         (*st).push(Event { at, amount });
     }
     Datum::from(st)
@@ -145,14 +156,11 @@ pg_fn!(fn pgseg_rfm_final(fc) {
 /// Transition: (state, order_id, ordered_at, amount [, is_refund]); a NULL order id always counts.
 unsafe fn trans_order(fc: FunctionCallInfo, numeric: bool) -> Datum {
     let state = state_arg::<OrderRows>(fc, 0);
-    if is_null(fc, 2) || is_null(fc, 3) {
+    let Some((at, amount)) = row_args(fc, 2, numeric) else {
         return state_or_null(fc, state);
-    }
-    let at = arg_instant(fc, 2, "ordered_at");
-    let amount = arg_amount(fc, 3, numeric);
-    let refund = nargs(fc) > 4 && !is_null(fc, 4) && arg_bool(fc, 4);
+    };
     let st = state.unwrap_or_else(|| new_state(fc, "rfm_agg", OrderRows::new(memory_limit_bytes())));
-    if let Some(amount) = signed_amount(amount, refund) {
+    if let Some(amount) = amount {
         let order = if is_null(fc, 1) { None } else { Some(arg_i64(fc, 1)) };
         (*st).add(order, at, amount).or_raise();
     }

@@ -87,12 +87,21 @@ pub fn check_totals_of(events: &[Event]) -> Result<()> {
     check_totals(orders, refunds, "one rfm_summary")
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One order or refund. As a [`crate::codec::Record`] (the partial state of
+/// `rfm_agg(order_id, ...)`): 16 bytes, `at` then `amount`, each little endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct Event {
     /// timestamptz microseconds
     pub at: i64,
     /// micro-units; negative for a refund
     pub amount: i64,
+}
+
+impl crate::codec::Record for Event {
+    fn to_le(self) -> Self {
+        Event { at: self.at.to_le(), amount: self.amount.to_le() }
+    }
 }
 
 impl Event {

@@ -93,10 +93,7 @@ impl OrderRows {
         w.record(MAGIC);
         w.record(self.events.len() as u64);
         w.record(self.rows.len() as u64);
-        for e in &self.events {
-            w.record(e.at);
-            w.record(e.amount);
-        }
+        w.records(&self.events);
         w.records(&self.rows);
         w.finish();
     }
@@ -115,11 +112,7 @@ impl OrderRows {
         }
         let mut st = OrderRows::new(limit_bytes);
         st.limit.check(want)?;
-        st.events = fa::vec_with_capacity(ne, WHAT)?;
-        for _ in 0..ne {
-            let (at, amount) = (r.i64()?, r.i64()?);
-            st.events.push(Event { at, amount });
-        }
+        st.events = r.records(ne, WHAT)?;
         st.rows = fa::vec_with_capacity(ni, WHAT)?;
         for _ in 0..ni {
             let row: IdRow = r.record()?;
@@ -195,6 +188,30 @@ mod tests {
         assert_eq!(got.iter().filter(|e| e.at == 10).count(), 1);
         assert!(OrderRows::deserialize(&bytes[..bytes.len() - 1], 1 << 20).is_err());
         assert_eq!(OrderRows::deserialize(&bytes, 10).err().unwrap().code, crate::ErrCode::OutOfMemory);
+    }
+
+    /// The stored layout of a partial state, byte for byte: the header, the events as (instant,
+    /// amount) pairs, then the id rows, all little endian; it reads back to the same state.
+    #[test]
+    fn partial_state_bytes_are_pinned() {
+        let mut s = OrderRows::new(1 << 20);
+        s.add(None, 11, -3_000_000).unwrap();
+        s.add(Some(5), 12, 4_000_000).unwrap();
+        s.add(None, -7, 1).unwrap();
+        s.dedup();
+        let mut bytes = vec![0u8; s.serialized_len()];
+        s.serialize_into(&mut bytes);
+        let mut want = Vec::new();
+        want.extend(MAGIC.to_le_bytes());
+        want.extend(2u64.to_le_bytes());
+        want.extend(1u64.to_le_bytes());
+        for v in [11i64, -3_000_000, -7, 1, 0, 5, 0, 12, 4_000_000, 0] {
+            want.extend(v.to_le_bytes());
+        }
+        assert_eq!(bytes, want);
+        let back = OrderRows::deserialize(&bytes, 1 << 20).unwrap();
+        assert_eq!(back.events, s.events);
+        assert_eq!(back.rows, s.rows);
     }
 
     #[test]

@@ -582,33 +582,62 @@ fn index_of(values: &mut Vec<f64>) -> Result<KeyMap<u64, u32>> {
     Ok(map)
 }
 
-impl BgnbdData {
-    fn new(rows: &[([f64; 3], f64)]) -> Result<Option<BgnbdData>> {
+/// What the BG/NBD and the Pareto/NBD data take alike from the distinct weighted (x, t_x, T)
+/// tuples: the scale that puts the largest T at 10, the distinct frequencies (sorted) with their
+/// total weight, the index of each, the total weight and Σ w·x.
+struct Frequencies {
+    scale: f64,
+    xs: Vec<(f64, f64)>,
+    index: KeyMap<u64, u32>,
+    weight: f64,
+    sum_wx: f64,
+}
+
+impl Frequencies {
+    /// `None` when no T is positive (nothing to fit).
+    fn new(rows: &[([f64; 3], f64)]) -> Result<Option<Frequencies>> {
         let max_t = rows.iter().map(|r| r.0[2]).fold(0.0, f64::max);
         if max_t <= 0.0 {
             return Ok(None);
         }
-        let scale = 10.0 / max_t;
-        let mut xs_v: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[0]), FIT)?;
+        let mut values: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[0]), FIT)?;
+        let index = index_of(&mut values)?;
+        let mut xs: Vec<(f64, f64)> = fa::collect(values.iter().map(|x| (*x, 0.0)), FIT)?;
+        let (mut weight, mut sum_wx) = (0.0, 0.0);
+        let mut tick = Ticker::new();
+        for ([x, _, _], w) in rows {
+            tick.tick(1);
+            xs[index[&key(*x)] as usize].1 += w;
+            weight += w;
+            sum_wx += w * x;
+        }
+        Ok(Some(Frequencies { scale: 10.0 / max_t, xs, index, weight, sum_wx }))
+    }
+
+    /// The index of frequency `x` in `xs`.
+    fn of(&self, x: f64) -> u32 {
+        self.index[&key(x)]
+    }
+}
+
+impl BgnbdData {
+    fn new(rows: &[([f64; 3], f64)]) -> Result<Option<BgnbdData>> {
+        let Some(f) = Frequencies::new(rows)? else {
+            return Ok(None);
+        };
+        let scale = f.scale;
         let mut ts: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[2] * scale), FIT)?;
         let mut txs: Vec<f64> = fa::vec_with_capacity(rows.len(), FIT)?;
         txs.extend(rows.iter().filter(|r| r.0[0] > 0.0).map(|r| r.0[1] * scale));
-        let xi = index_of(&mut xs_v)?;
         let ti = index_of(&mut ts)?;
         let txi = index_of(&mut txs)?;
-        let mut xs: Vec<(f64, f64)> = fa::collect(xs_v.iter().map(|x| (*x, 0.0)), FIT)?;
         let zeros_n = rows.iter().filter(|r| r.0[0] == 0.0).count();
         let mut zeros = fa::vec_with_capacity(zeros_n, FIT)?;
         let mut repeat = fa::vec_with_capacity(rows.len() - zeros_n, FIT)?;
-        let mut weight = 0.0;
-        let mut sum_wx = 0.0;
         let mut tick = Ticker::new();
         for ([x, tx, t], w) in rows {
             tick.tick(4);
-            let i = xi[&key(*x)];
-            xs[i as usize].1 += w;
-            weight += w;
-            sum_wx += w * x;
+            let i = f.of(*x);
             let j = ti[&key(t * scale)];
             if *x == 0.0 {
                 zeros.push((j, *w));
@@ -619,9 +648,10 @@ impl BgnbdData {
         let scratch = RefCell::new((
             fa::vec_with_capacity(ts.len(), FIT)?,
             fa::vec_with_capacity(txs.len(), FIT)?,
-            fa::vec_with_capacity(xs.len(), FIT)?,
-            fa::vec_with_capacity(xs.len(), FIT)?,
+            fa::vec_with_capacity(f.xs.len(), FIT)?,
+            fa::vec_with_capacity(f.xs.len(), FIT)?,
         ));
+        let Frequencies { xs, weight, sum_wx, .. } = f;
         Ok(Some(BgnbdData { scale, weight, xs, ts, txs, zeros, repeat, sum_wx, scratch }))
     }
 }
@@ -1153,10 +1183,18 @@ pub fn clv<M: PurchaseModel>(
 mod tests {
     use super::*;
 
+    /// The weighted (x, t_x, T) tuples of `rows`, each `(x, t_x, T, weight)`. Also used by `pareto`.
+    pub(super) fn tuples(rows: &[(f64, f64, f64, f64)]) -> Tuples<3> {
+        let mut t = Tuples::new();
+        for &(x, tx, tt, w) in rows {
+            t.add([x, tx, tt], w).unwrap();
+        }
+        t
+    }
+
     /// A small hand-made data set with every shape of row.
     fn toy() -> Tuples<3> {
-        let mut t = Tuples::new();
-        for (x, tx, tt, w) in [
+        tuples(&[
             (0.0, 0.0, 30.0, 40.0),
             (0.0, 0.0, 80.0, 25.0),
             (1.0, 10.0, 50.0, 9.0),
@@ -1164,10 +1202,7 @@ mod tests {
             (3.0, 70.0, 75.0, 5.0),
             (5.0, 20.0, 90.0, 2.0),
             (1.0, 60.0, 60.0, 3.0),
-        ] {
-            t.add([x, tx, tt], w).unwrap();
-        }
-        t
+        ])
     }
 
     /// The analytic gradient at `p` equals central finite differences of relative step `step`.

@@ -26,7 +26,7 @@
 //! (x, t_x) pair, not once per customer, and each customer then costs one `exp` and one `ln`
 //! as in BG/NBD. The gradient is analytic: the same series accumulates ∂H/∂e, ∂H/∂b and ∂H/∂z.
 
-use super::{check_fit_memory_bytes, check_positive, index_of, key, maximise, Fit, KeyMap, Objective, Tuples, FIT};
+use super::{check_fit_memory_bytes, check_positive, key, maximise, Fit, Frequencies, KeyMap, Objective, Tuples, FIT};
 use crate::cancel::Ticker;
 use crate::fallible as fa;
 use crate::{Error, Result};
@@ -263,19 +263,15 @@ pub fn pareto_fit_bytes(n: usize) -> usize {
 
 impl ParetoData {
     fn new(rows: &[([f64; 3], f64)]) -> Result<Option<ParetoData>> {
-        let max_t = rows.iter().map(|r| r.0[2]).fold(0.0, f64::max);
-        if max_t <= 0.0 {
+        let Some(f) = Frequencies::new(rows)? else {
             return Ok(None);
-        }
-        let scale = 10.0 / max_t;
-        let mut xs_v: Vec<f64> = fa::collect(rows.iter().map(|r| r.0[0]), FIT)?;
-        let xi = index_of(&mut xs_v)?;
-        let mut xs: Vec<(f64, f64)> = fa::collect(xs_v.iter().map(|x| (*x, 0.0)), FIT)?;
+        };
+        let scale = f.scale;
         let mut pair_index: KeyMap<(u64, u64), u32> = KeyMap::default();
         pair_index.try_reserve(rows.len()).map_err(|_| fa::alloc_failed(FIT, rows.len().saturating_mul(48)))?;
         let mut pairs: Vec<(f64, f64)> = fa::vec_with_capacity(rows.len(), FIT)?;
         let mut out = fa::vec_with_capacity(rows.len(), FIT)?;
-        let (mut weight, mut sum_wx, mut repeat_buyers) = (0.0, 0.0, false);
+        let mut repeat_buyers = false;
         let mut tick = Ticker::new();
         let mut pair_of = |x: f64, t: f64, pairs: &mut Vec<(f64, f64)>| -> Result<u32> {
             let k = (key(x), key(t));
@@ -289,16 +285,14 @@ impl ParetoData {
         };
         for ([x, tx, t], w) in rows {
             tick.tick(4);
-            let i = xi[&key(*x)];
-            xs[i as usize].1 += w;
-            weight += w;
-            sum_wx += w * x;
+            let i = f.of(*x);
             repeat_buyers |= *x > 0.0;
             let pt = pair_of(*x, t * scale, &mut pairs)?;
             let px = pair_of(*x, tx * scale, &mut pairs)?;
             out.push((i, pt, px, *w));
         }
         let scratch = std::cell::RefCell::new(fa::vec_with_capacity(pairs.len(), FIT)?);
+        let Frequencies { xs, weight, sum_wx, .. } = f;
         Ok(Some(ParetoData { scale, weight, xs, pairs, rows: out, sum_wx, repeat_buyers, scratch }))
     }
 }
@@ -436,17 +430,14 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let mut t = Tuples::new();
-        for (x, tx, tt, w) in [
+        let t = crate::clv::tests::tuples(&[
             (0.0, 0.0, 30.0, 40.0),
             (0.0, 0.0, 80.0, 25.0),
             (1.0, 10.0, 50.0, 9.0),
             (2.0, 40.0, 60.0, 6.0),
             (5.0, 20.0, 90.0, 2.0),
             (40.0, 89.0, 90.0, 1.0),
-        ] {
-            t.add([x, tx, tt], w).unwrap();
-        }
+        ]);
         let d = ParetoData::new(&t.sorted().unwrap()).unwrap().unwrap();
         for p in [[0.7, 2.0, 0.8, 3.0], [0.7, 3.0, 0.8, 2.0], [2.5, 0.3, 1.7, 0.4], [0.2, 9.0, 0.05, 0.5], [1.0, 1.0, 1.0, 1.0]] {
             crate::clv::tests::fd_check(&d, p, 1e-5);
