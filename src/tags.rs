@@ -8,7 +8,7 @@ use pg_segment_core::fallible::{self as fa, Limit};
 use pg_segment_core::numeric::SCALE;
 use pg_segment_core::tags::{tag_label, with_high_end, Evidence, Rules, TagState};
 use pg_segment_core::Error;
-use pgrx::pg_sys::{Datum, FunctionCallInfo};
+use pgrx::pg_sys::Datum;
 use pgrx::IntoDatum;
 
 const WHAT: &str = "behaviour_tags";
