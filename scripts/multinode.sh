@@ -119,6 +119,10 @@ check "creating the view ran rfm_agg on both shards, without the session's enabl
 before=$(pushed)
 coord "SELECT segment.refresh_segment_view('view_dist')" "SELECT segment.refresh_segment_view('view_dist', false)" >/dev/null
 check "both refreshes ran rfm_agg on both shards" "$(($(pushed) - before)) $(coord "$(relations_differing view_dist view_local)")" "4 0"
+before=$(pushed)
+# options merged over the old ones: {} rebuilds the view as it was, refilling it
+coord "SELECT segment.alter_segment_view('view_dist', '{}')" >/dev/null
+check "altering the view ran rfm_agg on both shards" "$(($(pushed) - before)) $(coord "$(relations_differing view_dist view_local)")" "2 0"
 view_plan=$(coord "$pw" "EXPLAIN (VERBOSE, COSTS OFF) $(coord "SELECT definition FROM segment.segment_views WHERE view_name = 'view_dist'")")
 check "the view's plan runs rfm_agg on both shards" "$(grep -c 'Remote SQL: SELECT customer_id, segment.rfm_agg(' <<<"$view_plan")" "2"
 
