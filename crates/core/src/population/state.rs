@@ -385,7 +385,7 @@ impl State {
         }
         let need = Run::bytes_to_sort(self.map.len(), self.days.len(), self.map.slot_count());
         self.check(need)?;
-        let run = Run::from_table(&self.map, &self.days)?;
+        let run = Run::from_table(&self.map, &mut self.days)?;
         fa::reserve(&mut self.runs, 1, "population: runs")?;
         self.runs.push(run);
         self.map = IdMap::new(Entry::EMPTY);

@@ -1,4 +1,5 @@
 use super::finish::Interner;
+use super::run::Run;
 use super::value::ROW;
 use super::*;
 use crate::labels::{Cadence, Lifecycle};
@@ -550,4 +551,36 @@ fn stored_info_is_byte_for_byte_the_released_form() {
     let view = PopulationView::new(&bytes).unwrap();
     assert_eq!(view.info, format!(r#"{{"breaks":{breaks}}}"#));
     view.validate(&bytes).unwrap();
+}
+
+/// The days of a run, grouped through groups of 1, 2, 8 or 128 customers (many groups, and
+/// pairs carried across several of them), are the customers' sorted distinct purchase days
+/// computed directly from the rows, whatever the group size; the id `i64::MIN` (kept outside
+/// the table) included.
+#[test]
+fn purchase_days_group_the_same_in_groups_of_any_size() {
+    let mut rows = rows(23, 3000);
+    rows.push((i64::MIN, AS_OF - 10 * USECS_PER_DAY, 10_000, false));
+    rows.push((i64::MIN, AS_OF - 10 * USECS_PER_DAY + 5, 20_000, false));
+    rows.push((i64::MIN, AS_OF - 40 * USECS_PER_DAY, 10_000, false));
+    let mut want: std::collections::BTreeMap<i64, std::collections::BTreeSet<i32>> = Default::default();
+    for &(c, at, amount, flag) in &rows {
+        // a row the state skips (a refund of nothing) makes no customer
+        let Some(a) = signed_amount(amount, flag) else { continue };
+        let days = want.entry(c).or_default();
+        if a >= 0 && at <= AS_OF {
+            days.insert(day_of(at) as i32);
+        }
+    }
+    let opts = parse_options("{}").unwrap();
+    for bits in [0, 1, 3, 7, 31] {
+        let mut st = state(&rows, &opts, "{}");
+        st.flush().unwrap();
+        let run = Run::from_table_in(&st.map, &mut st.days, bits).unwrap();
+        assert_eq!(run.len(), want.len(), "group bits {bits}");
+        for (k, (id, days)) in want.iter().enumerate() {
+            assert_eq!(run.ids[k], *id, "group bits {bits}");
+            assert_eq!(run.days_of(k), days.iter().copied().collect::<Vec<_>>().as_slice(), "customer {id}, group bits {bits}");
+        }
+    }
 }
