@@ -140,11 +140,12 @@ fn group_days(days: &mut [(i32, u32)], start: &[u32], group_bits: u32, tick: &mu
     let n = start.len() - 1;
     let groups = (n >> group_bits) + 1;
     let bound = |g: usize| start[(g << group_bits).min(n)] as usize;
+    // where the next pair of each group goes; group g ends where group g + 1 starts
     let mut next: Vec<usize> = fa::collect((0..groups).map(bound), WHAT)?;
-    let end: Vec<usize> = fa::collect((1..groups + 1).map(bound), WHAT)?;
     let disagree = || crate::Error::internal("population: a purchase day outside its customer's group");
     for g in 0..groups {
-        while next[g] < end[g] {
+        let end = bound(g + 1);
+        while next[g] < end {
             // carry the pair at the group's next position to its own group, and the pair found
             // there onwards, until one belongs here
             let mut x = days[next[g]];
@@ -154,7 +155,7 @@ fn group_days(days: &mut [(i32, u32)], start: &[u32], group_bits: u32, tick: &mu
                 if t == g {
                     break;
                 }
-                if t >= groups || next[t] >= end[t] {
+                if t >= groups || next[t] >= bound(t + 1) {
                     return Err(disagree());
                 }
                 std::mem::swap(&mut x, &mut days[next[t]]);
